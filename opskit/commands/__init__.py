@@ -1,0 +1,1 @@
+"""Thin Click commands: parse -> call a service -> render."""
