@@ -15,7 +15,7 @@ from opskit.terminal import OUTPUT_FORMATS
 # name -> "module:attribute". Imported only when the command runs (or for --help),
 # so `opskit --help` stays fast and one broken module cannot break the others.
 COMMANDS = {
-    "package": "opskit.commands.deploy_cmd:package",
+    "package": "opskit.commands.package_cmd:package",
     "deploy": "opskit.commands.deploy_cmd:deploy",
     "status": "opskit.commands.deploy_cmd:status",
     "destroy": "opskit.commands.deploy_cmd:destroy",

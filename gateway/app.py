@@ -1,0 +1,490 @@
+"""The FastAPI app: health, sessions and the authenticated, rate-limited proxy.
+
+``create_app()`` builds everything from environment variables; ``app`` is the module-level
+instance uvicorn serves (``uvicorn gateway.app:app``) and Mangum wraps (``gateway.handler``).
+A configuration error is logged once and turned into JSON 500/503 answers, never a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from gateway.aws import AwsCallError, AwsUnavailable, dynamodb_client, secretsmanager_client
+from gateway.config import ConfigError, Settings, load_settings
+from gateway.errors import GatewayError, error_body
+from gateway.http_client import HttpClient
+from gateway.log import GatewayLogger
+from gateway.ratelimit import Decision, RateLimiter
+from gateway.tracing import Tracer, get_tracer
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_JSON = "application/json"
+_cold_start = True
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    route: str = "unmatched"
+    upstream: str | None = None
+    upstream_latency_ms: float | None = None
+    upstream_status: int | None = None
+    user_id: str | None = None
+    rate_limited: bool = False
+    request_bytes: int = 0
+
+
+class Runtime:
+    """Everything a request needs, built once per process (no network at build time)."""
+
+    def __init__(self, settings: Settings, logger: GatewayLogger, tracer: Tracer) -> None:
+        from gateway.auth import Authenticator
+        from gateway.proxy import Proxy
+        from gateway.sessions import SessionStore
+
+        self.settings = settings
+        self.logger = logger
+        self.tracer = tracer
+        self.http = HttpClient()
+        self.ddb = dynamodb_client(self.http, settings.region)
+        secrets = None
+        if settings.jwt_secret_arn:
+            region = settings.jwt_secret_arn.split(":")[3] or settings.region
+            secrets = secretsmanager_client(self.http, region)
+        self.sessions = SessionStore(self.ddb, settings.sessions_table, settings.session_ttl)
+        self.auth = Authenticator(settings, self.http, self.sessions, secrets)
+        self.limiter = RateLimiter(
+            self.ddb,
+            settings.rate_limit_table,
+            settings.rate_limit,
+            settings.rate_window,
+            settings.rate_limit_fail_open,
+        )
+        self.proxy = Proxy(settings, self.http)
+        self.ready_cache: tuple[float, dict[str, str]] | None = None
+
+
+def _json(status: int, payload: Any, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(payload, separators=(",", ":")), status, headers=headers, media_type=_JSON
+    )
+
+
+def _error_response(exc: GatewayError, request_id: str | None) -> Response:
+    return Response(
+        error_body(exc.code, exc.message, request_id),
+        exc.status,
+        headers=exc.headers,
+        media_type=_JSON,
+    )
+
+
+def _header(scope: Mapping[str, Any], name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+def _lambda_fields(scope: Mapping[str, Any]) -> dict[str, Any]:
+    ctx = scope.get("aws.context")
+    trace = os.environ.get("_X_AMZN_TRACE_ID", "")
+    root = trace.split(";", 1)[0].removeprefix("Root=") if trace else None
+    if ctx is None:
+        return {
+            "function_name": os.environ.get("AWS_LAMBDA_FUNCTION_NAME"),
+            "function_memory_size": None,
+            "function_arn": None,
+            "function_request_id": None,
+            "xray_trace_id": root,
+        }
+    return {
+        "function_name": getattr(ctx, "function_name", None),
+        "function_memory_size": getattr(ctx, "memory_limit_in_mb", None),
+        "function_arn": getattr(ctx, "invoked_function_arn", None),
+        "function_request_id": getattr(ctx, "aws_request_id", None),
+        "xray_trace_id": root,
+    }
+
+
+class AccessLogMiddleware:
+    """Pure ASGI: request id, one access line per request, last-resort JSON 500."""
+
+    def __init__(self, app: Any, logger: GatewayLogger) -> None:
+        self.app = app
+        self.logger = logger
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        global _cold_start
+        started = time.perf_counter()
+        event = scope.get("aws.event") or {}
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        if not request_id:
+            candidate = _header(scope, b"x-request-id")
+            request_id = (
+                candidate if candidate and _REQUEST_ID.match(candidate) else uuid.uuid4().hex
+            )
+        ctx = RequestContext(request_id)
+        scope["gw"] = ctx
+        sent = {"status": 0, "bytes": 0, "started": False}
+        rid_header = (b"x-request-id", request_id.encode())
+
+        async def send_wrapper(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                sent["started"] = True
+                sent["status"] = message["status"]
+                message["headers"] = [*message.get("headers", []), rid_header]
+            elif message["type"] == "http.response.body":
+                sent["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence: JSON, never a traceback
+            self.logger.error(
+                "internal",
+                f"unhandled {type(exc).__name__}: {exc}",
+                correlation_id=request_id,
+                route=ctx.route,
+            )
+            if not sent["started"]:
+                resp = _error_response(GatewayError(500, "internal", "internal error"), request_id)
+                await resp(scope, receive, send_wrapper)
+        client = scope.get("client")
+        length = _header(scope, b"content-length")
+        fields = {
+            "cold_start": _cold_start,
+            **_lambda_fields(scope),
+            "correlation_id": request_id,
+            "method": scope["method"],
+            "path": scope["path"],
+            "route": ctx.route,
+            "status": sent["status"],
+            "latency_ms": round((time.perf_counter() - started) * 1000, 2),
+            "upstream": ctx.upstream,
+            "upstream_latency_ms": ctx.upstream_latency_ms,
+            "upstream_status": ctx.upstream_status,
+            "user_id": ctx.user_id,
+            "client_ip": client[0] if client else None,
+            "rate_limited": ctx.rate_limited,
+            "request_bytes": ctx.request_bytes
+            or (int(length) if length and length.isdigit() else 0),
+            "response_bytes": sent["bytes"],
+        }
+        _cold_start = False
+        self.logger.access(fields)
+
+
+def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> FastAPI:
+    environ = os.environ if env is None else env
+    logger = GatewayLogger(
+        (environ.get("POWERTOOLS_SERVICE_NAME") or "gateway").strip(),
+        (environ.get("GATEWAY_LOG_LEVEL") or "INFO").upper(),
+        stream,
+    )
+    runtime: Runtime | None = None
+    config_error: ConfigError | None = None
+    try:
+        settings = load_settings(environ)
+        runtime = Runtime(settings, logger, get_tracer(settings.tracing, dict(environ)))
+    except ConfigError as exc:
+        config_error = exc
+        logger.error("config_invalid", f"invalid configuration: {exc}", variable=exc.variable)
+
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app.state.runtime = runtime
+
+    def rt() -> Runtime:
+        if runtime is None:
+            raise GatewayError(
+                500, "config_invalid", f"gateway misconfigured: {config_error.variable}"
+            )  # type: ignore[union-attr]
+        return runtime
+
+    @app.exception_handler(GatewayError)
+    async def _gateway_error(request: Request, exc: GatewayError) -> Response:
+        ctx: RequestContext = request.scope["gw"]
+        if exc.status >= 500 and runtime is not None:
+            runtime.logger.error(
+                exc.code, exc.message, correlation_id=ctx.request_id, route=ctx.route
+            )
+        return _error_response(exc, ctx.request_id)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        err = GatewayError(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+        return _error_response(err, request.scope["gw"].request_id)
+
+    # -- health ---------------------------------------------------------------------
+    @app.get("/health/live")
+    async def live(request: Request) -> Response:
+        request.scope["gw"].route = "/health/live"
+        return _json(200, {"status": "ok"})
+
+    @app.get("/health/ready")
+    async def ready(request: Request) -> Response:
+        request.scope["gw"].route = "/health/ready"
+        if runtime is None:
+            raise GatewayError(
+                503, "config_invalid", f"gateway misconfigured: {config_error.variable}"
+            )  # type: ignore[union-attr]
+        checks = await _readiness(runtime)
+        failed = sorted(name for name, state in checks.items() if state != "ok")
+        if failed:
+            body = error_body(
+                "not_ready",
+                f"dependency failed: {', '.join(failed)}",
+                request.scope["gw"].request_id,
+                checks=checks,
+            )
+            return Response(body, 503, media_type=_JSON, headers={"Retry-After": "5"})
+        return _json(200, {"status": "ready", "checks": checks})
+
+    # -- sessions -------------------------------------------------------------------
+    @app.post("/auth/sessions")
+    async def create_session(request: Request) -> Response:
+        ctx: RequestContext = request.scope["gw"]
+        ctx.route = "/auth/sessions"
+        r = rt()
+        principal = await _authenticate(r, request, ctx)
+        decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
+        if principal.kind != "jwt":
+            raise GatewayError(
+                400, "jwt_required", "create a session with a JWT, not with another session"
+            )
+        try:
+            token, session = await r.sessions.create(principal.user_id)
+        except (AwsCallError, AwsUnavailable) as exc:
+            raise GatewayError(
+                503, "session_store_unavailable", f"could not store the session: {exc}"
+            ) from None
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expires_at))
+        payload = {
+            "token": token,
+            "token_type": "Bearer",
+            "expires_at": expires,
+            "expires_in": session.expires_at - int(time.time()),
+        }
+        return _json(201, payload, {**decision.headers(), "Cache-Control": "no-store"})
+
+    @app.delete("/auth/sessions/current")
+    async def revoke_current(request: Request) -> Response:
+        ctx: RequestContext = request.scope["gw"]
+        ctx.route = "/auth/sessions/current"
+        r = rt()
+        principal = await _authenticate(r, request, ctx)
+        decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
+        if principal.session_id is None:
+            raise GatewayError(
+                400, "session_required", "present the session token to revoke as the Bearer token"
+            )
+        try:
+            await r.sessions.revoke(principal.session_id)
+        except (AwsCallError, AwsUnavailable) as exc:
+            raise GatewayError(
+                503, "session_store_unavailable", f"could not revoke the session: {exc}"
+            ) from None
+        return Response(status_code=204, headers=decision.headers())
+
+    @app.delete("/auth/sessions")
+    async def revoke_all(request: Request) -> Response:
+        ctx: RequestContext = request.scope["gw"]
+        ctx.route = "/auth/sessions"
+        r = rt()
+        principal = await _authenticate(r, request, ctx)
+        decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
+        try:
+            count = await r.sessions.revoke_all(principal.user_id)
+        except (AwsCallError, AwsUnavailable) as exc:
+            raise GatewayError(
+                503, "session_store_unavailable", f"could not revoke sessions: {exc}"
+            ) from None
+        return _json(200, {"revoked": count}, decision.headers())
+
+    # -- proxy ----------------------------------------------------------------------
+    @app.api_route(
+        "/api/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    )
+    async def api(request: Request) -> Response:
+        from gateway.proxy import check_path, find_upstream, request_headers, response_headers
+
+        ctx: RequestContext = request.scope["gw"]
+        r = rt()
+        scope = request.scope
+        match = find_upstream(r.settings.upstreams, scope["path"])
+        if match is None:
+            raise GatewayError(404, "not_found", "no upstream serves this path")
+        up, suffix = match
+        ctx.route, ctx.upstream = up.prefix, up.name
+        raw = scope.get("raw_path")
+        raw_path = raw.decode("latin-1") if raw else (scope.get("aws.event") or {}).get("rawPath")
+        check_path(scope["path"], raw_path)
+        body = await _read_body(request, r.settings.max_body_bytes, ctx)
+        with r.tracer.segment(up.prefix):
+            principal = await _authenticate(r, request, ctx)
+            decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
+            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+            client = scope.get("client")
+            out_headers = request_headers(
+                headers,
+                ctx.request_id,
+                principal.user_id,
+                client[0] if client else None,
+                r.settings.forward_authorization,
+            )
+            try:
+                result = await r.proxy.forward(
+                    up,
+                    scope["method"],
+                    suffix,
+                    scope["query_string"].decode("latin-1"),
+                    out_headers,
+                    body,
+                )
+            except GatewayError as exc:
+                exc.headers = {**decision.headers(), **exc.headers}
+                raise
+            ctx.upstream_latency_ms = round(result.upstream_ms, 2)
+            ctx.upstream_status = result.response.status
+            r.tracer.annotate("upstream_status", result.response.status)
+        resp = Response(result.response.body, result.response.status)
+        resp.raw_headers.extend(
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in response_headers(result.response.headers)
+        )
+        resp.raw_headers.extend(
+            (k.lower().encode(), v.encode()) for k, v in decision.headers().items()
+        )
+        return resp
+
+    app.add_middleware(AccessLogMiddleware, logger=logger)
+    if runtime is not None and runtime.settings.cors_origins:
+        from starlette.middleware.cors import CORSMiddleware
+
+        origins = list(runtime.settings.cors_origins)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id", "ratelimit", "ratelimit-policy", "retry-after"],
+            allow_credentials="*" not in origins,
+            max_age=600,
+        )
+    return app
+
+
+async def _read_body(request: Request, limit: int, ctx: RequestContext) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > limit):
+        raise GatewayError(413, "payload_too_large", f"request body over {limit} bytes")
+    chunks = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise GatewayError(413, "payload_too_large", f"request body over {limit} bytes")
+        chunks.append(chunk)
+    ctx.request_bytes = total
+    return b"".join(chunks)
+
+
+async def _authenticate(r: Runtime, request: Request, ctx: RequestContext):  # noqa: ANN202
+    """Authenticate; a failed attempt counts against the client IP's limit (anonymous key)."""
+    try:
+        principal = await r.auth.authenticate(request.headers.get("authorization"))
+    except GatewayError as exc:
+        if exc.status == 401:
+            client = request.scope.get("client")
+            decision = await _rate_limit(r, ctx, f"ip:{client[0] if client else 'unknown'}")
+            exc.headers = {**decision.headers(), **exc.headers}
+        raise
+    ctx.user_id = principal.user_id
+    return principal
+
+
+async def _rate_limit(r: Runtime, ctx: RequestContext, key: str) -> Decision:
+    decision, failure = await r.limiter.hit(key)
+    if failure is not None:
+        mode = "open" if r.settings.rate_limit_fail_open else "closed"
+        r.logger.error(
+            "rate_limit_unavailable",
+            f"rate limiter failed, failing {mode}: {failure}",
+            correlation_id=ctx.request_id,
+        )
+        if not decision.allowed:
+            raise GatewayError(
+                503,
+                "rate_limit_unavailable",
+                "rate limiting is unavailable; try again",
+                {"Retry-After": "1"},
+            )
+        return decision
+    if not decision.allowed:
+        ctx.rate_limited = True
+        raise GatewayError(
+            429,
+            "rate_limited",
+            f"rate limit of {decision.limit} requests per {decision.window}s exceeded",
+            decision.headers(),
+        )
+    return decision
+
+
+async def _readiness(r: Runtime) -> dict[str, str]:
+    now = time.monotonic()
+    if r.ready_cache and now - r.ready_cache[0] < r.settings.ready_cache_seconds:
+        return r.ready_cache[1]
+    import asyncio
+
+    async def table(name: str) -> str:
+        try:
+            result = await r.ddb.call("DescribeTable", {"TableName": name})
+        except AwsCallError as exc:
+            return exc.code
+        except AwsUnavailable:
+            return "unreachable"
+        status = result.get("Table", {}).get("TableStatus")
+        return "ok" if status in ("ACTIVE", "UPDATING") else f"status {status}"
+
+    names = ["rate_limit_table", "sessions_table"]
+    results = await asyncio.gather(
+        table(r.settings.rate_limit_table), table(r.settings.sessions_table)
+    )
+    checks = dict(zip(names, results, strict=True))
+    if r.settings.jwt_secret_arn:
+        try:
+            await r.auth.hs_key()
+            checks["jwt_secret"] = "ok"
+        except GatewayError:
+            checks["jwt_secret"] = "unreachable"
+    r.ready_cache = (now, checks)
+    return checks
+
+
+_app: FastAPI | None = None
+
+
+def __getattr__(name: str) -> Any:
+    """``gateway.app:app`` is built on first access, from the process environment."""
+    global _app
+    if name == "app":
+        if _app is None:
+            _app = create_app()
+        return _app
+    raise AttributeError(name)

@@ -1,0 +1,51 @@
+"""A per-upstream circuit breaker: closed -> open after N consecutive failures -> half-open
+after a cooldown (one trial request) -> closed on success, open again on failure."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+
+class CircuitBreaker:
+    def __init__(
+        self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.threshold = threshold
+        self.cooldown = cooldown
+        self.clock = clock
+        self.failures = 0
+        self.opened_at: float | None = None
+        self._trial_in_flight = False
+
+    @property
+    def state(self) -> str:
+        if self.opened_at is None:
+            return "closed"
+        return "half-open" if self.clock() - self.opened_at >= self.cooldown else "open"
+
+    def allow(self) -> bool:
+        state = self.state
+        if state == "closed":
+            return True
+        if state == "half-open" and not self._trial_in_flight:
+            self._trial_in_flight = True
+            return True
+        return False
+
+    def retry_after(self) -> int:
+        if self.opened_at is None:
+            return 0
+        return max(1, math.ceil(self.cooldown - (self.clock() - self.opened_at)))
+
+    def success(self) -> None:
+        self.failures = 0
+        self.opened_at = None
+        self._trial_in_flight = False
+
+    def failure(self) -> None:
+        self._trial_in_flight = False
+        self.failures += 1
+        if self.opened_at is not None or self.failures >= self.threshold:
+            self.opened_at = self.clock()

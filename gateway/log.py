@@ -1,0 +1,128 @@
+"""Structured JSON logs on stdout with Powertools key names, built on structlog.
+
+One access line per request (``access``) and ``ERROR`` lines with an ``error_code``
+(``error``). A redaction processor removes Authorization, cookies, tokens and secrets at any
+depth, by key name and by value shape (Bearer credentials, JWTs, session tokens).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+REDACTED = "[REDACTED]"
+_SENSITIVE_KEYS = frozenset(
+    {
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "cookies",
+        "set-cookie",
+        "token",
+        "access_token",
+        "refresh_token",
+        "id_token",
+        "session_token",
+        "jwt",
+        "secret",
+        "client_secret",
+        "jwt_secret",
+        "password",
+        "api_key",
+        "x-api-key",
+        "secretstring",
+    }
+)
+_SENSITIVE_VALUE = re.compile(
+    r"(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]+"  # credentials with their scheme
+    r"|eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"  # JWT shape
+    r"|gws_[A-Za-z0-9_-]{20,}"  # the gateway's own session tokens
+)
+_HINTS = ("eyJ", "earer", "gws_", "asic ", "EARER", "ASIC ")
+
+
+def _sensitive_key(key: object) -> bool:
+    if not isinstance(key, str):
+        return False
+    k = key.lower()
+    return k in _SENSITIVE_KEYS or k.endswith(("_token", "_secret", "password")) or "secret" in k
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        if len(value) >= 12 and any(h in value for h in _HINTS):
+            return _SENSITIVE_VALUE.sub(REDACTED, value)
+        return value
+    if isinstance(value, Mapping):
+        return {k: (REDACTED if _sensitive_key(k) else _redact(v)) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [_redact(v) for v in value]
+    return value
+
+
+def redact_processor(_logger: object, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: redact sensitive keys and values at any depth."""
+    for key, value in event_dict.items():
+        if _sensitive_key(key):
+            event_dict[key] = REDACTED
+        elif isinstance(value, str | Mapping | list | tuple | set):
+            event_dict[key] = _redact(value)
+    return event_dict
+
+
+def iso_now() -> str:
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+
+
+class _Shape:
+    """Put the Powertools keys first, in contract order."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def __call__(self, _logger: object, method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        out = {
+            "level": method.upper(),
+            "location": event_dict.pop("location", "gateway"),
+            "message": event_dict.pop("event", ""),
+            "timestamp": iso_now(),
+            "service": self.service,
+        }
+        out.update(event_dict)
+        return out
+
+
+_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
+
+
+class GatewayLogger:
+    def __init__(self, service: str = "gateway", level: str = "INFO", stream: Any = None) -> None:
+        self._log = structlog.wrap_logger(
+            structlog.PrintLogger(stream or sys.stdout),
+            processors=[
+                redact_processor,
+                _Shape(service),
+                structlog.processors.JSONRenderer(
+                    serializer=lambda obj, **_: json.dumps(obj, separators=(",", ":"), default=str)
+                ),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(_LEVELS.get(level, 20)),
+        )
+
+    def access(self, fields: dict[str, Any]) -> None:
+        self._log.info("request", location="gateway.access", **fields)
+
+    def error(self, error_code: str, message: str, **fields: Any) -> None:
+        self._log.error(
+            message, location=fields.pop("location", "gateway"), error_code=error_code, **fields
+        )
+
+    def warning(self, message: str, **fields: Any) -> None:
+        self._log.warning(message, location=fields.pop("location", "gateway"), **fields)

@@ -1,0 +1,69 @@
+"""Tracing behind a deliberately small interface, so X-Ray can be swapped for OpenTelemetry.
+
+``get_tracer(settings_tracing)`` returns a ``NoopTracer`` outside Lambda or when
+GATEWAY_TRACING=off; inside Lambda it returns an ``XRayTracer`` that imports aws-xray-sdk
+lazily (first use), patches botocore, and opens one subsegment per request named after the
+route plus one per outgoing call (the gateway's own HTTP client is traced here, since the SDK
+cannot patch it). The X-Ray SDK is in maintenance mode from 2026-02-25.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol
+
+
+class Tracer(Protocol):
+    enabled: bool
+
+    def segment(self, name: str) -> AbstractContextManager[object]: ...
+
+    def annotate(self, key: str, value: str | int | bool) -> None: ...
+
+
+class NoopTracer:
+    enabled = False
+
+    def segment(self, name: str) -> AbstractContextManager[object]:
+        return nullcontext()
+
+    def annotate(self, key: str, value: str | int | bool) -> None:
+        return None
+
+
+class XRayTracer:
+    enabled = True
+
+    def __init__(self) -> None:
+        self._recorder = None
+
+    def _get(self):  # noqa: ANN202 - the SDK type is imported lazily
+        if self._recorder is None:
+            from aws_xray_sdk.core import patch, xray_recorder
+
+            xray_recorder.configure(context_missing="IGNORE_ERROR")
+            patch(["botocore"])
+            self._recorder = xray_recorder
+        return self._recorder
+
+    def segment(self, name: str) -> AbstractContextManager[object]:
+        try:
+            return self._get().in_subsegment(name[:200])
+        except Exception:  # noqa: BLE001 - tracing must never fail a request
+            return nullcontext()
+
+    def annotate(self, key: str, value: str | int | bool) -> None:
+        try:
+            sub = self._get().current_subsegment()
+            if sub is not None:
+                sub.put_annotation(key, value)
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def get_tracer(enabled: bool, environ: dict[str, str] | None = None) -> Tracer:
+    env = os.environ if environ is None else environ
+    if not enabled or not env.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return NoopTracer()
+    return XRayTracer()

@@ -1,0 +1,1 @@
+"""Alarms: a declarative alarm set (baseline.toml), diffed against CloudWatch and applied idempotently."""

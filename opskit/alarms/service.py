@@ -1,0 +1,299 @@
+"""Alarms against AWS: read what exists, apply a plan, list states, fire a test notification.
+
+Functions take clients (and a clock/sleep where time matters); they never build clients or print.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import botocore.exceptions
+
+from opskit.alarms import sns as sns_ops
+from opskit.alarms.context import stack_context
+from opskit.alarms.plan import Change, Plan, build_plan, is_owned
+from opskit.alarms.spec import AlarmSet, alarm_overrides, load_alarm_set, read_alarm_file
+from opskit.aws import aws_error, error_code
+from opskit.config import Environment
+from opskit.errors import ConfigError, NotFoundError
+
+DEFAULT_ACCOUNT_CONCURRENCY = 1000.0
+DEFAULT_TIMEOUT_SECONDS = 30.0
+
+
+@dataclass
+class ApplyResult:
+    plan: Plan
+    topic_arn: str | None
+    applied: bool
+    skipped: list[str]
+
+
+def function_timeout_seconds(env: Environment) -> float:
+    raw = env.parameters.get(
+        "Timeout", env.settings.get("function_timeout", DEFAULT_TIMEOUT_SECONDS)
+    )
+    try:
+        return float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"Timeout parameter {raw!r}", "not a number of seconds", "fix opskit.toml"
+        ) from None
+
+
+def account_concurrency_limit(lambda_client: Any, overrides: dict[str, Any]) -> float:
+    configured = overrides.get("account_concurrency_limit")
+    if configured is not None:
+        return float(configured)
+    try:
+        limit = (
+            lambda_client.get_account_settings().get("AccountLimit", {}).get("ConcurrentExecutions")
+        )
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
+        limit = None
+    return float(limit or DEFAULT_ACCOUNT_CONCURRENCY)
+
+
+def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = None) -> AlarmSet:
+    """The alarm set for `env`: file + overrides + the stack's outputs."""
+    document, source = read_alarm_file(alarm_file)
+    overrides = alarm_overrides(env.settings)
+    context = stack_context(clients.client("cloudformation"), env)
+    variables = {
+        "function_timeout_ms": function_timeout_seconds(env) * 1000.0,
+        "account_concurrency_limit": account_concurrency_limit(clients.client("lambda"), overrides),
+    }
+    return load_alarm_set(
+        document,
+        stack=env.stack_name,
+        context=context,
+        overrides=overrides,
+        variables=variables,
+        source=source,
+    )
+
+
+def existing_alarms(cw: Any, prefix: str) -> list[dict[str, Any]]:
+    """Metric alarms whose names start with `prefix` (one describe_alarms page per 100)."""
+    alarms: list[dict[str, Any]] = []
+    try:
+        for page in cw.get_paginator("describe_alarms").paginate(
+            AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"]
+        ):
+            alarms.extend(page.get("MetricAlarms", []))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise aws_error("cannot list alarms", exc) from None
+    return alarms
+
+
+def existing_filters(
+    logs: Any, log_groups: set[str], prefix: str
+) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for group in sorted(log_groups):
+        try:
+            pages = logs.get_paginator("describe_metric_filters").paginate(
+                logGroupName=group, filterNamePrefix=prefix
+            )
+            found[group] = [f for page in pages for f in page.get("metricFilters", [])]
+        except botocore.exceptions.ClientError as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                found[group] = []
+                continue
+            raise aws_error(f"cannot list metric filters of {group}", exc) from None
+    return found
+
+
+def plan_alarms(
+    clients: Any,
+    env: Environment,
+    desired: AlarmSet,
+    *,
+    email: str | None = None,
+    sns_topic: str | None = None,
+) -> tuple[Plan, sns_ops.TopicPlan]:
+    stack = env.stack_name
+    topic = sns_ops.plan_topic(
+        clients.client("sns"),
+        sts=clients.client("sts"),
+        stack=stack,
+        email=email,
+        explicit_arn=sns_topic or alarm_overrides(env.settings).get("sns_topic"),
+    )
+    alarms = existing_alarms(clients.client("cloudwatch"), f"{stack}-")
+    filters = existing_filters(
+        clients.client("logs"), {f.log_group for f in desired.filters}, f"{stack}-opskit-"
+    )
+    plan = build_plan(desired, alarms, filters, stack=stack, topic_arn=topic.arn_for_alarms)
+    plan.changes[:0] = topic.changes
+    return plan, topic
+
+
+def apply_plan(clients: Any, env: Environment, plan: Plan, topic: sns_ops.TopicPlan) -> str | None:
+    """Make the changes. Returns the topic ARN the alarms notify (or None)."""
+    cw, logs = clients.client("cloudwatch"), clients.client("logs")
+    tags = [{"Key": k, "Value": v} for k, v in {**env.tags, "opskit:stack": env.stack_name}.items()]
+    topic_arn = sns_ops.apply_topic(clients.client("sns"), topic, tags)
+    for group, name in plan.filters_to_delete:
+        _call(
+            f"cannot delete metric filter {name}",
+            logs.delete_metric_filter,
+            logGroupName=group,
+            filterName=name,
+        )
+    for flt in plan.filters_to_put:
+        _call(
+            f"cannot put metric filter {flt.name} on {flt.log_group}",
+            logs.put_metric_filter,
+            fix="deploy the stack first (`opskit deploy`): the log group must exist",
+            logGroupName=flt.log_group,
+            **flt.params,
+        )
+    for params in plan.alarms_to_put:
+        name = params["AlarmName"]
+        _call(f"cannot put alarm {name}", cw.put_metric_alarm, Tags=tags, **params)
+        # Tags given to put_metric_alarm only apply on creation; keep them current on updates.
+        if plan.existing_arns.get(name):
+            _call(
+                f"cannot tag alarm {name}",
+                cw.tag_resource,
+                ResourceARN=plan.existing_arns[name],
+                Tags=tags,
+            )
+    for start in range(0, len(plan.alarms_to_delete), 100):
+        batch = plan.alarms_to_delete[start : start + 100]
+        _call("cannot delete alarms", cw.delete_alarms, AlarmNames=batch)
+    return topic_arn
+
+
+def _call(action: str, fn: Callable[..., Any], fix: str = "", **kwargs: Any) -> Any:
+    try:
+        return fn(**kwargs)
+    except botocore.exceptions.ClientError as exc:
+        raise aws_error(
+            action, exc, fix if error_code(exc) == "ResourceNotFoundException" else ""
+        ) from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise aws_error(action, exc) from None
+
+
+# ---- list / test
+
+
+def alarm_rows(cw: Any, stack: str, now: datetime) -> list[dict[str, Any]]:
+    """Our alarms with state, reason and since when (newest state change first within a state)."""
+    rows = []
+    for alarm in existing_alarms(cw, f"{stack}-"):
+        since = alarm.get("StateUpdatedTimestamp")
+        rows.append(
+            {
+                "name": alarm["AlarmName"],
+                "state": alarm.get("StateValue", "?"),
+                "since": since.isoformat(timespec="seconds") if since else "",
+                "for": _ago(now, since) if since else "",
+                "reason": alarm.get("StateReason", ""),
+                "managed": is_owned(alarm, stack),
+            }
+        )
+    order = {"ALARM": 0, "INSUFFICIENT_DATA": 1, "OK": 2}
+    rows.sort(key=lambda r: (order.get(r["state"], 3), r["name"]))
+    return rows
+
+
+def _ago(now: datetime, then: datetime) -> str:
+    seconds = max(0, int((now - then).total_seconds()))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def resolve_alarm_name(cw: Any, stack: str, name: str) -> dict[str, Any]:
+    """Find alarm `name` (full name, or the key without the stack prefix)."""
+    for candidate in (name, f"{stack}-{name}"):
+        try:
+            found = cw.describe_alarms(AlarmNames=[candidate]).get("MetricAlarms", [])
+        except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+            raise aws_error(f"cannot describe alarm {candidate}", exc) from None
+        if found:
+            return found[0]
+    raise NotFoundError(
+        f"alarm {name} not found",
+        f"no alarm named {name} or {stack}-{name}",
+        "see `opskit alarms list` (and `opskit alarms apply` to create them)",
+    )
+
+
+@dataclass
+class TestResult:
+    name: str
+    previous: str
+    actions: list[str]
+    history: list[str] | None  # None: history not available (local emulator)
+
+
+def test_alarm(
+    cw: Any,
+    stack: str,
+    name: str,
+    *,
+    hold: float,
+    sleep: Callable[[float], None],
+    clock: Callable[[], datetime],
+    read_history: bool = True,
+) -> TestResult:
+    """Set the alarm to ALARM (its actions fire), wait `hold` seconds, set it back."""
+    alarm = resolve_alarm_name(cw, stack, name)
+    full, previous = alarm["AlarmName"], alarm.get("StateValue", "OK")
+    started = clock()
+    _call(
+        f"cannot set {full} to ALARM",
+        cw.set_alarm_state,
+        AlarmName=full,
+        StateValue="ALARM",
+        StateReason="opskit alarms test: checking the notification path",
+    )
+    try:
+        sleep(hold)
+    finally:
+        back = previous if previous in {"OK", "INSUFFICIENT_DATA"} else "OK"
+        _call(
+            f"cannot set {full} back to {back}",
+            cw.set_alarm_state,
+            AlarmName=full,
+            StateValue=back,
+            StateReason="opskit alarms test: done",
+        )
+    history = action_history(cw, full, started) if read_history else None
+    return TestResult(
+        name=full, previous=previous, actions=list(alarm.get("AlarmActions", [])), history=history
+    )
+
+
+def action_history(cw: Any, name: str, since: datetime) -> list[str]:
+    """What CloudWatch did with the alarm's actions since `since` (e.g. 'Successfully executed action ...')."""
+    try:
+        items = cw.describe_alarm_history(
+            AlarmName=name, HistoryItemType="Action", StartDate=since, ScanBy="TimestampAscending"
+        ).get("AlarmHistoryItems", [])
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise aws_error(f"cannot read the history of {name}", exc) from None
+    return [item.get("HistorySummary", "") for item in items]
+
+
+__all__ = [
+    "ApplyResult",
+    "Change",
+    "alarm_rows",
+    "apply_plan",
+    "desired_alarms",
+    "plan_alarms",
+    "test_alarm",
+]

@@ -1,0 +1,228 @@
+"""`opskit deploy`, `opskit status`, `opskit destroy` (thin: parse -> service -> render)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from opskit.app import App
+from opskit.deploy.ui import TerminalUI, err, out
+
+PYTHON_VERSION = "3.12"
+
+
+def make_package(app: App, architecture: str) -> Any:
+    """Build the Lambda zip, reusing .opskit/build when no input changed (tests replace this)."""
+    from opskit.deploy.artifacts import cached_build
+    from opskit.packaging import build_package
+
+    return cached_build(
+        app.env.root, app.env.state_dir, architecture, PYTHON_VERSION, build_package
+    )
+
+
+def _local_state(app: App) -> Any:
+    from opskit.local.account import running_state
+
+    return running_state(app.env) if app.env.local else None
+
+
+@click.command()
+@click.option("--plan", is_flag=True, help="Show the change set and stop (nothing is executed).")
+@click.option("--yes", "-y", is_flag=True, help="Execute without asking.")
+@click.option(
+    "--parameter",
+    "-p",
+    "parameters",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a template parameter (repeatable).",
+)
+@click.option(
+    "--template",
+    default=None,
+    metavar="PATH",
+    help="Template file (default cloudformation/gateway.yaml).",
+)
+@click.option(
+    "--no-smoke-test", is_flag=True, help="Skip GET <ApiUrl>/health/live after deploying."
+)
+@click.pass_obj
+def deploy(
+    app: App,
+    plan: bool,
+    yes: bool,
+    parameters: tuple[str, ...],
+    template: str | None,
+    no_smoke_test: bool,
+) -> None:
+    """Package, upload and deploy the stack through a change set.
+
+    Shows the change set (action, resource, type, replacement) and asks before
+    executing it unless --yes. With --plan it stops after showing it. No changes:
+    says so and exits 0 without uploading anything.
+    """
+    from opskit.deploy import service
+    from opskit.deploy.template import parse_overrides, template_path
+
+    env = app.env
+    overrides = parse_overrides(parameters)
+    architecture = overrides.get("Architecture") or env.parameters.get("Architecture", "arm64")
+    state = _local_state(app)
+    request = service.DeployRequest(
+        env=env,
+        template_file=template_path(env.root, env.settings, template),
+        overrides=overrides,
+        plan_only=plan,
+        assume_yes=yes,
+        package=lambda: make_package(app, architecture),
+        gateway_url=state.gateway_url if state else None,
+    )
+    terminal = app.terminal
+    with TerminalUI(terminal) as ui:
+        result = service.deploy(request, app.clients, ui, clock=app.clock, sleep=app.sleep)
+    for note in result.local_notes:
+        err(terminal, f"local emulator: {note}")
+    summary: dict[str, Any] = {
+        "stack": env.stack_name,
+        "outcome": result.outcome,
+        "status": result.status,
+        "change_set": result.change_set.name,
+        "changes": result.change_set.rows(),
+    }
+    if result.outcome == "no-changes":
+        _ensure_local_gateway(app, state, restart=False)
+        _finish(
+            app, summary, f"No changes: stack {env.stack_name} is up to date ({result.status})."
+        )
+        return
+    if result.outcome == "planned":
+        count = len(result.change_set.rows())
+        _finish(app, summary, f"Plan only: change set not executed ({count} changes).")
+        return
+    if result.artifact:
+        summary["artifact"] = f"s3://{result.artifact.bucket}/{result.artifact.key}"
+    summary["outputs"] = result.outputs
+    if state is not None:
+        state.extra["transform_notes"] = result.local_notes
+        state.save(env)
+    if terminal.output != "json":
+        out(terminal, f"Stack {env.stack_name}: {result.status}.")
+        _render_outputs(app, result.outputs)
+    api_url = result.outputs.get("ApiUrl")
+    if env.local:
+        api_url = _ensure_local_gateway(app, state, restart=True)
+    if not no_smoke_test and not api_url:
+        err(
+            terminal,
+            "warning: smoke test skipped: no ApiUrl (for --env local run `opskit local up` first)",
+        )
+    elif not no_smoke_test:
+        from opskit.deploy.smoke import smoke_test
+
+        smoke = smoke_test(api_url, sleep=app.sleep, attempts=3 if env.local else 10)
+        summary["smoke_test"] = {"url": smoke.url, "status": smoke.status}
+        if terminal.output != "json":
+            out(terminal, f"Smoke test: GET {smoke.url} -> {smoke.status}")
+    if terminal.output == "json":
+        terminal.write(json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def _finish(app: App, summary: dict[str, Any], line: str) -> None:
+    if app.terminal.output == "json":
+        app.terminal.write(json.dumps(summary, indent=2, default=str) + "\n")
+    else:
+        out(app.terminal, line)
+
+
+def _ensure_local_gateway(app: App, state: Any, restart: bool) -> str | None:
+    """After a local deploy: (re)start uvicorn against the new stack; None if no local account."""
+    if state is None:
+        return None
+    from opskit.local import procs
+    from opskit.local.account import MARKERS, start_gateway
+
+    running = procs.alive(state.pids.get("gateway"), MARKERS["gateway"])
+    if restart or not running:
+        seconds = start_gateway(app.env, state, app.clients)
+        err(
+            app.terminal,
+            f"Local gateway {'restarted' if running else 'started'} on {state.gateway_url} ({seconds:.1f} s)",
+        )
+    return state.gateway_url
+
+
+def _render_outputs(app: App, outputs: dict[str, str]) -> None:
+    rows = [{"output": k, "value": v} for k, v in sorted(outputs.items())]
+    app.terminal.render_rows(rows, columns=["output", "value"], title="Outputs")
+
+
+@click.command()
+@click.option("--drift", is_flag=True, help="Also run drift detection (takes a while on AWS).")
+@click.option(
+    "--events", "event_count", default=10, show_default=True, help="How many recent events to show."
+)
+@click.pass_obj
+def status(app: App, drift: bool, event_count: int) -> None:
+    """Show the stack's state, outputs, resources and last events (and drift with --drift)."""
+    from opskit.deploy.status import detect_drift, stack_report
+    from opskit.errors import OpsError
+
+    cfn = app.clients.client("cloudformation")
+    report = stack_report(cfn, app.env.stack_name, events=event_count)
+    if drift:
+        if app.env.local:
+            raise OpsError(
+                "drift detection is not available on the local account",
+                "the emulator (moto) does not implement DetectStackDrift",
+                "run `opskit status --drift` against a real environment",
+            )
+        report.drift_status, report.drift = detect_drift(cfn, app.env.stack_name, sleep=app.sleep)
+    terminal = app.terminal
+    if terminal.output == "json":
+        terminal.write(json.dumps(report.__dict__, indent=2, default=str) + "\n")
+        return
+    reason = f" ({report.reason})" if report.reason else ""
+    out(terminal, f"Stack {report.name}: {report.status}{reason}, last changed {report.updated}")
+    _render_outputs(app, report.outputs)
+    terminal.render_rows(
+        report.resources, columns=["logical_id", "type", "status", "physical_id"], title="Resources"
+    )
+    terminal.render_rows(
+        report.events, columns=["time", "resource", "status", "reason"], title="Last events"
+    )
+    if report.drift is not None:
+        out(terminal, f"Drift: {report.drift_status} ({len(report.drift)} resources drifted)")
+        if report.drift:
+            terminal.render_rows(
+                report.drift,
+                columns=["logical_id", "type", "drift", "properties"],
+                title="Drifted resources",
+            )
+
+
+@click.command()
+@click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+@click.pass_obj
+def destroy(app: App, yes: bool) -> None:
+    """Delete the stack. Data tables are retained (DeletionPolicy: Retain) and never deleted."""
+    from opskit.deploy.destroy import destroy as run_destroy
+
+    terminal = app.terminal
+    with TerminalUI(terminal) as ui:
+        result = run_destroy(
+            app.env, app.clients, ui, assume_yes=yes, clock=app.clock, sleep=app.sleep
+        )
+    out(terminal, f"Deleted stack {result.stack_name}.")
+    for kept in result.retained:
+        out(
+            terminal,
+            f"Retained (DeletionPolicy: Retain, data kept): {kept['physical_id']} ({kept['type']})",
+        )
+    if result.retained:
+        out(
+            terminal,
+            "Delete retained tables yourself if you really want their data gone; opskit never does.",
+        )

@@ -1,0 +1,110 @@
+"""`opskit local up|down|status`: the embedded local account (moto + the gateway under uvicorn)."""
+
+from __future__ import annotations
+
+import click
+
+from opskit.app import App
+from opskit.config import Environment
+from opskit.deploy.ui import out
+
+
+def _local_env(app: App) -> Environment:
+    """`local` always manages the environment marked local (whatever --env says)."""
+    if app.env.local:
+        return app.env
+    from opskit.config import load_environment
+
+    return load_environment("local")
+
+
+@click.group()
+def local() -> None:
+    """Run a whole account on this machine: emulator, stack, gateway, logs.
+
+    \b
+    opskit local up                 start the emulator (and the gateway if deployed)
+    opskit deploy --env local --yes deploy the stack there (restarts the gateway)
+    opskit local status             what runs, on which ports
+    opskit local down               stop exactly what `up` started
+    """
+
+
+@local.command()
+@click.pass_obj
+def up(app: App) -> None:
+    """Start the emulator on a free 127.0.0.1 port (and the gateway if the stack exists)."""
+    from opskit import stack as stk
+    from opskit.aws import ClientFactory
+    from opskit.local.account import running_state, start_emulator, start_gateway
+
+    env = _local_env(app)
+    state = running_state(env)
+    terminal = app.terminal
+    if state is None:
+        state = start_emulator(env)
+        out(terminal, f"Emulator running at {state.endpoint_url} (pid {state.pids['emulator']}).")
+    else:
+        out(
+            terminal,
+            f"Emulator already running at {state.endpoint_url} (pid {state.pids['emulator']}).",
+        )
+    clients = ClientFactory(env.region, endpoint_url=state.endpoint_url)
+    if stk.stack_status(clients.client("cloudformation"), env.stack_name):
+        seconds = start_gateway(env, state, clients)
+        out(terminal, f"Gateway running at {state.gateway_url} (ready in {seconds:.1f} s).")
+    else:
+        out(
+            terminal,
+            f"Gateway port reserved: {state.gateway_url} (starts after `opskit --env {env.name} deploy`).",
+        )
+    out(terminal, f"State: {state.path(env)}")
+
+
+@local.command()
+@click.pass_obj
+def down(app: App) -> None:
+    """Stop exactly the processes `local up` started and remove the state file."""
+    from opskit.local.account import stop_all
+
+    env = _local_env(app)
+    rows = stop_all(env)
+    if not rows:
+        out(app.terminal, "The local account is not running.")
+        return
+    for row in rows:
+        state = "stopped" if row.running else "was not running"
+        out(app.terminal, f"{row.role} (pid {row.pid}): {state}")
+    out(app.terminal, "Local account stopped; state removed.")
+
+
+@local.command()
+@click.pass_obj
+def status(app: App) -> None:
+    """Show what runs (pids, ports), the local stack, and what the emulator does not provide."""
+    from opskit import stack as stk
+    from opskit.aws import ClientFactory
+    from opskit.local.account import SYNTHESIZED_NOTE, process_rows
+    from opskit.local.state import LocalState
+
+    env = _local_env(app)
+    state = LocalState.load(env)
+    terminal = app.terminal
+    if state is None:
+        out(terminal, "The local account is not running (start it with `opskit local up`).")
+        return
+    rows = [
+        {"role": r.role, "pid": r.pid, "running": "yes" if r.running else "no", "address": r.detail}
+        for r in process_rows(state)
+    ]
+    terminal.render_rows(rows, columns=["role", "pid", "running", "address"], title="Local account")
+    emulator_up = any(r["role"] == "emulator" and r["running"] == "yes" for r in rows)
+    if emulator_up:
+        cfn = ClientFactory(env.region, endpoint_url=state.endpoint_url).client("cloudformation")
+        out(
+            terminal,
+            f"Stack {env.stack_name}: {stk.stack_status(cfn, env.stack_name) or 'not deployed'}",
+        )
+    out(terminal, "Note: " + SYNTHESIZED_NOTE.format(group=env.function_log_group) + ".")
+    for note in state.extra.get("transform_notes", []) or []:
+        out(terminal, f"Not provided locally: {note}")

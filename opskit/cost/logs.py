@@ -1,0 +1,308 @@
+"""From the gateway's own logs to a month of usage.
+
+Reads CloudWatch events (`{"timestamp": ms, "message": "..."}`) of the function
+log group: Lambda `REPORT` lines (billed duration, memory, init duration) and
+the gateway's JSON access lines (`"message": "request"`: route, bytes,
+rate_limited). Events come from CloudWatch (filter_log_events, paginated), a
+file (JSON lines of events, or a document with an `events` array), or the local
+account (the same API on the emulator).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from opskit.aws import aws_error, error_code
+from opskit.cost.model import RouteUsage, Usage, with_overrides
+from opskit.errors import ConfigError, NotFoundError
+
+MONTH_SECONDS = 730 * 3600  # AWS's billing month
+EVENT_OVERHEAD_BYTES = 26  # CloudWatch Logs bills each event as its UTF-8 size + 26 bytes
+API_METERING_BYTES = 512 * 1024
+
+REPORT_RE = re.compile(
+    r"RequestId:\s*(?P<id>\S+)\s+Duration:\s*(?P<dur>[\d.]+)\s*ms\s+Billed Duration:\s*(?P<billed>\d+)\s*ms\s+"
+    r"Memory Size:\s*(?P<mem>\d+)\s*MB\s+Max Memory Used:\s*\d+\s*MB(?:\s+Init Duration:\s*(?P<init>[\d.]+)\s*ms)?"
+)
+
+
+@dataclass
+class RouteStats:
+    requests: int = 0
+    rate_limited: int = 0
+    response_bytes: int = 0
+    billed_ms: float = 0.0
+    latency_ms: float = 0.0
+
+
+@dataclass
+class LogStats:
+    events: int = 0
+    bytes_ingested: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+    invocations: int = 0
+    billed_ms: float = 0.0
+    cold_starts: int = 0
+    init_ms: float = 0.0
+    memory_mb: int | None = None
+    timeouts: int = 0
+    requests: int = 0
+    rate_limited: int = 0
+    request_bytes: int = 0
+    response_bytes: int = 0
+    api_units: int = 0
+    latency_ms: float = 0.0
+    access_memory_mb: int | None = None
+    routes: dict[str, RouteStats] = field(default_factory=dict)
+    _billed_by_id: dict[str, float] = field(default_factory=dict, repr=False)
+    _route_by_id: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def add(self, timestamp: int | None, message: str) -> None:
+        self.events += 1
+        self.bytes_ingested += len(message.encode("utf-8", "replace")) + EVENT_OVERHEAD_BYTES if not message.isascii() else len(message) + EVENT_OVERHEAD_BYTES
+        if timestamp is not None:
+            if self.first_ms is None or timestamp < self.first_ms:
+                self.first_ms = timestamp
+            if self.last_ms is None or timestamp > self.last_ms:
+                self.last_ms = timestamp
+        head = message[:8]
+        if head.startswith("REPORT"):
+            self._report(message)
+        elif head.startswith("{"):
+            self._json(message)
+        elif "Task timed out" in message:
+            self.timeouts += 1
+        elif '"message"' in message and "{" in message:  # a JSON line behind a text prefix
+            self._json(message[message.index("{") :])
+
+    def _report(self, message: str) -> None:
+        match = REPORT_RE.search(message)
+        if not match:
+            return
+        billed = float(match.group("billed"))
+        self.invocations += 1
+        self.billed_ms += billed
+        self.memory_mb = int(match.group("mem"))
+        init = match.group("init")
+        if init is not None:
+            self.cold_starts += 1
+            self.init_ms += math.ceil(float(init))
+        self._billed_by_id[match.group("id")] = billed
+
+    def _json(self, message: str) -> None:
+        try:
+            line = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            return
+        if not isinstance(line, dict) or line.get("message") != "request":
+            return
+        self.requests += 1
+        route = str(line.get("route") or "unmatched")
+        stats = self.routes.get(route)
+        if stats is None:
+            stats = self.routes[route] = RouteStats()
+        stats.requests += 1
+        request_bytes = _number(line.get("request_bytes"))
+        response_bytes = _number(line.get("response_bytes"))
+        self.request_bytes += request_bytes
+        self.response_bytes += response_bytes
+        stats.response_bytes += response_bytes
+        self.api_units += max(1, -(-max(request_bytes, response_bytes) // API_METERING_BYTES))
+        latency = float(line.get("latency_ms") or 0.0)
+        self.latency_ms += latency
+        stats.latency_ms += latency
+        if line.get("rate_limited"):
+            self.rate_limited += 1
+            stats.rate_limited += 1
+        memory = line.get("function_memory_size")
+        if memory:
+            self.access_memory_mb = int(_number(memory))
+        request_id = line.get("function_request_id")
+        if request_id:
+            self._route_by_id[str(request_id)] = route
+
+    def finish(self) -> LogStats:
+        """Join REPORT lines to routes through the Lambda request id."""
+        for request_id, route in self._route_by_id.items():
+            billed = self._billed_by_id.get(request_id)
+            if billed is not None:
+                self.routes[route].billed_ms += billed
+        self._route_by_id.clear()
+        self._billed_by_id.clear()
+        return self
+
+    @property
+    def observed_seconds(self) -> float:
+        if self.first_ms is None or self.last_ms is None:
+            return 0.0
+        return max((self.last_ms - self.first_ms) / 1000, 1.0)
+
+
+def _number(value: Any) -> int:
+    try:
+        return int(value or 0)
+    except (TypeError, ValueError):
+        try:
+            return int(float(value))
+        except (TypeError, ValueError):
+            return 0
+
+
+def aggregate(events: Iterable[tuple[int | None, str]]) -> LogStats:
+    stats = LogStats()
+    add = stats.add
+    for timestamp, message in events:
+        add(timestamp, message)
+    return stats.finish()
+
+
+@dataclass
+class Projection:
+    usage: Usage
+    routes: list[RouteUsage]
+    stats: LogStats
+    window_seconds: float
+    factor: float
+    notes: list[str]
+
+    def summary(self) -> dict[str, Any]:
+        s = self.stats
+        return {
+            "events": s.events,
+            "window_hours": round(self.window_seconds / 3600, 3),
+            "month_factor": round(self.factor, 3),
+            "requests_seen": s.requests,
+            "invocations_seen": s.invocations,
+            "cold_starts_seen": s.cold_starts,
+            "rate_limited_share": round(s.rate_limited / s.requests, 4) if s.requests else 0.0,
+            "bytes_ingested": s.bytes_ingested,
+            "timeouts": s.timeouts,
+        }
+
+
+def project_month(stats: LogStats, base: Usage, window_seconds: float | None = None) -> Projection:
+    """Scale what the logs show over their window to a 730-hour month."""
+    if stats.requests == 0 and stats.invocations == 0:
+        raise NotFoundError(
+            "no gateway traffic in the logs",
+            f"{stats.events} events, none a REPORT line or a JSON access line (\"message\": \"request\")",
+            "widen --since, check the log group, or pass --file with exported events",
+        )
+    window = window_seconds or stats.observed_seconds
+    factor = MONTH_SECONDS / window
+    notes = [f"projected from {window / 3600:.2f} h of logs x {factor:.1f} to a 730 h month"]
+    requests = stats.requests or stats.invocations
+    invocations = stats.invocations or stats.requests
+    if stats.invocations:
+        duration = stats.billed_ms / stats.invocations
+        memory = stats.memory_mb or base.memory_mb
+        cold_rate = stats.cold_starts / stats.invocations
+        init_ms = stats.init_ms / stats.cold_starts if stats.cold_starts else base.init_ms
+        per_request_billed = {route: r.billed_ms / r.requests if r.requests and r.billed_ms else duration for route, r in stats.routes.items()}
+    else:
+        # No REPORT lines (e.g. the local account runs the app under uvicorn): approximate.
+        duration = math.ceil(stats.latency_ms / stats.requests) if stats.requests else base.duration_ms
+        memory = stats.access_memory_mb or base.memory_mb
+        cold_rate, init_ms = base.cold_start_rate, base.init_ms
+        per_request_billed = {route: math.ceil(r.latency_ms / r.requests) if r.requests else duration for route, r in stats.routes.items()}
+        notes.append("no Lambda REPORT lines: billed duration approximated by the gateway's latency_ms, cold starts by assumption")
+    if not stats.requests:
+        notes.append("no access lines: requests taken from REPORT lines, sizes by assumption")
+    usage = with_overrides(
+        base,
+        requests=requests * factor,
+        invocations=invocations * factor,
+        duration_ms=duration,
+        memory_mb=float(memory),
+        cold_start_rate=cold_rate,
+        init_ms=init_ms,
+        log_bytes=stats.bytes_ingested / requests,
+        api_units=stats.api_units * factor if stats.requests else None,
+        request_bytes=stats.request_bytes / stats.requests if stats.requests else None,
+        response_bytes=stats.response_bytes / stats.requests if stats.requests else None,
+    )
+    gb = float(memory) / 1024
+    routes = [
+        RouteUsage(route, r.requests * factor, r.requests * factor * per_request_billed[route] / 1000 * gb, r.response_bytes * factor)
+        for route, r in stats.routes.items()
+    ]
+    if stats.rate_limited:
+        notes.append(f"{stats.rate_limited / stats.requests:.1%} of requests were rate limited (still billed by API Gateway, Lambda and DynamoDB)")
+    return Projection(usage, routes, stats, window, factor, notes)
+
+
+# --- event sources -------------------------------------------------------------------------
+
+
+def iter_file_events(path: Path) -> Iterator[tuple[int | None, str]]:
+    """JSON lines of CloudWatch events, or one JSON document with an `events` array."""
+    if not path.is_file():
+        raise NotFoundError(f"no such file {path}", "cannot read events", "pass --file PATH to an export of log events")
+    with path.open("rb") as handle:
+        first = handle.read(4096).lstrip()
+        handle.seek(0)
+        if first.startswith(b"{") and _is_document(path):
+            document = orjson.loads(path.read_bytes())
+            yield from _events_of(document.get("events", []), path)
+            return
+        for number, raw in enumerate(handle, 1):
+            raw = raw.strip()
+            if not raw:
+                continue
+            try:
+                event = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                raise ConfigError(f"{path}:{number} is not JSON", "expected one CloudWatch event per line", "export with `aws logs filter-log-events` or use the `events` document shape") from None
+            if not isinstance(event, dict) or "message" not in event:
+                raise ConfigError(f"{path}:{number} is not a log event", "expected {\"timestamp\": ms, \"message\": \"...\"}", "export with `aws logs filter-log-events`")
+            yield event.get("timestamp"), event["message"]
+
+
+def _is_document(path: Path) -> bool:
+    """A whole-file JSON object with `events` (not JSON lines)."""
+    with path.open("rb") as handle:
+        first_line = handle.readline()
+    try:
+        value = orjson.loads(first_line)
+    except orjson.JSONDecodeError:
+        return True  # a multi-line document
+    return isinstance(value, dict) and "events" in value
+
+
+def _events_of(events: Any, path: Path) -> Iterator[tuple[int | None, str]]:
+    if not isinstance(events, list):
+        raise ConfigError(f"{path}: `events` is not a list", "expected {\"events\": [{\"timestamp\": ms, \"message\": ...}]}", "fix the export")
+    for event in events:
+        if isinstance(event, dict) and "message" in event:
+            yield event.get("timestamp"), event["message"]
+
+
+def iter_cloudwatch_events(logs: Any, group: str, start: datetime, end: datetime) -> Iterator[tuple[int | None, str]]:
+    """filter_log_events over [start, end), every page followed."""
+    kwargs: dict[str, Any] = {"logGroupName": group, "startTime": int(start.timestamp() * 1000), "endTime": int(end.timestamp() * 1000) - 1}
+    while True:
+        try:
+            page = logs.filter_log_events(**kwargs)
+        except Exception as exc:  # botocore errors -> one line
+            if error_code(exc) == "ResourceNotFoundException":
+                raise NotFoundError(f"log group {group} not found", "nothing deployed, or no traffic yet", "deploy with `opskit deploy`, or pass --file with exported events") from None
+            raise aws_error(f"reading {group}", exc, "grant logs:FilterLogEvents") from None
+        for event in page.get("events", []):
+            yield event.get("timestamp"), event.get("message", "")
+        token = page.get("nextToken")
+        if not token or token == kwargs.get("nextToken"):
+            return
+        kwargs["nextToken"] = token
+
+
+def window_of(since: timedelta) -> float:
+    return since.total_seconds()

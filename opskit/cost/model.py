@@ -1,0 +1,289 @@
+"""The cost model: monthly usage of the gateway stack -> priced line items.
+
+Pure arithmetic over a PriceTable; no AWS calls. Quantities are per month.
+Assumptions worth knowing (also printed with `cost estimate`):
+- Lambda: GB-s = invocations x billed ms x memory, plus billed INIT time on
+  cold starts (INIT is billed for ZIP/managed runtimes since 2025-08-01);
+  tiers per architecture; 1 ms granularity.
+- API Gateway HTTP API: each request counts ceil(size / 512 KB) times, size
+  being the larger of request and response (conservative reading of the page).
+- DynamoDB on-demand: the rate limiter makes one conditional write per request
+  (a failed condition still consumes the WRU); session reads per request are
+  an assumption (0.5 RRU = one eventually consistent read of <= 4 KB).
+- CloudWatch Logs storage: steady state = monthly ingestion x retention / 30
+  days, uncompressed (AWS bills compressed bytes: this is an upper bound).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from opskit.errors import ConfigError
+from opskit.pricing import PriceTable
+
+ARCHITECTURES = ("arm64", "x86_64")
+FREE_TIERS = ("none", "new", "legacy")
+GB = 1024**3
+DAYS_PER_MONTH = 30.4375  # 365.25 / 12
+SUFFIXES = {"k": 1e3, "m": 1e6, "b": 1e9}
+
+
+def parse_quantity(text: str | float | int, what: str = "value") -> float:
+    """'1M' -> 1e6, '250k' -> 250000, '1.5B' -> 1.5e9, '40' -> 40."""
+    if isinstance(text, int | float):
+        return float(text)
+    raw = str(text).strip().replace("_", "").replace(",", "")
+    factor = 1.0
+    if raw and raw[-1].lower() in SUFFIXES:
+        factor = SUFFIXES[raw[-1].lower()]
+        raw = raw[:-1]
+    try:
+        value = float(raw) * factor
+    except ValueError:
+        raise ConfigError(f"bad {what} '{text}'", "expected a number with an optional k, M or B suffix", f"e.g. {what} 1.5M") from None
+    if value < 0 or math.isnan(value) or math.isinf(value):
+        raise ConfigError(f"bad {what} '{text}'", "must be a finite number >= 0", f"e.g. {what} 1M")
+    return value
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One month of the gateway stack's usage (averages are per request/invocation)."""
+
+    requests: float = 1_000_000
+    duration_ms: float = 40.0  # average billed duration of an invocation
+    memory_mb: float = 512
+    arch: str = "arm64"
+    cold_start_rate: float = 0.01  # share of invocations with an INIT phase
+    init_ms: float = 300.0  # billed INIT duration of one cold start
+    invocations: float | None = None  # default: one per request
+    api_units: float | None = None  # metered API GW requests; default from sizes
+    request_bytes: float = 1024
+    response_bytes: float = 2048
+    log_bytes: float = 600  # function log bytes ingested per request (access line + platform lines)
+    access_log_bytes: float = 0  # API Gateway access-log bytes per request (0: not enabled)
+    log_retention_days: float = 7
+    insights_queries: float = 30  # Logs Insights queries a month, each scanning one day of function logs
+    ddb_writes: float = 1.0  # WRU per request (rate limiter: one conditional write)
+    ddb_reads: float = 0.0  # RRU per request (opaque-session lookups)
+    ddb_storage_gb: float = 0.05
+    pitr: bool = False
+    xray_sampling: float = 0.05
+    xray_retrieved: float = 0.0  # traces retrieved/scanned a month
+    alarms: float = 6
+    dashboards: float = 1
+    s3_gb: float = 0.05
+    ecr_gb: float = 0.0
+
+    def validate(self) -> Usage:
+        if self.arch not in ARCHITECTURES:
+            raise ConfigError(f"bad architecture '{self.arch}'", f"expected {' or '.join(ARCHITECTURES)}", "e.g. --arch arm64")
+        if not 128 <= self.memory_mb <= 10240:
+            raise ConfigError(f"bad memory {self.memory_mb:g} MB", "Lambda allows 128 to 10240 MB", "e.g. --memory 512")
+        for name in ("cold_start_rate", "xray_sampling"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ConfigError(f"bad {name.replace('_', '-')} {value:g}", "must be between 0 and 1", "e.g. 0.05")
+        return self
+
+    @property
+    def lambda_invocations(self) -> float:
+        return self.requests if self.invocations is None else self.invocations
+
+    @property
+    def metered_api_requests(self) -> float:
+        if self.api_units is not None:
+            return self.api_units
+        size = max(self.request_bytes, self.response_bytes)
+        return self.requests * max(1, math.ceil(size / (512 * 1024)))
+
+    @property
+    def lambda_gb_seconds(self) -> float:
+        gb = self.memory_mb / 1024
+        run = self.lambda_invocations * self.duration_ms / 1000 * gb
+        init = self.lambda_invocations * self.cold_start_rate * self.init_ms / 1000 * gb
+        return run + init
+
+    @property
+    def log_ingest_gb(self) -> float:
+        return self.requests * (self.log_bytes + self.access_log_bytes) / GB
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LineItem:
+    key: str  # rate key in the price table
+    service: str
+    item: str
+    quantity: float
+    unit: str
+    billable: float  # after the free tier
+    cost: float
+    driver: str  # requests | gbs | bytes | fixed: how per-route costs are allocated
+    source: str = ""
+    as_of: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "item": self.item,
+            "quantity": round(self.quantity, 6),
+            "unit": self.unit,
+            "billable": round(self.billable, 6),
+            "cost_usd": round(self.cost, 6),
+            "rate_key": self.key,
+            "source": self.source,
+            "as_of": self.as_of,
+        }
+
+
+@dataclass
+class Estimate:
+    usage: Usage
+    items: list[LineItem]
+    region: str
+    free_tier: str
+    price_origin: str
+    approximate_prices: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return sum(item.cost for item in self.items)
+
+    @property
+    def per_million_requests(self) -> float:
+        return self.total / self.usage.requests * 1e6 if self.usage.requests else 0.0
+
+    def by_service(self) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for item in self.items:
+            out[item.service] = out.get(item.service, 0.0) + item.cost
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "estimate": True,
+            "region": self.region,
+            "free_tier": self.free_tier,
+            "prices": self.price_origin,
+            "approximate_prices": self.approximate_prices,
+            "usage": self.usage.to_dict(),
+            "line_items": [item.to_dict() for item in self.items],
+            "total_usd": round(self.total, 6),
+            "per_million_requests_usd": round(self.per_million_requests, 6),
+            "notes": self.notes,
+        }
+
+
+class _Allowances:
+    """Free-tier allowances still unused this month (some are shared between items)."""
+
+    def __init__(self, prices: PriceTable, free_tier: str):
+        if free_tier not in FREE_TIERS:
+            raise ConfigError(f"bad --free-tier '{free_tier}'", f"expected one of {', '.join(FREE_TIERS)}", "e.g. --free-tier none")
+        self.left: dict[str, float] = {}
+        groups = {"none": [], "new": ["always"], "legacy": ["always", "legacy_12_months"]}[free_tier]
+        for group in groups:
+            for key, entry in prices.free_tier.get(group, {}).items():
+                self.left[key] = self.left.get(key, 0.0) + float(entry["amount"])
+
+    def take(self, pool: str, quantity: float) -> float:
+        """Use up to `quantity` of `pool`; returns the billable rest."""
+        free = min(self.left.get(pool, 0.0), quantity)
+        if free:
+            self.left[pool] -= free
+        return quantity - free
+
+
+def estimate(usage: Usage, prices: PriceTable, free_tier: str = "none") -> Estimate:
+    usage.validate()
+    allowances = _Allowances(prices, free_tier)
+    items: list[LineItem] = []
+
+    def add(key: str, item: str, quantity: float, driver: str, pool: str | None = None) -> None:
+        rate = prices.rate(key)
+        billable = allowances.take(pool or key, quantity) if (pool or key) else quantity
+        items.append(LineItem(key, rate.service, item, quantity, rate.unit, billable, rate.cost(billable), driver, rate.source, rate.as_of))
+
+    million = 1e6
+    add("apigw_http_requests", "HTTP API requests (512 KB metering)", usage.metered_api_requests / million, "requests")
+    add("lambda_requests", "Lambda requests", usage.lambda_invocations / million, "requests")
+    gb = usage.memory_mb / 1024
+    run_gbs = usage.lambda_invocations * usage.duration_ms / 1000 * gb
+    init_gbs = usage.lambda_invocations * usage.cold_start_rate * usage.init_ms / 1000 * gb
+    # One tiered quantity per architecture: run + INIT together climb the same tiers.
+    gbs_key = f"lambda_gbs_{usage.arch}"
+    rate = prices.rate(gbs_key)
+    total_gbs = run_gbs + init_gbs
+    billable_gbs = allowances.take("lambda_gbs", total_gbs)
+    gbs_cost = rate.cost(billable_gbs)
+    run_share = run_gbs / total_gbs if total_gbs else 1.0
+    items.append(LineItem(gbs_key, rate.service, f"Lambda duration {usage.arch} ({usage.memory_mb:g} MB x {usage.duration_ms:g} ms)", run_gbs, rate.unit, billable_gbs * run_share, gbs_cost * run_share, "gbs", rate.source, rate.as_of))
+    items.append(LineItem(gbs_key, rate.service, f"Lambda INIT {usage.arch} ({usage.cold_start_rate:.2%} cold x {usage.init_ms:g} ms)", init_gbs, rate.unit, billable_gbs * (1 - run_share), gbs_cost * (1 - run_share), "gbs", rate.source, rate.as_of))
+    add("dynamodb_write_units", "DynamoDB writes (rate limiter)", usage.requests * usage.ddb_writes / million, "requests")
+    add("dynamodb_read_units", "DynamoDB reads (sessions)", usage.requests * usage.ddb_reads / million, "requests")
+    add("dynamodb_storage", "DynamoDB storage", usage.ddb_storage_gb, "fixed")
+    if usage.pitr:
+        add("dynamodb_pitr", "DynamoDB point-in-time recovery", usage.ddb_storage_gb, "fixed")
+    ingest = usage.log_ingest_gb
+    add("logs_ingestion", "CloudWatch Logs ingestion", ingest, "requests", pool="logs_gb")
+    add("logs_storage", f"CloudWatch Logs storage ({usage.log_retention_days:g} d retention)", ingest * usage.log_retention_days / 30, "requests", pool="logs_gb")
+    function_gb_per_day = usage.requests * usage.log_bytes / GB / DAYS_PER_MONTH
+    add("logs_insights_scanned", f"Logs Insights scans ({usage.insights_queries:g} queries x 1 day)", usage.insights_queries * function_gb_per_day, "fixed", pool="logs_gb")
+    add("xray_traces_recorded", f"X-Ray traces recorded ({usage.xray_sampling:.0%} sampled)", usage.requests * usage.xray_sampling / million, "requests")
+    add("xray_traces_retrieved", "X-Ray traces retrieved/scanned", usage.xray_retrieved / million, "fixed")
+    add("cloudwatch_alarm", "CloudWatch alarms", usage.alarms, "fixed")
+    add("cloudwatch_dashboard", "CloudWatch dashboards", usage.dashboards, "fixed")
+    add("s3_storage", "S3 artifacts", usage.s3_gb, "fixed")
+    add("ecr_storage", "ECR images", usage.ecr_gb, "fixed")
+    add("data_transfer_out", "Data transfer out (responses)", usage.requests * usage.response_bytes / GB, "bytes")
+    notes = []
+    if prices.approximate:
+        notes.append(f"no price table for {prices.region}: us-east-1 rates used (run `opskit cost prices --refresh --region {prices.region}`)")
+    return Estimate(usage, items, prices.region, free_tier, prices.origin, prices.approximate, notes)
+
+
+@dataclass(frozen=True)
+class RouteUsage:
+    route: str
+    requests: float  # per month
+    gb_seconds: float  # per month
+    response_bytes: float  # per month
+
+
+def allocate_routes(result: Estimate, routes: list[RouteUsage]) -> list[dict[str, Any]]:
+    """Split each line item over routes by its driver; fixed costs stay 'shared'."""
+    total_requests = sum(r.requests for r in routes) or 1.0
+    total_gbs = sum(r.gb_seconds for r in routes) or 1.0
+    total_bytes = sum(r.response_bytes for r in routes) or 1.0
+    by_driver: dict[str, float] = {}
+    for item in result.items:
+        by_driver[item.driver] = by_driver.get(item.driver, 0.0) + item.cost
+    rows = []
+    for route in sorted(routes, key=lambda r: -r.requests):
+        cost = (
+            by_driver.get("requests", 0.0) * route.requests / total_requests
+            + by_driver.get("gbs", 0.0) * route.gb_seconds / total_gbs
+            + by_driver.get("bytes", 0.0) * route.response_bytes / total_bytes
+        )
+        rows.append(
+            {
+                "route": route.route,
+                "requests_month": round(route.requests),
+                "share": round(route.requests / total_requests, 4),
+                "cost_usd": round(cost, 6),
+                "per_million_usd": round(cost / route.requests * 1e6, 4) if route.requests else 0.0,
+            }
+        )
+    shared = by_driver.get("fixed", 0.0)
+    rows.append({"route": "(shared: alarms, dashboards, storage, scans)", "requests_month": 0, "share": 0.0, "cost_usd": round(shared, 6), "per_million_usd": 0.0})
+    return rows
+
+
+def with_overrides(usage: Usage, **overrides: Any) -> Usage:
+    return replace(usage, **{k: v for k, v in overrides.items() if v is not None})

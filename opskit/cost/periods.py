@@ -1,0 +1,135 @@
+"""Half-open date periods [start, end): months, last N days, since/until, previous period.
+
+Cost Explorer's TimePeriod.End is exclusive, and a day is keyed by its start
+date: "yesterday" on 2026-03-01 is [2026-02-28, 2026-03-01), never the 1st.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from opskit.errors import ConfigError
+
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: date  # inclusive
+    end: date  # exclusive
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ConfigError(
+                f"empty period {self.start.isoformat()} .. {self.end.isoformat()}",
+                "the end is exclusive and must be after the start",
+                "pass an --until later than --since",
+            )
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+    def iter_days(self) -> Iterator[date]:
+        day = self.start
+        while day < self.end:
+            yield day
+            day += timedelta(days=1)
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day < self.end
+
+    def is_whole_month(self) -> bool:
+        return self.start.day == 1 and self.end == add_months(self.start, 1)
+
+    def label(self) -> str:
+        if self.is_whole_month():
+            return self.start.strftime("%Y-%m")
+        return f"{self.start.isoformat()}..{self.end.isoformat()}"
+
+    def as_ce(self) -> dict[str, str]:
+        return {"Start": self.start.isoformat(), "End": self.end.isoformat()}
+
+    def clip(self, end: date) -> Period:
+        """This period cut at `end` (exclusive), e.g. a month up to today."""
+        return Period(self.start, min(self.end, max(end, self.start + timedelta(days=1))))
+
+
+def days_in_month(year: int, month: int) -> int:
+    return calendar.monthrange(year, month)[1]
+
+
+def add_months(day: date, months: int) -> date:
+    """Same day-of-month `months` later, clamped to the month's last day (Jan 31 + 1 = Feb 28/29)."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, days_in_month(year, month)))
+
+
+def month_period(text: str) -> Period:
+    match = MONTH_RE.match(text.strip())
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise ConfigError(f"bad month '{text}'", "expected YYYY-MM", "e.g. --month 2026-02")
+    start = date(int(match.group(1)), int(match.group(2)), 1)
+    return Period(start, add_months(start, 1))
+
+
+def current_month(today: date) -> Period:
+    start = today.replace(day=1)
+    return Period(start, add_months(start, 1))
+
+
+def last_days(n: int, today: date, include_today: bool = False) -> Period:
+    """The last n whole days before today ([today-n, today)), or ending with today."""
+    if n < 1:
+        raise ConfigError(f"bad --days {n}", "must be at least 1", "e.g. --days 14")
+    end = today + timedelta(days=1) if include_today else today
+    return Period(end - timedelta(days=n), end)
+
+
+def parse_date(text: str, what: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ConfigError(f"bad {what} '{text}'", "expected YYYY-MM-DD", f"e.g. {what} 2026-02-01") from None
+
+
+def since_until(since: str, until: str | None, today: date) -> Period:
+    """--since (inclusive) and --until (exclusive, default tomorrow so today is included)."""
+    start = parse_date(since, "--since")
+    end = parse_date(until, "--until") if until else today + timedelta(days=1)
+    return Period(start, end)
+
+
+def previous_period(period: Period) -> Period:
+    """What a period is compared with: the previous calendar month for a whole month,
+    else the same number of days immediately before."""
+    if period.is_whole_month():
+        start = add_months(period.start, -1)
+        return Period(start, period.start)
+    return Period(period.start - timedelta(days=period.days), period.start)
+
+
+def month_remainder(today: date) -> Period:
+    """[today, first of next month): the forecast window for the current month."""
+    return Period(today, add_months(today.replace(day=1), 1))
+
+
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'7d', '12h', '30m', '2w' -> timedelta."""
+    match = DURATION_RE.match(text or "")
+    if not match:
+        raise ConfigError(f"bad duration '{text}'", "expected a number and s, m, h, d or w", "e.g. --since 7d")
+    value = float(match.group(1)) * DURATION_SECONDS[match.group(2)]
+    if value <= 0:
+        raise ConfigError(f"bad duration '{text}'", "must be positive", "e.g. --since 7d")
+    return timedelta(seconds=value)

@@ -1,0 +1,1 @@
+"""Dashboards: the CloudWatch body in dashboards/*.json (render, validate, push) and `opskit top`."""

@@ -1,0 +1,1 @@
+"""The deploy service: pre-flight, package upload, change sets, events, status, destroy."""

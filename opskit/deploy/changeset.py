@@ -1,0 +1,135 @@
+"""Change sets: always created with an explicit ChangeSetType, shown, then executed or dropped."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import botocore.exceptions
+
+from opskit.aws import aws_error
+from opskit.errors import DeployFailed
+
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
+
+
+@dataclass
+class ChangeSet:
+    name: str
+    stack_name: str
+    change_set_type: str  # CREATE or UPDATE
+    status: str = ""
+    reason: str = ""
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return self.status == "FAILED" and any(m in self.reason for m in NO_CHANGES_MARKERS)
+
+    def rows(self) -> list[dict[str, str]]:
+        """One row per resource change: action, logical id, type, replacement."""
+        rows = []
+        for change in self.changes:
+            rc = change.get("ResourceChange") or {}
+            replacement = rc.get("Replacement", "")
+            if rc.get("Action") != "Modify":
+                replacement = ""
+            rows.append(
+                {
+                    "action": rc.get("Action", change.get("Type", "")),
+                    "logical_id": rc.get("LogicalResourceId", ""),
+                    "type": rc.get("ResourceType", ""),
+                    "replacement": replacement,
+                }
+            )
+        return rows
+
+
+def create_change_set(
+    cfn: Any,
+    *,
+    stack_name: str,
+    name: str,
+    change_set_type: str,
+    parameters: list[dict[str, str]],
+    tags: dict[str, str],
+    template_body: str | None = None,
+    template_url: str | None = None,
+) -> ChangeSet:
+    kwargs: dict[str, Any] = {
+        "StackName": stack_name,
+        "ChangeSetName": name,
+        "ChangeSetType": change_set_type,  # never let it default (moto and AWS default differ)
+        "Parameters": parameters,
+        "Capabilities": CAPABILITIES,
+        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+        "Description": "opskit deploy",
+    }
+    if template_url:
+        kwargs["TemplateURL"] = template_url
+    else:
+        kwargs["TemplateBody"] = template_body
+    try:
+        cfn.create_change_set(**kwargs)
+    except botocore.exceptions.ClientError as exc:
+        raise aws_error(f"cannot create a change set for {stack_name}", exc) from None
+    return ChangeSet(name=name, stack_name=stack_name, change_set_type=change_set_type)
+
+
+def wait_for_change_set(
+    cfn: Any,
+    change_set: ChangeSet,
+    *,
+    sleep: Callable[[float], None],
+    interval: float = 1.0,
+    attempts: int = 300,
+) -> ChangeSet:
+    """Poll until the change set is computed; fill in status, reason and all changes."""
+    for _ in range(attempts):
+        try:
+            page = cfn.describe_change_set(
+                StackName=change_set.stack_name, ChangeSetName=change_set.name
+            )
+        except botocore.exceptions.ClientError as exc:
+            raise aws_error(f"cannot read change set {change_set.name}", exc) from None
+        status = page.get("Status", "")
+        if status in {"CREATE_PENDING", "CREATE_IN_PROGRESS"}:
+            sleep(interval)
+            continue
+        change_set.status, change_set.reason = status, page.get("StatusReason", "")
+        changes = list(page.get("Changes", []))
+        while page.get("NextToken"):
+            page = cfn.describe_change_set(
+                StackName=change_set.stack_name,
+                ChangeSetName=change_set.name,
+                NextToken=page["NextToken"],
+            )
+            changes.extend(page.get("Changes", []))
+        change_set.changes = changes
+        if status == "FAILED" and not change_set.empty:
+            raise DeployFailed(
+                f"change set for {change_set.stack_name} failed",
+                change_set.reason or "no reason given",
+                "fix the template or parameters and deploy again",
+            )
+        return change_set
+    raise DeployFailed(
+        f"change set {change_set.name} was not ready in time",
+        "CloudFormation is still computing it",
+        "check the CloudFormation console and deploy again",
+    )
+
+
+def delete_change_set(cfn: Any, change_set: ChangeSet) -> None:
+    with contextlib.suppress(botocore.exceptions.ClientError):  # housekeeping only
+        cfn.delete_change_set(StackName=change_set.stack_name, ChangeSetName=change_set.name)
+
+
+def execute_change_set(cfn: Any, change_set: ChangeSet) -> None:
+    try:
+        cfn.execute_change_set(StackName=change_set.stack_name, ChangeSetName=change_set.name)
+    except botocore.exceptions.ClientError as exc:
+        raise aws_error(f"cannot execute change set {change_set.name}", exc) from None

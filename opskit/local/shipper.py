@@ -1,0 +1,207 @@
+"""Ship the local gateway's stdout into its CloudWatch log group on the emulator.
+
+Run as `python -m opskit.local.shipper ...` with the gateway's stdout on stdin.
+
+SYNTHESIZED PLATFORM LINES: no Lambda runtime runs locally, so nothing would write
+the START / END / REPORT lines a real function produces. For every access line
+(`"message": "request"`) this shipper writes them itself, from what it can know:
+Duration = the line's latency_ms, Billed Duration = Duration rounded up to 1 ms,
+Memory Size = the MemorySize parameter, Max Memory Used = the gateway process's
+peak RSS (VmHWM), Init Duration (first request only) = process start -> first
+request. They are estimates made by opskit, not measurements by Lambda.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import queue
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+MAX_BATCH = 500
+FLUSH_SECONDS = 0.5
+
+
+def rss_peak_mb(pid: int) -> int:
+    """Peak resident set size of `pid` in MB (VmHWM), 0 if unknown."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return math.ceil(int(line.split()[1]) / 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def _epoch_ms(value: Any, fallback: float) -> int:
+    if isinstance(value, str):
+        try:
+            return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+        except ValueError:
+            pass
+    return int(fallback * 1000)
+
+
+class PlatformLines:
+    """Builds the synthesized START/END/REPORT lines around one access line."""
+
+    def __init__(self, memory_mb: int, gateway_pid: int, started: float):
+        self.memory_mb, self.gateway_pid, self.started = memory_mb, gateway_pid, started
+        self.cold = True
+
+    def around(self, access: dict[str, Any], line: str, now: float) -> list[tuple[int, str]]:
+        request_id = str(access.get("function_request_id") or uuid.uuid4())
+        duration = float(access.get("latency_ms") or 0.0)
+        end_ms = _epoch_ms(access.get("timestamp"), now)
+        start_ms = end_ms - int(round(duration))
+        report = (
+            f"REPORT RequestId: {request_id} Duration: {duration:.2f} ms "
+            f"Billed Duration: {max(1, math.ceil(duration))} ms "
+            f"Memory Size: {self.memory_mb} MB Max Memory Used: {rss_peak_mb(self.gateway_pid)} MB"
+        )
+        if self.cold:
+            init_ms = max(0.0, start_ms / 1000 - self.started) * 1000
+            report += f" Init Duration: {init_ms:.2f} ms"
+            self.cold = False
+        return [
+            (start_ms, f"START RequestId: {request_id} Version: $LATEST"),
+            (end_ms, line),
+            (end_ms, f"END RequestId: {request_id}"),
+            (end_ms, report),
+        ]
+
+
+def to_events(line: str, platform: PlatformLines, now: float) -> list[tuple[int, str]]:
+    line = line.rstrip("\n")
+    if not line.strip():
+        return []
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if isinstance(record, dict) and record.get("message") == "request" and "latency_ms" in record:
+        return platform.around(record, line, now)
+    if isinstance(record, dict):
+        return [(_epoch_ms(record.get("timestamp"), now), line)]
+    return [(int(now * 1000), line)]
+
+
+class Sink:
+    """put_log_events in batches (sorted by time, as the API requires)."""
+
+    def __init__(self, logs: Any, group: str, stream: str):
+        self.logs, self.group, self.stream = logs, group, stream
+        self.ready = False
+
+    def _prepare(self) -> None:
+        for call, kwargs in (
+            (self.logs.create_log_group, {"logGroupName": self.group}),
+            (
+                self.logs.create_log_stream,
+                {"logGroupName": self.group, "logStreamName": self.stream},
+            ),
+        ):
+            with contextlib.suppress(self.logs.exceptions.ResourceAlreadyExistsException):
+                call(**kwargs)
+        self.ready = True
+
+    def put(self, events: Iterable[tuple[int, str]]) -> None:
+        batch = [
+            {"timestamp": ts, "message": msg} for ts, msg in sorted(events, key=lambda e: e[0])
+        ]
+        if not batch:
+            return
+        try:
+            if not self.ready:
+                self._prepare()
+            for i in range(0, len(batch), MAX_BATCH):
+                self.logs.put_log_events(
+                    logGroupName=self.group,
+                    logStreamName=self.stream,
+                    logEvents=batch[i : i + MAX_BATCH],
+                )
+        except Exception as exc:  # the emulator may be gone: keep the gateway running
+            print(
+                f"shipper: could not ship {len(batch)} events: {exc}", file=sys.stderr, flush=True
+            )
+            self.ready = False
+
+
+def stream_name(now: datetime) -> str:
+    return now.strftime("%Y/%m/%d/") + "[$LATEST]" + uuid.uuid4().hex
+
+
+def run(lines: Iterable[str], sink: Sink, platform: PlatformLines, tee: Any = None) -> int:
+    """Read lines (in a thread), flush every FLUSH_SECONDS or MAX_BATCH events; return count."""
+    inbox: queue.Queue[str | None] = queue.Queue()
+
+    def reader() -> None:
+        for line in lines:
+            inbox.put(line)
+        inbox.put(None)
+
+    threading.Thread(target=reader, daemon=True).start()
+    pending: list[tuple[int, str]] = []
+    shipped = 0
+    deadline = time.monotonic() + FLUSH_SECONDS
+    while True:
+        try:
+            line = inbox.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            line = ""
+        if line is None:
+            break
+        if line:
+            if tee is not None:
+                tee.write(line if line.endswith("\n") else line + "\n")
+                tee.flush()
+            pending.extend(to_events(line, platform, time.time()))
+        if len(pending) >= MAX_BATCH or (pending and time.monotonic() >= deadline):
+            sink.put(pending)
+            shipped += len(pending)
+            pending = []
+        if time.monotonic() >= deadline:
+            deadline = time.monotonic() + FLUSH_SECONDS
+    sink.put(pending)
+    return shipped + len(pending)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="opskit.local.shipper")
+    parser.add_argument("--endpoint", required=True)
+    parser.add_argument("--region", default="us-east-1")
+    parser.add_argument("--group", required=True)
+    parser.add_argument("--pid", type=int, required=True, help="the gateway process (for its RSS)")
+    parser.add_argument("--memory", type=int, default=512, help="MemorySize parameter, MB")
+    parser.add_argument("--started", type=float, required=True, help="gateway start, epoch seconds")
+    parser.add_argument("--tee", default=None, help="also append the raw lines to this file")
+    args = parser.parse_args(argv)
+
+    import boto3
+
+    logs = boto3.client(
+        "logs",
+        endpoint_url=args.endpoint,
+        region_name=args.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    sink = Sink(logs, args.group, stream_name(datetime.now(UTC)))
+    platform = PlatformLines(args.memory, args.pid, args.started)
+    tee = open(args.tee, "a") if args.tee else None  # noqa: SIM115 - lives as long as the process
+    lines = iter(sys.stdin.readline, "")
+    run(lines, sink, platform, tee)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
