@@ -48,7 +48,9 @@ class RequestContext:
 class Runtime:
     """Everything a request needs, built once per process (no network at build time)."""
 
-    def __init__(self, settings: Settings, logger: GatewayLogger, tracer: Tracer) -> None:
+    def __init__(
+        self, settings: Settings, logger: GatewayLogger, tracer: Tracer, env: Mapping[str, str]
+    ) -> None:
         from gateway.auth import Authenticator
         from gateway.proxy import Proxy
         from gateway.sessions import SessionStore
@@ -57,11 +59,11 @@ class Runtime:
         self.logger = logger
         self.tracer = tracer
         self.http = HttpClient()
-        self.ddb = dynamodb_client(self.http, settings.region)
+        self.ddb = dynamodb_client(self.http, settings.region, env)
         secrets = None
         if settings.jwt_secret_arn:
             region = settings.jwt_secret_arn.split(":")[3] or settings.region
-            secrets = secretsmanager_client(self.http, region)
+            secrets = secretsmanager_client(self.http, region, env)
         self.sessions = SessionStore(self.ddb, settings.sessions_table, settings.session_ttl)
         self.auth = Authenticator(settings, self.http, self.sessions, secrets)
         self.limiter = RateLimiter(
@@ -181,12 +183,23 @@ class AccessLogMiddleware:
             "user_id": ctx.user_id,
             "client_ip": client[0] if client else None,
             "rate_limited": ctx.rate_limited,
-            "request_bytes": ctx.request_bytes
-            or (int(length) if length and length.isdigit() else 0),
+            "request_bytes": ctx.request_bytes or _declared_length(length, event),
             "response_bytes": sent["bytes"],
         }
         _cold_start = False
         self.logger.access(fields)
+
+
+def _declared_length(header: str | None, event: Mapping[str, Any]) -> int:
+    """Request size when the body was never read (e.g. a 404): the header, else the event's body."""
+    if header and header.isdigit():
+        return int(header)
+    body = event.get("body")
+    if not body:
+        return 0
+    if event.get("isBase64Encoded"):
+        return len(body) * 3 // 4 - body[-2:].count("=")
+    return len(body.encode())
 
 
 def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> FastAPI:
@@ -200,7 +213,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
     config_error: ConfigError | None = None
     try:
         settings = load_settings(environ)
-        runtime = Runtime(settings, logger, get_tracer(settings.tracing, dict(environ)))
+        runtime = Runtime(settings, logger, get_tracer(settings.tracing, environ), environ)
     except ConfigError as exc:
         config_error = exc
         logger.error("config_invalid", f"invalid configuration: {exc}", variable=exc.variable)

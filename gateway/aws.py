@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -34,10 +35,10 @@ class AwsUnavailable(Exception):
     """The AWS endpoint could not be reached or did not answer in time."""
 
 
-def _env_credentials() -> Credentials | None:
-    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+def _env_credentials(env: Mapping[str, str]) -> Credentials | None:
+    key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     if key and secret:
-        return Credentials(key, secret, os.environ.get("AWS_SESSION_TOKEN") or None)
+        return Credentials(key, secret, env.get("AWS_SESSION_TOKEN") or None)
     return None
 
 
@@ -53,8 +54,10 @@ def _botocore_credentials() -> Credentials:
     return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
-def endpoint_for(service_env: str, default_host: str) -> tuple[str, str, int, str]:
-    url = os.environ.get(f"AWS_ENDPOINT_URL_{service_env}") or os.environ.get("AWS_ENDPOINT_URL")
+def endpoint_for(
+    service_env: str, default_host: str, env: Mapping[str, str]
+) -> tuple[str, str, int, str]:
+    url = env.get(f"AWS_ENDPOINT_URL_{service_env}") or env.get("AWS_ENDPOINT_URL")
     if not url:
         return "https", default_host, 443, default_host
     parts = urlsplit(url)
@@ -76,6 +79,7 @@ class AwsJsonClient:
         json_version: str,
         region: str,
         endpoint: tuple[str, str, int, str],
+        env: Mapping[str, str],
         timeout: float = 3.0,
     ) -> None:
         self.http = http
@@ -85,7 +89,7 @@ class AwsJsonClient:
         self.scheme, self.host, self.port, self.host_header = endpoint
         self.timeout = timeout
         self.calls = 0  # every API call made, for tests and bench/overhead.py
-        self._creds = _env_credentials()
+        self._creds = _env_credentials(env)
 
     async def _credentials(self) -> Credentials:
         if self._creds is None:
@@ -144,11 +148,17 @@ class AwsJsonClient:
         return data
 
 
-def dynamodb_client(http: HttpClient, region: str) -> AwsJsonClient:
-    endpoint = endpoint_for("DYNAMODB", f"dynamodb.{region}.amazonaws.com")
-    return AwsJsonClient(http, "dynamodb", "DynamoDB_20120810", "1.0", region, endpoint)
+def dynamodb_client(
+    http: HttpClient, region: str, env: Mapping[str, str] | None = None
+) -> AwsJsonClient:
+    env = os.environ if env is None else env
+    endpoint = endpoint_for("DYNAMODB", f"dynamodb.{region}.amazonaws.com", env)
+    return AwsJsonClient(http, "dynamodb", "DynamoDB_20120810", "1.0", region, endpoint, env)
 
 
-def secretsmanager_client(http: HttpClient, region: str) -> AwsJsonClient:
-    endpoint = endpoint_for("SECRETS_MANAGER", f"secretsmanager.{region}.amazonaws.com")
-    return AwsJsonClient(http, "secretsmanager", "secretsmanager", "1.1", region, endpoint)
+def secretsmanager_client(
+    http: HttpClient, region: str, env: Mapping[str, str] | None = None
+) -> AwsJsonClient:
+    env = os.environ if env is None else env
+    endpoint = endpoint_for("SECRETS_MANAGER", f"secretsmanager.{region}.amazonaws.com", env)
+    return AwsJsonClient(http, "secretsmanager", "secretsmanager", "1.1", region, endpoint, env)

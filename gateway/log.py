@@ -14,7 +14,27 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import structlog
+
+def _import_structlog():  # noqa: ANN202
+    """Import structlog without letting it pull in rich/better_exceptions for pretty tracebacks.
+
+    The gateway renders JSON only; those optional imports cost ~70 ms of cold start and would
+    drag the CLI's console library into the Lambda process when both are installed. Hidden only
+    while structlog loads, and only if nothing imported them already.
+    """
+    hidden = [name for name in ("rich", "better_exceptions") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment]
+    try:
+        import structlog
+    finally:
+        for name in hidden:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+    return structlog
+
+
+structlog = _import_structlog()
 
 REDACTED = "[REDACTED]"
 _SENSITIVE_KEYS = frozenset(

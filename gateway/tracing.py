@@ -10,6 +10,7 @@ cannot patch it). The X-Ray SDK is in maintenance mode from 2026-02-25.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
 
@@ -62,7 +63,7 @@ class XRayTracer:
             pass
 
 
-def get_tracer(enabled: bool, environ: dict[str, str] | None = None) -> Tracer:
+def get_tracer(enabled: bool, environ: Mapping[str, str] | None = None) -> Tracer:
     env = os.environ if environ is None else environ
     if not enabled or not env.get("AWS_LAMBDA_FUNCTION_NAME"):
         return NoopTracer()

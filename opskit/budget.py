@@ -42,7 +42,12 @@ class BudgetSpec:
             "BudgetType": "COST",
             "TimeUnit": "MONTHLY",
             "BudgetLimit": {"Amount": _money(self.amount), "Unit": "USD"},
-            "FilterExpression": {"And": [{"Tags": {"Key": k, "Values": [v], "MatchOptions": ["EQUALS"]}} for k, v in sorted(self.tags.items())]},
+            "FilterExpression": {
+                "And": [
+                    {"Tags": {"Key": k, "Values": [v], "MatchOptions": ["EQUALS"]}}
+                    for k, v in sorted(self.tags.items())
+                ]
+            },
             "Metrics": [self.metric],
         }
 
@@ -72,11 +77,21 @@ def _money(amount: Decimal) -> str:
 
 
 def notification(kind: str, threshold: float) -> dict[str, Any]:
-    return {"NotificationType": kind, "ComparisonOperator": "GREATER_THAN", "Threshold": float(threshold), "ThresholdType": "PERCENTAGE"}
+    return {
+        "NotificationType": kind,
+        "ComparisonOperator": "GREATER_THAN",
+        "Threshold": float(threshold),
+        "ThresholdType": "PERCENTAGE",
+    }
 
 
 def _nkey(n: dict[str, Any]) -> tuple[str, str, float, str]:
-    return (n["NotificationType"], n.get("ComparisonOperator", "GREATER_THAN"), round(float(n["Threshold"]), 4), n.get("ThresholdType", "PERCENTAGE"))
+    return (
+        n["NotificationType"],
+        n.get("ComparisonOperator", "GREATER_THAN"),
+        round(float(n["Threshold"]), 4),
+        n.get("ThresholdType", "PERCENTAGE"),
+    )
 
 
 def _describe(n: dict[str, Any]) -> str:
@@ -87,7 +102,9 @@ def parse_amount(text: str) -> Decimal:
     try:
         value = Decimal(str(text).strip().lstrip("$"))
     except InvalidOperation:
-        raise ConfigError(f"bad --amount '{text}'", "expected a number of US dollars", "e.g. --amount 50") from None
+        raise ConfigError(
+            f"bad --amount '{text}'", "expected a number of US dollars", "e.g. --amount 50"
+        ) from None
     if value <= 0:
         raise ConfigError(f"bad --amount '{text}'", "must be more than 0", "e.g. --amount 50")
     return value
@@ -98,17 +115,34 @@ def parse_threshold(text: str) -> tuple[str, float]:
     kind, _, number = text.rpartition(":")
     kind = (kind or "actual").upper()
     if kind not in {"ACTUAL", "FORECASTED"}:
-        raise ConfigError(f"bad --threshold '{text}'", "the type must be actual or forecasted", "e.g. --threshold actual:80 --threshold forecasted:100")
+        raise ConfigError(
+            f"bad --threshold '{text}'",
+            "the type must be actual or forecasted",
+            "e.g. --threshold actual:80 --threshold forecasted:100",
+        )
     try:
         value = float(number)
     except ValueError:
-        raise ConfigError(f"bad --threshold '{text}'", "expected a percentage", "e.g. --threshold actual:80") from None
+        raise ConfigError(
+            f"bad --threshold '{text}'", "expected a percentage", "e.g. --threshold actual:80"
+        ) from None
     if not 0 < value <= 1000:
-        raise ConfigError(f"bad --threshold '{text}'", "the percentage must be in (0, 1000]", "e.g. --threshold actual:80")
+        raise ConfigError(
+            f"bad --threshold '{text}'",
+            "the percentage must be in (0, 1000]",
+            "e.g. --threshold actual:80",
+        )
     return kind, value
 
 
-def make_spec(env: Environment, amount: Decimal, emails: tuple[str, ...], sns_topic: str | None, thresholds: tuple[tuple[str, float], ...] = (), name: str | None = None) -> BudgetSpec:
+def make_spec(
+    env: Environment,
+    amount: Decimal,
+    emails: tuple[str, ...],
+    sns_topic: str | None,
+    thresholds: tuple[tuple[str, float], ...] = (),
+    name: str | None = None,
+) -> BudgetSpec:
     if len(set(emails)) > MAX_EMAILS:
         raise ConfigError(
             f"{len(set(emails))} email subscribers",
@@ -117,11 +151,21 @@ def make_spec(env: Environment, amount: Decimal, emails: tuple[str, ...], sns_to
         )
     for email in emails:
         if "@" not in email or email.startswith("@") or email.endswith("@"):
-            raise ConfigError(f"bad --email '{email}'", "not an email address", "e.g. --email ops@example.com")
+            raise ConfigError(
+                f"bad --email '{email}'", "not an email address", "e.g. --email ops@example.com"
+            )
     if sns_topic and not sns_topic.startswith("arn:"):
-        raise ConfigError(f"bad --sns-topic '{sns_topic}'", "expected a topic ARN", "e.g. arn:aws:sns:us-east-1:123456789012:budget-alerts")
+        raise ConfigError(
+            f"bad --sns-topic '{sns_topic}'",
+            "expected a topic ARN",
+            "e.g. arn:aws:sns:us-east-1:123456789012:budget-alerts",
+        )
     if not emails and not sns_topic:
-        raise ConfigError("no one to notify", "a budget alert needs a subscriber", "pass --email ADDR (up to 10) and/or --sns-topic ARN")
+        raise ConfigError(
+            "no one to notify",
+            "a budget alert needs a subscriber",
+            "pass --email ADDR (up to 10) and/or --sns-topic ARN",
+        )
     unique = tuple(dict.fromkeys(thresholds or DEFAULT_THRESHOLDS))
     return BudgetSpec(
         name=name or f"{env.project}-{env.name}-monthly",
@@ -163,19 +207,31 @@ def budgets_statement(topic_arn: str, account_id: str) -> dict[str, Any]:
     }
 
 
-def check_topic_policy(sns: Any, topic_arn: str, account_id: str, confirm: Callable[[str], bool], result: SetupResult) -> None:
+def check_topic_policy(
+    sns: Any, topic_arn: str, account_id: str, confirm: Callable[[str], bool], result: SetupResult
+) -> None:
     try:
         attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
     except Exception as exc:
         if error_code(exc) in {"NotFound", "NotFoundException"}:
-            raise NotFoundError(f"SNS topic {topic_arn} not found", "Budgets cannot publish to it", "create it (`aws sns create-topic`) or fix --sns-topic") from None
-        raise aws_error(f"reading the policy of {topic_arn}", exc, "grant sns:GetTopicAttributes") from None
+            raise NotFoundError(
+                f"SNS topic {topic_arn} not found",
+                "Budgets cannot publish to it",
+                "create it (`aws sns create-topic`) or fix --sns-topic",
+            ) from None
+        raise aws_error(
+            f"reading the policy of {topic_arn}", exc, "grant sns:GetTopicAttributes"
+        ) from None
     policy = json.loads(attributes.get("Policy") or '{"Version": "2012-10-17", "Statement": []}')
     if _allows_budgets(policy):
-        result.actions.append(f"unchanged SNS policy: {BUDGETS_PRINCIPAL} may publish to {topic_arn}")
+        result.actions.append(
+            f"unchanged SNS policy: {BUDGETS_PRINCIPAL} may publish to {topic_arn}"
+        )
         return
     statement = budgets_statement(topic_arn, account_id)
-    if not confirm(f"The topic policy of {topic_arn} does not let {BUDGETS_PRINCIPAL} publish, so alerts would never arrive. Add that statement?"):
+    if not confirm(
+        f"The topic policy of {topic_arn} does not let {BUDGETS_PRINCIPAL} publish, so alerts would never arrive. Add that statement?"
+    ):
         result.warnings.append(
             f"{topic_arn} does not allow {BUDGETS_PRINCIPAL} to publish: alerts will not arrive. "
             f"Rerun with --yes to add this statement: {json.dumps(statement)}"
@@ -184,9 +240,13 @@ def check_topic_policy(sns: Any, topic_arn: str, account_id: str, confirm: Calla
     policy.setdefault("Version", "2012-10-17")
     policy.setdefault("Statement", []).append(statement)
     try:
-        sns.set_topic_attributes(TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(policy))
+        sns.set_topic_attributes(
+            TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(policy)
+        )
     except Exception as exc:
-        raise aws_error(f"updating the policy of {topic_arn}", exc, "grant sns:SetTopicAttributes") from None
+        raise aws_error(
+            f"updating the policy of {topic_arn}", exc, "grant sns:SetTopicAttributes"
+        ) from None
     result.actions.append(f"updated SNS policy: {BUDGETS_PRINCIPAL} may now publish to {topic_arn}")
 
 
@@ -241,21 +301,30 @@ def _create(budgets: Any, account_id: str, spec: BudgetSpec) -> None:
         budgets.create_budget(
             AccountId=account_id,
             Budget=spec.budget(),
-            NotificationsWithSubscribers=[{"Notification": n, "Subscribers": spec.subscribers()} for n in spec.notifications()],
+            NotificationsWithSubscribers=[
+                {"Notification": n, "Subscribers": spec.subscribers()} for n in spec.notifications()
+            ],
         )
     except Exception as exc:
         raise aws_error(f"creating budget {spec.name}", exc, "grant budgets:ModifyBudget") from None
 
 
-def setup_budget(budgets: Any, sns: Any, account_id: str, spec: BudgetSpec, confirm: Callable[[str], bool]) -> SetupResult:
+def setup_budget(
+    budgets: Any, sns: Any, account_id: str, spec: BudgetSpec, confirm: Callable[[str], bool]
+) -> SetupResult:
     result = SetupResult(spec.name)
     if spec.sns_topic:
         check_topic_policy(sns, spec.sns_topic, account_id, confirm, result)
     existing = _get_budget(budgets, account_id, spec.name)
     if existing is None:
         _create(budgets, account_id, spec)
-        result.actions.append(f"created budget {spec.name}: {_money(spec.amount)} USD a month, tags {spec.tags}")
-        result.actions.extend(f"created notification {_describe(n)} -> {len(spec.subscribers())} subscriber(s)" for n in spec.notifications())
+        result.actions.append(
+            f"created budget {spec.name}: {_money(spec.amount)} USD a month, tags {spec.tags}"
+        )
+        result.actions.extend(
+            f"created notification {_describe(n)} -> {len(spec.subscribers())} subscriber(s)"
+            for n in spec.notifications()
+        )
         return result
     diffs = _budget_differences(existing, spec.budget())
     if diffs:
@@ -264,13 +333,19 @@ def setup_budget(budgets: Any, sns: Any, account_id: str, spec: BudgetSpec, conf
             result.actions.append(f"updated budget {spec.name}: {', '.join(diffs)}")
         except Exception as exc:
             if error_code(exc) not in UNSUPPORTED_CODES:
-                raise aws_error(f"updating budget {spec.name}", exc, "grant budgets:ModifyBudget") from None
+                raise aws_error(
+                    f"updating budget {spec.name}", exc, "grant budgets:ModifyBudget"
+                ) from None
             try:
                 budgets.delete_budget(AccountId=account_id, BudgetName=spec.name)
             except Exception as delete_exc:
-                raise aws_error(f"replacing budget {spec.name}", delete_exc, "grant budgets:ModifyBudget") from None
+                raise aws_error(
+                    f"replacing budget {spec.name}", delete_exc, "grant budgets:ModifyBudget"
+                ) from None
             _create(budgets, account_id, spec)
-            result.actions.append(f"recreated budget {spec.name} (this endpoint cannot update budgets): {', '.join(diffs)}")
+            result.actions.append(
+                f"recreated budget {spec.name} (this endpoint cannot update budgets): {', '.join(diffs)}"
+            )
             return result
     else:
         result.actions.append(f"unchanged budget {spec.name}")
@@ -278,47 +353,85 @@ def setup_budget(budgets: Any, sns: Any, account_id: str, spec: BudgetSpec, conf
     return result
 
 
-def _sync_notifications(budgets: Any, account_id: str, spec: BudgetSpec, result: SetupResult) -> None:
+def _sync_notifications(
+    budgets: Any, account_id: str, spec: BudgetSpec, result: SetupResult
+) -> None:
     try:
-        pages = budgets.describe_notifications_for_budget(AccountId=account_id, BudgetName=spec.name, MaxResults=100)
+        pages = budgets.describe_notifications_for_budget(
+            AccountId=account_id, BudgetName=spec.name, MaxResults=100
+        )
     except Exception as exc:
-        raise aws_error(f"reading notifications of {spec.name}", exc, "grant budgets:ViewBudget") from None
+        raise aws_error(
+            f"reading notifications of {spec.name}", exc, "grant budgets:ViewBudget"
+        ) from None
     existing = {_nkey(n): n for n in pages.get("Notifications", [])}
     wanted = {_nkey(n): n for n in spec.notifications()}
     for key, n in existing.items():
         if key not in wanted:
-            budgets.delete_notification(AccountId=account_id, BudgetName=spec.name, Notification=_plain(n))
+            budgets.delete_notification(
+                AccountId=account_id, BudgetName=spec.name, Notification=_plain(n)
+            )
             result.actions.append(f"deleted notification {_describe(n)}")
     can_list = True
     for key, n in wanted.items():
         if key not in existing:
-            budgets.create_notification(AccountId=account_id, BudgetName=spec.name, Notification=n, Subscribers=spec.subscribers())
-            result.actions.append(f"created notification {_describe(n)} -> {len(spec.subscribers())} subscriber(s)")
+            budgets.create_notification(
+                AccountId=account_id,
+                BudgetName=spec.name,
+                Notification=n,
+                Subscribers=spec.subscribers(),
+            )
+            result.actions.append(
+                f"created notification {_describe(n)} -> {len(spec.subscribers())} subscriber(s)"
+            )
             continue
         if not can_list:
             continue
         try:
-            current = budgets.describe_subscribers_for_notification(AccountId=account_id, BudgetName=spec.name, Notification=_plain(existing[key]), MaxResults=100)
+            current = budgets.describe_subscribers_for_notification(
+                AccountId=account_id,
+                BudgetName=spec.name,
+                Notification=_plain(existing[key]),
+                MaxResults=100,
+            )
         except Exception as exc:
             if error_code(exc) not in UNSUPPORTED_CODES:
-                raise aws_error(f"reading subscribers of {spec.name}", exc, "grant budgets:ViewBudget") from None
+                raise aws_error(
+                    f"reading subscribers of {spec.name}", exc, "grant budgets:ViewBudget"
+                ) from None
             can_list = False
-            result.warnings.append("this endpoint cannot list budget subscribers (DescribeSubscribersForNotification): existing subscribers left as they are")
+            result.warnings.append(
+                "this endpoint cannot list budget subscribers (DescribeSubscribersForNotification): existing subscribers left as they are"
+            )
             continue
         have = {(s["SubscriptionType"], s["Address"]) for s in current.get("Subscribers", [])}
         want = {(s["SubscriptionType"], s["Address"]) for s in spec.subscribers()}
         for kind, address in sorted(want - have):
-            budgets.create_subscriber(AccountId=account_id, BudgetName=spec.name, Notification=_plain(existing[key]), Subscriber={"SubscriptionType": kind, "Address": address})
+            budgets.create_subscriber(
+                AccountId=account_id,
+                BudgetName=spec.name,
+                Notification=_plain(existing[key]),
+                Subscriber={"SubscriptionType": kind, "Address": address},
+            )
             result.actions.append(f"added subscriber {address} to {_describe(n)}")
         for kind, address in sorted(have - want):
-            budgets.delete_subscriber(AccountId=account_id, BudgetName=spec.name, Notification=_plain(existing[key]), Subscriber={"SubscriptionType": kind, "Address": address})
+            budgets.delete_subscriber(
+                AccountId=account_id,
+                BudgetName=spec.name,
+                Notification=_plain(existing[key]),
+                Subscriber={"SubscriptionType": kind, "Address": address},
+            )
             result.actions.append(f"removed subscriber {address} from {_describe(n)}")
         if have == want:
             result.actions.append(f"unchanged notification {_describe(n)}")
 
 
 def _plain(n: dict[str, Any]) -> dict[str, Any]:
-    return {k: n[k] for k in ("NotificationType", "ComparisonOperator", "Threshold", "ThresholdType") if k in n}
+    return {
+        k: n[k]
+        for k in ("NotificationType", "ComparisonOperator", "Threshold", "ThresholdType")
+        if k in n
+    }
 
 
 # --- status -------------------------------------------------------------------------------------
@@ -327,16 +440,24 @@ def _plain(n: dict[str, Any]) -> dict[str, Any]:
 def budget_status(budgets: Any, account_id: str, name: str) -> dict[str, Any]:
     budget = _get_budget(budgets, account_id, name)
     if budget is None:
-        raise NotFoundError(f"budget {name} not found", "it has not been set up", "run `opskit budget setup --amount USD --email ADDR`")
+        raise NotFoundError(
+            f"budget {name} not found",
+            "it has not been set up",
+            "run `opskit budget setup --amount USD --email ADDR`",
+        )
     limit = float(budget.get("BudgetLimit", {}).get("Amount", 0) or 0)
     spend = budget.get("CalculatedSpend", {})
     actual = float(spend.get("ActualSpend", {}).get("Amount", 0) or 0)
     forecast_raw = spend.get("ForecastedSpend", {}).get("Amount")
     forecast = float(forecast_raw) if forecast_raw not in (None, "") else None
     try:
-        notes = budgets.describe_notifications_for_budget(AccountId=account_id, BudgetName=name, MaxResults=100).get("Notifications", [])
+        notes = budgets.describe_notifications_for_budget(
+            AccountId=account_id, BudgetName=name, MaxResults=100
+        ).get("Notifications", [])
     except Exception as exc:
-        raise aws_error(f"reading notifications of {name}", exc, "grant budgets:ViewBudget") from None
+        raise aws_error(
+            f"reading notifications of {name}", exc, "grant budgets:ViewBudget"
+        ) from None
     rows = []
     for n in sorted(notes, key=_nkey):
         basis = actual if n["NotificationType"] == "ACTUAL" else (forecast or 0.0)
@@ -355,7 +476,9 @@ def budget_status(budgets: Any, account_id: str, name: str) -> dict[str, Any]:
         "actual_usd": actual,
         "forecast_usd": forecast,
         "actual_pct": round(actual / limit * 100, 1) if limit else None,
-        "forecast_pct": round(forecast / limit * 100, 1) if limit and forecast is not None else None,
+        "forecast_pct": round(forecast / limit * 100, 1)
+        if limit and forecast is not None
+        else None,
         "filter": budget.get("FilterExpression") or budget.get("CostFilters") or {},
         "notifications": rows,
     }
@@ -365,4 +488,6 @@ def account_id_of(sts: Any) -> str:
     try:
         return sts.get_caller_identity()["Account"]
     except Exception as exc:
-        raise aws_error("finding the AWS account id", exc, "check credentials (`aws sts get-caller-identity`)") from None
+        raise aws_error(
+            "finding the AWS account id", exc, "check credentials (`aws sts get-caller-identity`)"
+        ) from None

@@ -239,7 +239,7 @@ class TestResult:
     history: list[str] | None  # None: history not available (local emulator)
 
 
-def test_alarm(
+def fire_test(
     cw: Any,
     stack: str,
     name: str,
@@ -295,5 +295,5 @@ __all__ = [
     "apply_plan",
     "desired_alarms",
     "plan_alarms",
-    "test_alarm",
+    "fire_test",
 ]

@@ -244,7 +244,8 @@ def _alarm(
 ) -> DesiredAlarm:
     where = f"{source}: alarm '{key}'"
     missing: set[str] = set()
-    spec = fill(spec, context, missing)
+    # Twice: an [each] value may itself be a placeholder (${Each} -> ${SessionsTableName}).
+    spec = fill(fill(spec, context, missing), context, missing)
     for name in (
         "period",
         "evaluation_periods",

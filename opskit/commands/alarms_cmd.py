@@ -27,7 +27,9 @@ def alarms() -> None:
 
 @alarms.command()
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would change; change nothing.")
-@click.option("--email", metavar="ADDR", help="Create the <stack>-alarms SNS topic and subscribe ADDR.")
+@click.option(
+    "--email", metavar="ADDR", help="Create the <stack>-alarms SNS topic and subscribe ADDR."
+)
 @click.option("--sns-topic", metavar="ARN", help="Notify this existing SNS topic instead.")
 @click.option(
     "--file",
@@ -35,7 +37,9 @@ def alarms() -> None:
     type=click.Path(path_type=Path, dir_okay=False),
     help="Alarm set file (default: the bundled baseline.toml).",
 )
-@click.option("--yes", "-y", is_flag=True, help="Delete alarms this set no longer has without asking.")
+@click.option(
+    "--yes", "-y", is_flag=True, help="Delete alarms this set no longer has without asking."
+)
 @click.pass_obj
 def apply(
     app: App,
@@ -56,7 +60,9 @@ def apply(
     with term.status("Reading the stack and the alarm set..."):
         desired = desired_alarms(app.clients, app.env, alarm_file)
     for alarm in desired.skipped:
-        term.warn(f"skipped {alarm.name}: no value for ${{{', '.join(alarm.missing)}}} in the stack outputs")
+        term.warn(
+            f"skipped {alarm.name}: no value for ${{{', '.join(alarm.missing)}}} in the stack outputs"
+        )
     with term.status("Comparing with CloudWatch..."):
         plan, topic = plan_alarms(app.clients, app.env, desired, email=email, sns_topic=sns_topic)
 
@@ -65,21 +71,29 @@ def apply(
     if term.output == "table":
         if pending:
             _render_changes(app, pending)
-        summary = ", ".join(f"{counts[a]} to {a}" for a in ("create", "update", "delete") if counts[a])
+        summary = ", ".join(
+            f"{counts[a]} to {a}" for a in ("create", "update", "delete") if counts[a]
+        )
         if not pending:
-            term.print(f"No changes: {counts['unchanged']} resources already match the alarm set ({desired.source}).")
+            term.print(
+                f"No changes: {counts['unchanged']} resources already match the alarm set ({desired.source})."
+            )
         else:
             term.print(f"Plan: {summary}; {counts['unchanged']} unchanged.")
         if topic.arn_for_alarms is None:
             term.warn("alarms have no notification target: pass --email ADDR or --sns-topic ARN")
     else:
-        term.render_rows([_change_row(c) for c in plan.changes], columns=["action", "kind", "name", "detail"])
+        term.render_rows(
+            [_change_row(c) for c in plan.changes], columns=["action", "kind", "name", "detail"]
+        )
     if not pending or plan_only:
         if plan_only and pending:
             term.info("--plan: nothing was changed.")
         return
     deletes = [c for c in pending if c.action == "delete"]
-    if deletes and not term.confirm(f"Delete {len(deletes)} alarm(s)/filter(s) no longer in the set?", yes):
+    if deletes and not term.confirm(
+        f"Delete {len(deletes)} alarm(s)/filter(s) no longer in the set?", yes
+    ):
         raise Aborted(
             f"not deleting {len(deletes)} alarm(s)/filter(s)",
             "deletion needs confirmation",
@@ -97,7 +111,12 @@ def apply(
 
 
 def _change_row(change: Any) -> dict[str, str]:
-    return {"action": change.action, "kind": change.kind, "name": change.name, "detail": change.detail}
+    return {
+        "action": change.action,
+        "kind": change.kind,
+        "name": change.name,
+        "detail": change.detail,
+    }
 
 
 def _render_changes(app: App, changes: list[Any]) -> None:
@@ -152,16 +171,18 @@ def list_(app: App, watch_: bool, interval: float) -> None:
 
 @alarms.command("test")
 @click.argument("name")
-@click.option("--hold", default=10.0, show_default=True, help="Seconds to stay in ALARM before going back.")
+@click.option(
+    "--hold", default=10.0, show_default=True, help="Seconds to stay in ALARM before going back."
+)
 @click.pass_obj
 def test_(app: App, name: str, hold: float) -> None:
     """Set alarm NAME to ALARM (its notifications fire), then back.
 
     NAME is the full alarm name or its key, e.g. `lambda-errors`.
     """
-    from opskit.alarms.service import test_alarm
+    from opskit.alarms.service import fire_test
 
-    result = test_alarm(
+    result = fire_test(
         app.clients.client("cloudwatch"),
         app.env.stack_name,
         name,
@@ -171,7 +192,9 @@ def test_(app: App, name: str, hold: float) -> None:
         read_history=not app.env.local,  # the local emulator has no alarm history
     )
     term = app.terminal
-    targets = ", ".join(result.actions) or "no actions (nothing is notified: see `alarms apply --email`)"
+    targets = (
+        ", ".join(result.actions) or "no actions (nothing is notified: see `alarms apply --email`)"
+    )
     term.print(f"{result.name}: set to ALARM, held {hold:g}s, set back to {result.previous}.")
     term.print(f"Alarm actions: {targets}")
     if result.history is None:

@@ -23,6 +23,34 @@ def make_package(app: App, architecture: str) -> Any:
     )
 
 
+def env_option(command: Any) -> Any:
+    """`--env NAME` after the subcommand too (`opskit deploy --env local`), as the issue spells it.
+
+    The root group's --env/--profile/--region still work; this one, when given, wins.
+    """
+
+    def switch(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+        if value is None or ctx.obj is None or value == ctx.obj.env.name:
+            return
+        from opskit.config import load_environment
+
+        root = ctx.find_root().params
+        ctx.obj.env = load_environment(
+            value, profile=root.get("profile"), region=root.get("region")
+        )
+        ctx.obj.__dict__.pop("clients", None)  # built lazily: make sure it follows the new env
+
+    return click.option(
+        "--env",
+        "env_override",
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=switch,
+        help="Environment (same as the global --env).",
+    )(command)
+
+
 def _local_state(app: App) -> Any:
     from opskit.local.account import running_state
 
@@ -30,6 +58,7 @@ def _local_state(app: App) -> Any:
 
 
 @click.command()
+@env_option
 @click.option("--plan", is_flag=True, help="Show the change set and stop (nothing is executed).")
 @click.option("--yes", "-y", is_flag=True, help="Execute without asking.")
 @click.option(
@@ -160,6 +189,7 @@ def _render_outputs(app: App, outputs: dict[str, str]) -> None:
 
 
 @click.command()
+@env_option
 @click.option("--drift", is_flag=True, help="Also run drift detection (takes a while on AWS).")
 @click.option(
     "--events", "event_count", default=10, show_default=True, help="How many recent events to show."
@@ -168,13 +198,13 @@ def _render_outputs(app: App, outputs: dict[str, str]) -> None:
 def status(app: App, drift: bool, event_count: int) -> None:
     """Show the stack's state, outputs, resources and last events (and drift with --drift)."""
     from opskit.deploy.status import detect_drift, stack_report
-    from opskit.errors import OpsError
+    from opskit.errors import LocalAccountError
 
     cfn = app.clients.client("cloudformation")
     report = stack_report(cfn, app.env.stack_name, events=event_count)
     if drift:
         if app.env.local:
-            raise OpsError(
+            raise LocalAccountError(
                 "drift detection is not available on the local account",
                 "the emulator (moto) does not implement DetectStackDrift",
                 "run `opskit status --drift` against a real environment",
@@ -204,6 +234,7 @@ def status(app: App, drift: bool, event_count: int) -> None:
 
 
 @click.command()
+@env_option
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
 @click.pass_obj
 def destroy(app: App, yes: bool) -> None:
@@ -216,6 +247,8 @@ def destroy(app: App, yes: bool) -> None:
             app.env, app.clients, ui, assume_yes=yes, clock=app.clock, sleep=app.sleep
         )
     out(terminal, f"Deleted stack {result.stack_name}.")
+    if app.env.local:
+        _stop_local_gateway(app)
     for kept in result.retained:
         out(
             terminal,
@@ -226,3 +259,13 @@ def destroy(app: App, yes: bool) -> None:
             terminal,
             "Delete retained tables yourself if you really want their data gone; opskit never does.",
         )
+
+
+def _stop_local_gateway(app: App) -> None:
+    """After a local destroy the gateway has no stack behind it: stop it (the emulator stays)."""
+    from opskit.local.account import running_state, stop_gateway
+
+    state = running_state(app.env)
+    if state is not None and state.pids.get("gateway"):
+        stop_gateway(app.env, state)
+        err(app.terminal, "Local gateway stopped (its stack is gone).")

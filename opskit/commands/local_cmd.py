@@ -36,7 +36,8 @@ def up(app: App) -> None:
     """Start the emulator on a free 127.0.0.1 port (and the gateway if the stack exists)."""
     from opskit import stack as stk
     from opskit.aws import ClientFactory
-    from opskit.local.account import running_state, start_emulator, start_gateway
+    from opskit.local import procs
+    from opskit.local.account import MARKERS, running_state, start_emulator, start_gateway
 
     env = _local_env(app)
     state = running_state(env)
@@ -50,7 +51,9 @@ def up(app: App) -> None:
             f"Emulator already running at {state.endpoint_url} (pid {state.pids['emulator']}).",
         )
     clients = ClientFactory(env.region, endpoint_url=state.endpoint_url)
-    if stk.stack_status(clients.client("cloudformation"), env.stack_name):
+    if procs.alive(state.pids.get("gateway"), MARKERS["gateway"]):
+        out(terminal, f"Gateway already running at {state.gateway_url}.")
+    elif stk.stack_status(clients.client("cloudformation"), env.stack_name):
         seconds = start_gateway(env, state, clients)
         out(terminal, f"Gateway running at {state.gateway_url} (ready in {seconds:.1f} s).")
     else:
@@ -107,4 +110,4 @@ def status(app: App) -> None:
         )
     out(terminal, "Note: " + SYNTHESIZED_NOTE.format(group=env.function_log_group) + ".")
     for note in state.extra.get("transform_notes", []) or []:
-        out(terminal, f"Not provided locally: {note}")
+        out(terminal, f"Local template: {note}")

@@ -31,12 +31,15 @@ def recent_anomalies(explorer: CostExplorer, today: date, days: int = 30) -> lis
                 "start": (anomaly.get("AnomalyStartDate") or "")[:10],
                 "end": (anomaly.get("AnomalyEndDate") or "")[:10],
                 "dimension": anomaly.get("DimensionValue", ""),
-                "impact_usd": round(float(impact.get("TotalImpact", impact.get("MaxImpact", 0)) or 0), 2),
+                "impact_usd": round(
+                    float(impact.get("TotalImpact", impact.get("MaxImpact", 0)) or 0), 2
+                ),
                 "impact_pct": impact.get("TotalImpactPercentage"),
                 "actual_usd": impact.get("TotalActualSpend"),
                 "expected_usd": impact.get("TotalExpectedSpend"),
                 "score": score.get("MaxScore"),
-                "root_causes": "; ".join(_root_cause(c) for c in anomaly.get("RootCauses", [])) or "(none given)",
+                "root_causes": "; ".join(_root_cause(c) for c in anomaly.get("RootCauses", []))
+                or "(none given)",
                 "feedback": anomaly.get("Feedback", ""),
             }
         )

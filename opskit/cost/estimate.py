@@ -63,7 +63,10 @@ def estimate_from_events(
             invocations=(usage.invocations or usage.requests) * ratio,
             api_units=None if usage.api_units is None else usage.api_units * ratio,
         )
-        routes = [RouteUsage(r.route, r.requests * ratio, r.gb_seconds * ratio, r.response_bytes * ratio) for r in routes]
+        routes = [
+            RouteUsage(r.route, r.requests * ratio, r.gb_seconds * ratio, r.response_bytes * ratio)
+            for r in routes
+        ]
     usage = replace(usage, **{k: v for k, v in overrides.items() if v is not None})
     projection.usage = usage
     result = estimate(usage, prices, free_tier)

@@ -79,7 +79,17 @@ class DiskCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         expires = None if closed else (self.clock() + OPEN_TTL).isoformat()
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"key": key, "stored": self.clock().isoformat(), "expires": expires, "value": value}, default=str))
+        tmp.write_text(
+            json.dumps(
+                {
+                    "key": key,
+                    "stored": self.clock().isoformat(),
+                    "expires": expires,
+                    "value": value,
+                },
+                default=str,
+            )
+        )
         tmp.replace(path)
 
 
@@ -113,28 +123,64 @@ def ce_error(operation: str, exc: BaseException) -> AwsError | ConfigError:
             "data appears up to 24 hours after enabling Cost Explorer and lags about a day; try an earlier period",
         )
     if code == "BillExpirationException":
-        return AwsError("Cost Explorer cannot go that far back", message, "Cost Explorer keeps 14 months (38 with multi-year data): pick a later --since")
+        return AwsError(
+            "Cost Explorer cannot go that far back",
+            message,
+            "Cost Explorer keeps 14 months (38 with multi-year data): pick a later --since",
+        )
     if code == "LimitExceededException":
-        return AwsError("Cost Explorer rate limit hit", message, "wait a minute and retry; cached answers are reused")
+        return AwsError(
+            "Cost Explorer rate limit hit",
+            message,
+            "wait a minute and retry; cached answers are reused",
+        )
     if code == "RequestChangedException":
-        return AwsError("Cost Explorer data changed during pagination", message, "rerun the command")
+        return AwsError(
+            "Cost Explorer data changed during pagination", message, "rerun the command"
+        )
     if code in {"ValidationException", "InvalidNextTokenException"}:
-        return ConfigError(f"Cost Explorer rejected {operation}", message or code, "check --since/--until, --group-by and --metric")
+        return ConfigError(
+            f"Cost Explorer rejected {operation}",
+            message or code,
+            "check --since/--until, --group-by and --metric",
+        )
     from opskit.aws import aws_error
 
     return aws_error(f"Cost Explorer {operation}", exc, f"grant {action}")
 
 
+class _Namespaced:
+    """One cache per account/profile/environment: the same query differs between accounts."""
+
+    def __init__(self, cache: DiskCache, namespace: str):
+        self.inner, self.namespace = cache, namespace
+
+    def get(self, key: dict[str, Any]) -> Any | None:
+        return self.inner.get({"ns": self.namespace, **key})
+
+    def put(self, key: dict[str, Any], value: Any, closed: bool) -> None:
+        self.inner.put({"ns": self.namespace, **key}, value, closed)
+
+
 class CostExplorer:
     """Thin service over the ce client: every call paginated, cached and counted."""
 
-    def __init__(self, ce: Any, cache: DiskCache, today: date, counter: RequestCounter | None = None):
+    def __init__(
+        self,
+        ce: Any,
+        cache: DiskCache,
+        today: date,
+        counter: RequestCounter | None = None,
+        namespace: str = "",
+    ):
         self.ce = ce
-        self.cache = cache
+        self.cache = _Namespaced(cache, namespace)
         self.today = today
         self.counter = counter or RequestCounter()
 
-    def _call(self, operation: str, method: Callable[..., dict[str, Any]], kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _call(
+        self, operation: str, method: Callable[..., dict[str, Any]], kwargs: dict[str, Any]
+    ) -> dict[str, Any]:
         self.counter.count(operation)
         try:
             return method(**kwargs)
@@ -173,7 +219,10 @@ class CostExplorer:
             self.counter.cached += 1
             return cached
         response = self._call("GetCostForecast", self.ce.get_cost_forecast, request)
-        value = {"Total": response.get("Total", {}), "ForecastResultsByTime": response.get("ForecastResultsByTime", [])}
+        value = {
+            "Total": response.get("Total", {}),
+            "ForecastResultsByTime": response.get("ForecastResultsByTime", []),
+        }
         self.cache.put(key, value, closed=False)
         return value
 
@@ -204,7 +253,10 @@ class CostExplorer:
             self.counter.cached += 1
             return cached
         found: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {"DateInterval": {"StartDate": start.isoformat(), "EndDate": end.isoformat()}, "MaxResults": 100}
+        kwargs: dict[str, Any] = {
+            "DateInterval": {"StartDate": start.isoformat(), "EndDate": end.isoformat()},
+            "MaxResults": 100,
+        }
         for _ in range(max_pages):
             page = self._call("GetAnomalies", self.ce.get_anomalies, kwargs)
             found.extend(page.get("Anomalies", []))

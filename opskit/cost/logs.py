@@ -68,7 +68,11 @@ class LogStats:
 
     def add(self, timestamp: int | None, message: str) -> None:
         self.events += 1
-        self.bytes_ingested += len(message.encode("utf-8", "replace")) + EVENT_OVERHEAD_BYTES if not message.isascii() else len(message) + EVENT_OVERHEAD_BYTES
+        self.bytes_ingested += (
+            len(message.encode("utf-8", "replace")) + EVENT_OVERHEAD_BYTES
+            if not message.isascii()
+            else len(message) + EVENT_OVERHEAD_BYTES
+        )
         if timestamp is not None:
             if self.first_ms is None or timestamp < self.first_ms:
                 self.first_ms = timestamp
@@ -98,12 +102,31 @@ class LogStats:
             self.init_ms += math.ceil(float(init))
         self._billed_by_id[match.group("id")] = billed
 
+    def _platform_report(self, record: dict[str, Any]) -> None:
+        metrics = record.get("metrics") or {}
+        billed = metrics.get("billedDurationMs")
+        if billed is None:
+            return
+        self.invocations += 1
+        self.billed_ms += float(billed)
+        if metrics.get("memorySizeMB"):
+            self.memory_mb = int(metrics["memorySizeMB"])
+        if metrics.get("initDurationMs") is not None:
+            self.cold_starts += 1
+            self.init_ms += math.ceil(float(metrics["initDurationMs"]))
+        if record.get("requestId"):
+            self._billed_by_id[str(record["requestId"])] = float(billed)
+
     def _json(self, message: str) -> None:
         try:
             line = orjson.loads(message)
         except orjson.JSONDecodeError:
             return
-        if not isinstance(line, dict) or line.get("message") != "request":
+        if not isinstance(line, dict):
+            return
+        if line.get("message") != "request":
+            if line.get("type") == "platform.report":  # Lambda's JSON log format
+                self._platform_report(line.get("record") or {})
             return
         self.requests += 1
         route = str(line.get("route") or "unmatched")
@@ -194,7 +217,7 @@ def project_month(stats: LogStats, base: Usage, window_seconds: float | None = N
     if stats.requests == 0 and stats.invocations == 0:
         raise NotFoundError(
             "no gateway traffic in the logs",
-            f"{stats.events} events, none a REPORT line or a JSON access line (\"message\": \"request\")",
+            f'{stats.events} events, none a REPORT line or a JSON access line ("message": "request")',
             "widen --since, check the log group, or pass --file with exported events",
         )
     window = window_seconds or stats.observed_seconds
@@ -207,14 +230,24 @@ def project_month(stats: LogStats, base: Usage, window_seconds: float | None = N
         memory = stats.memory_mb or base.memory_mb
         cold_rate = stats.cold_starts / stats.invocations
         init_ms = stats.init_ms / stats.cold_starts if stats.cold_starts else base.init_ms
-        per_request_billed = {route: r.billed_ms / r.requests if r.requests and r.billed_ms else duration for route, r in stats.routes.items()}
+        per_request_billed = {
+            route: r.billed_ms / r.requests if r.requests and r.billed_ms else duration
+            for route, r in stats.routes.items()
+        }
     else:
         # No REPORT lines (e.g. the local account runs the app under uvicorn): approximate.
-        duration = math.ceil(stats.latency_ms / stats.requests) if stats.requests else base.duration_ms
+        duration = (
+            math.ceil(stats.latency_ms / stats.requests) if stats.requests else base.duration_ms
+        )
         memory = stats.access_memory_mb or base.memory_mb
         cold_rate, init_ms = base.cold_start_rate, base.init_ms
-        per_request_billed = {route: math.ceil(r.latency_ms / r.requests) if r.requests else duration for route, r in stats.routes.items()}
-        notes.append("no Lambda REPORT lines: billed duration approximated by the gateway's latency_ms, cold starts by assumption")
+        per_request_billed = {
+            route: math.ceil(r.latency_ms / r.requests) if r.requests else duration
+            for route, r in stats.routes.items()
+        }
+        notes.append(
+            "no Lambda REPORT lines: billed duration approximated by the gateway's latency_ms, cold starts by assumption"
+        )
     if not stats.requests:
         notes.append("no access lines: requests taken from REPORT lines, sizes by assumption")
     usage = with_overrides(
@@ -232,11 +265,18 @@ def project_month(stats: LogStats, base: Usage, window_seconds: float | None = N
     )
     gb = float(memory) / 1024
     routes = [
-        RouteUsage(route, r.requests * factor, r.requests * factor * per_request_billed[route] / 1000 * gb, r.response_bytes * factor)
+        RouteUsage(
+            route,
+            r.requests * factor,
+            r.requests * factor * per_request_billed[route] / 1000 * gb,
+            r.response_bytes * factor,
+        )
         for route, r in stats.routes.items()
     ]
     if stats.rate_limited:
-        notes.append(f"{stats.rate_limited / stats.requests:.1%} of requests were rate limited (still billed by API Gateway, Lambda and DynamoDB)")
+        notes.append(
+            f"{stats.rate_limited / stats.requests:.1%} of requests were rate limited (still billed by API Gateway, Lambda and DynamoDB)"
+        )
     return Projection(usage, routes, stats, window, factor, notes)
 
 
@@ -246,7 +286,11 @@ def project_month(stats: LogStats, base: Usage, window_seconds: float | None = N
 def iter_file_events(path: Path) -> Iterator[tuple[int | None, str]]:
     """JSON lines of CloudWatch events, or one JSON document with an `events` array."""
     if not path.is_file():
-        raise NotFoundError(f"no such file {path}", "cannot read events", "pass --file PATH to an export of log events")
+        raise NotFoundError(
+            f"no such file {path}",
+            "cannot read events",
+            "pass --file PATH to an export of log events",
+        )
     with path.open("rb") as handle:
         first = handle.read(4096).lstrip()
         handle.seek(0)
@@ -261,9 +305,17 @@ def iter_file_events(path: Path) -> Iterator[tuple[int | None, str]]:
             try:
                 event = orjson.loads(raw)
             except orjson.JSONDecodeError:
-                raise ConfigError(f"{path}:{number} is not JSON", "expected one CloudWatch event per line", "export with `aws logs filter-log-events` or use the `events` document shape") from None
+                raise ConfigError(
+                    f"{path}:{number} is not JSON",
+                    "expected one CloudWatch event per line",
+                    "export with `aws logs filter-log-events` or use the `events` document shape",
+                ) from None
             if not isinstance(event, dict) or "message" not in event:
-                raise ConfigError(f"{path}:{number} is not a log event", "expected {\"timestamp\": ms, \"message\": \"...\"}", "export with `aws logs filter-log-events`")
+                raise ConfigError(
+                    f"{path}:{number} is not a log event",
+                    'expected {"timestamp": ms, "message": "..."}',
+                    "export with `aws logs filter-log-events`",
+                )
             yield event.get("timestamp"), event["message"]
 
 
@@ -280,21 +332,37 @@ def _is_document(path: Path) -> bool:
 
 def _events_of(events: Any, path: Path) -> Iterator[tuple[int | None, str]]:
     if not isinstance(events, list):
-        raise ConfigError(f"{path}: `events` is not a list", "expected {\"events\": [{\"timestamp\": ms, \"message\": ...}]}", "fix the export")
+        raise ConfigError(
+            f"{path}: `events` is not a list",
+            'expected {"events": [{"timestamp": ms, "message": ...}]}',
+            "fix the export",
+        )
     for event in events:
         if isinstance(event, dict) and "message" in event:
             yield event.get("timestamp"), event["message"]
 
 
-def iter_cloudwatch_events(logs: Any, group: str, start: datetime, end: datetime) -> Iterator[tuple[int | None, str]]:
+def iter_cloudwatch_events(
+    logs: Any, group: str, start: datetime, end: datetime, page_size: int | None = None
+) -> Iterator[tuple[int | None, str]]:
     """filter_log_events over [start, end), every page followed."""
-    kwargs: dict[str, Any] = {"logGroupName": group, "startTime": int(start.timestamp() * 1000), "endTime": int(end.timestamp() * 1000) - 1}
+    kwargs: dict[str, Any] = {
+        "logGroupName": group,
+        "startTime": int(start.timestamp() * 1000),
+        "endTime": int(end.timestamp() * 1000) - 1,
+    }
+    if page_size:
+        kwargs["limit"] = page_size
     while True:
         try:
             page = logs.filter_log_events(**kwargs)
         except Exception as exc:  # botocore errors -> one line
             if error_code(exc) == "ResourceNotFoundException":
-                raise NotFoundError(f"log group {group} not found", "nothing deployed, or no traffic yet", "deploy with `opskit deploy`, or pass --file with exported events") from None
+                raise NotFoundError(
+                    f"log group {group} not found",
+                    "nothing deployed, or no traffic yet",
+                    "deploy with `opskit deploy`, or pass --file with exported events",
+                ) from None
             raise aws_error(f"reading {group}", exc, "grant logs:FilterLogEvents") from None
         for event in page.get("events", []):
             yield event.get("timestamp"), event.get("message", "")

@@ -9,7 +9,8 @@ Assumptions worth knowing (also printed with `cost estimate`):
   being the larger of request and response (conservative reading of the page).
 - DynamoDB on-demand: the rate limiter makes one conditional write per request
   (a failed condition still consumes the WRU); session reads per request are
-  an assumption (0.5 RRU = one eventually consistent read of <= 4 KB).
+  an assumption: the gateway looks sessions up with ConsistentRead, so one
+  opaque-session request costs 1 RRU (JWT requests read nothing).
 - CloudWatch Logs storage: steady state = monthly ingestion x retention / 30
   days, uncompressed (AWS bills compressed bytes: this is an upper bound).
 """
@@ -42,7 +43,11 @@ def parse_quantity(text: str | float | int, what: str = "value") -> float:
     try:
         value = float(raw) * factor
     except ValueError:
-        raise ConfigError(f"bad {what} '{text}'", "expected a number with an optional k, M or B suffix", f"e.g. {what} 1.5M") from None
+        raise ConfigError(
+            f"bad {what} '{text}'",
+            "expected a number with an optional k, M or B suffix",
+            f"e.g. {what} 1.5M",
+        ) from None
     if value < 0 or math.isnan(value) or math.isinf(value):
         raise ConfigError(f"bad {what} '{text}'", "must be a finite number >= 0", f"e.g. {what} 1M")
     return value
@@ -65,9 +70,13 @@ class Usage:
     log_bytes: float = 600  # function log bytes ingested per request (access line + platform lines)
     access_log_bytes: float = 0  # API Gateway access-log bytes per request (0: not enabled)
     log_retention_days: float = 7
-    insights_queries: float = 30  # Logs Insights queries a month, each scanning one day of function logs
+    insights_queries: float = (
+        30  # Logs Insights queries a month, each scanning one day of function logs
+    )
     ddb_writes: float = 1.0  # WRU per request (rate limiter: one conditional write)
-    ddb_reads: float = 0.0  # RRU per request (opaque-session lookups)
+    ddb_reads: float = (
+        0.0  # RRU per request: share of opaque-session requests x 1 (strongly consistent)
+    )
     ddb_storage_gb: float = 0.05
     pitr: bool = False
     xray_sampling: float = 0.05
@@ -79,13 +88,25 @@ class Usage:
 
     def validate(self) -> Usage:
         if self.arch not in ARCHITECTURES:
-            raise ConfigError(f"bad architecture '{self.arch}'", f"expected {' or '.join(ARCHITECTURES)}", "e.g. --arch arm64")
+            raise ConfigError(
+                f"bad architecture '{self.arch}'",
+                f"expected {' or '.join(ARCHITECTURES)}",
+                "e.g. --arch arm64",
+            )
         if not 128 <= self.memory_mb <= 10240:
-            raise ConfigError(f"bad memory {self.memory_mb:g} MB", "Lambda allows 128 to 10240 MB", "e.g. --memory 512")
+            raise ConfigError(
+                f"bad memory {self.memory_mb:g} MB",
+                "Lambda allows 128 to 10240 MB",
+                "e.g. --memory 512",
+            )
         for name in ("cold_start_rate", "xray_sampling"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
-                raise ConfigError(f"bad {name.replace('_', '-')} {value:g}", "must be between 0 and 1", "e.g. 0.05")
+                raise ConfigError(
+                    f"bad {name.replace('_', '-')} {value:g}",
+                    "must be between 0 and 1",
+                    "e.g. 0.05",
+                )
         return self
 
     @property
@@ -185,9 +206,15 @@ class _Allowances:
 
     def __init__(self, prices: PriceTable, free_tier: str):
         if free_tier not in FREE_TIERS:
-            raise ConfigError(f"bad --free-tier '{free_tier}'", f"expected one of {', '.join(FREE_TIERS)}", "e.g. --free-tier none")
+            raise ConfigError(
+                f"bad --free-tier '{free_tier}'",
+                f"expected one of {', '.join(FREE_TIERS)}",
+                "e.g. --free-tier none",
+            )
         self.left: dict[str, float] = {}
-        groups = {"none": [], "new": ["always"], "legacy": ["always", "legacy_12_months"]}[free_tier]
+        groups = {"none": [], "new": ["always"], "legacy": ["always", "legacy_12_months"]}[
+            free_tier
+        ]
         for group in groups:
             for key, entry in prices.free_tier.get(group, {}).items():
                 self.left[key] = self.left.get(key, 0.0) + float(entry["amount"])
@@ -208,10 +235,28 @@ def estimate(usage: Usage, prices: PriceTable, free_tier: str = "none") -> Estim
     def add(key: str, item: str, quantity: float, driver: str, pool: str | None = None) -> None:
         rate = prices.rate(key)
         billable = allowances.take(pool or key, quantity) if (pool or key) else quantity
-        items.append(LineItem(key, rate.service, item, quantity, rate.unit, billable, rate.cost(billable), driver, rate.source, rate.as_of))
+        items.append(
+            LineItem(
+                key,
+                rate.service,
+                item,
+                quantity,
+                rate.unit,
+                billable,
+                rate.cost(billable),
+                driver,
+                rate.source,
+                rate.as_of,
+            )
+        )
 
     million = 1e6
-    add("apigw_http_requests", "HTTP API requests (512 KB metering)", usage.metered_api_requests / million, "requests")
+    add(
+        "apigw_http_requests",
+        "HTTP API requests (512 KB metering)",
+        usage.metered_api_requests / million,
+        "requests",
+    )
     add("lambda_requests", "Lambda requests", usage.lambda_invocations / million, "requests")
     gb = usage.memory_mb / 1024
     run_gbs = usage.lambda_invocations * usage.duration_ms / 1000 * gb
@@ -223,29 +268,97 @@ def estimate(usage: Usage, prices: PriceTable, free_tier: str = "none") -> Estim
     billable_gbs = allowances.take("lambda_gbs", total_gbs)
     gbs_cost = rate.cost(billable_gbs)
     run_share = run_gbs / total_gbs if total_gbs else 1.0
-    items.append(LineItem(gbs_key, rate.service, f"Lambda duration {usage.arch} ({usage.memory_mb:g} MB x {usage.duration_ms:g} ms)", run_gbs, rate.unit, billable_gbs * run_share, gbs_cost * run_share, "gbs", rate.source, rate.as_of))
-    items.append(LineItem(gbs_key, rate.service, f"Lambda INIT {usage.arch} ({usage.cold_start_rate:.2%} cold x {usage.init_ms:g} ms)", init_gbs, rate.unit, billable_gbs * (1 - run_share), gbs_cost * (1 - run_share), "gbs", rate.source, rate.as_of))
-    add("dynamodb_write_units", "DynamoDB writes (rate limiter)", usage.requests * usage.ddb_writes / million, "requests")
-    add("dynamodb_read_units", "DynamoDB reads (sessions)", usage.requests * usage.ddb_reads / million, "requests")
+    items.append(
+        LineItem(
+            gbs_key,
+            rate.service,
+            f"Lambda duration {usage.arch} ({usage.memory_mb:g} MB x {usage.duration_ms:g} ms)",
+            run_gbs,
+            rate.unit,
+            billable_gbs * run_share,
+            gbs_cost * run_share,
+            "gbs",
+            rate.source,
+            rate.as_of,
+        )
+    )
+    items.append(
+        LineItem(
+            gbs_key,
+            rate.service,
+            f"Lambda INIT {usage.arch} ({usage.cold_start_rate:.2%} cold x {usage.init_ms:g} ms)",
+            init_gbs,
+            rate.unit,
+            billable_gbs * (1 - run_share),
+            gbs_cost * (1 - run_share),
+            "gbs",
+            rate.source,
+            rate.as_of,
+        )
+    )
+    add(
+        "dynamodb_write_units",
+        "DynamoDB writes (rate limiter)",
+        usage.requests * usage.ddb_writes / million,
+        "requests",
+    )
+    add(
+        "dynamodb_read_units",
+        "DynamoDB reads (sessions)",
+        usage.requests * usage.ddb_reads / million,
+        "requests",
+    )
     add("dynamodb_storage", "DynamoDB storage", usage.ddb_storage_gb, "fixed")
     if usage.pitr:
         add("dynamodb_pitr", "DynamoDB point-in-time recovery", usage.ddb_storage_gb, "fixed")
     ingest = usage.log_ingest_gb
     add("logs_ingestion", "CloudWatch Logs ingestion", ingest, "requests", pool="logs_gb")
-    add("logs_storage", f"CloudWatch Logs storage ({usage.log_retention_days:g} d retention)", ingest * usage.log_retention_days / 30, "requests", pool="logs_gb")
+    add(
+        "logs_storage",
+        f"CloudWatch Logs storage ({usage.log_retention_days:g} d retention)",
+        ingest * usage.log_retention_days / 30,
+        "requests",
+        pool="logs_gb",
+    )
     function_gb_per_day = usage.requests * usage.log_bytes / GB / DAYS_PER_MONTH
-    add("logs_insights_scanned", f"Logs Insights scans ({usage.insights_queries:g} queries x 1 day)", usage.insights_queries * function_gb_per_day, "fixed", pool="logs_gb")
-    add("xray_traces_recorded", f"X-Ray traces recorded ({usage.xray_sampling:.0%} sampled)", usage.requests * usage.xray_sampling / million, "requests")
-    add("xray_traces_retrieved", "X-Ray traces retrieved/scanned", usage.xray_retrieved / million, "fixed")
+    add(
+        "logs_insights_scanned",
+        f"Logs Insights scans ({usage.insights_queries:g} queries x 1 day)",
+        usage.insights_queries * function_gb_per_day,
+        "fixed",
+        pool="logs_gb",
+    )
+    add(
+        "xray_traces_recorded",
+        f"X-Ray traces recorded ({usage.xray_sampling:.0%} sampled)",
+        usage.requests * usage.xray_sampling / million,
+        "requests",
+    )
+    add(
+        "xray_traces_retrieved",
+        "X-Ray traces retrieved/scanned",
+        usage.xray_retrieved / million,
+        "fixed",
+    )
     add("cloudwatch_alarm", "CloudWatch alarms", usage.alarms, "fixed")
     add("cloudwatch_dashboard", "CloudWatch dashboards", usage.dashboards, "fixed")
     add("s3_storage", "S3 artifacts", usage.s3_gb, "fixed")
     add("ecr_storage", "ECR images", usage.ecr_gb, "fixed")
-    add("data_transfer_out", "Data transfer out (responses)", usage.requests * usage.response_bytes / GB, "bytes")
+    add(
+        "data_transfer_out",
+        "Data transfer out (responses)",
+        usage.requests * usage.response_bytes / GB,
+        "bytes",
+    )
     notes = []
     if prices.approximate:
-        notes.append(f"no price table for {prices.region}: us-east-1 rates used (run `opskit cost prices --refresh --region {prices.region}`)")
-    return Estimate(usage, items, prices.region, free_tier, prices.origin, prices.approximate, notes)
+        wanted = prices.requested_region or prices.region
+        notes.append(
+            f"no complete price table for {wanted}: us-east-1 rates used where missing (run `opskit --region {wanted} cost prices --refresh`)"
+        )
+    return Estimate(
+        usage, items, prices.region, free_tier, prices.origin, prices.approximate, notes
+    )
 
 
 @dataclass(frozen=True)
@@ -281,7 +394,15 @@ def allocate_routes(result: Estimate, routes: list[RouteUsage]) -> list[dict[str
             }
         )
     shared = by_driver.get("fixed", 0.0)
-    rows.append({"route": "(shared: alarms, dashboards, storage, scans)", "requests_month": 0, "share": 0.0, "cost_usd": round(shared, 6), "per_million_usd": 0.0})
+    rows.append(
+        {
+            "route": "(shared: alarms, dashboards, storage, scans)",
+            "requests_month": 0,
+            "share": 0.0,
+            "cost_usd": round(shared, 6),
+            "per_million_usd": 0.0,
+        }
+    )
     return rows
 
 

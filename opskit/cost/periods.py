@@ -96,7 +96,9 @@ def parse_date(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise ConfigError(f"bad {what} '{text}'", "expected YYYY-MM-DD", f"e.g. {what} 2026-02-01") from None
+        raise ConfigError(
+            f"bad {what} '{text}'", "expected YYYY-MM-DD", f"e.g. {what} 2026-02-01"
+        ) from None
 
 
 def since_until(since: str, until: str | None, today: date) -> Period:
@@ -128,7 +130,9 @@ def parse_duration(text: str) -> timedelta:
     """'7d', '12h', '30m', '2w' -> timedelta."""
     match = DURATION_RE.match(text or "")
     if not match:
-        raise ConfigError(f"bad duration '{text}'", "expected a number and s, m, h, d or w", "e.g. --since 7d")
+        raise ConfigError(
+            f"bad duration '{text}'", "expected a number and s, m, h, d or w", "e.g. --since 7d"
+        )
     value = float(match.group(1)) * DURATION_SECONDS[match.group(2)]
     if value <= 0:
         raise ConfigError(f"bad duration '{text}'", "must be positive", "e.g. --since 7d")

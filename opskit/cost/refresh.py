@@ -34,7 +34,12 @@ SPECS = (
     RateSpec("apigw_http_requests", "AmazonApiGateway", {}, ("ApiGatewayHttpRequest",), factor=1e6),
     RateSpec("dynamodb_write_units", "AmazonDynamoDB", {"group": "DDB-WriteUnits"}, factor=1e6),
     RateSpec("dynamodb_read_units", "AmazonDynamoDB", {"group": "DDB-ReadUnits"}, factor=1e6),
-    RateSpec("dynamodb_storage", "AmazonDynamoDB", {"productFamily": "Database Storage"}, ("TimedStorage-ByteHrs",)),
+    RateSpec(
+        "dynamodb_storage",
+        "AmazonDynamoDB",
+        {"productFamily": "Database Storage"},
+        ("TimedStorage-ByteHrs",),
+    ),
     RateSpec("logs_ingestion", "AmazonCloudWatch", {}, ("VendedLog-Bytes", "DataProcessing-Bytes")),
     RateSpec("logs_storage", "AmazonCloudWatch", {}, ("TimedStorage-ByteHrs",)),
     RateSpec("logs_insights_scanned", "AmazonCloudWatch", {}, ("DataScanned-Bytes",)),
@@ -42,7 +47,9 @@ SPECS = (
     RateSpec("cloudwatch_dashboard", "AmazonCloudWatch", {}, ("DashboardsUsageHour",)),
     RateSpec("xray_traces_recorded", "AWSXRay", {}, ("XRay-TracesStored",), factor=1e6),
     RateSpec("xray_traces_retrieved", "AWSXRay", {}, ("XRay-TracesAccessed",), factor=1e6),
-    RateSpec("s3_storage", "AmazonS3", {"storageClass": "General Purpose"}, ("TimedStorage-ByteHrs",)),
+    RateSpec(
+        "s3_storage", "AmazonS3", {"storageClass": "General Purpose"}, ("TimedStorage-ByteHrs",)
+    ),
     RateSpec("ecr_storage", "AmazonECR", {}, ("TimedStorage-ByteHrs",)),
 )
 
@@ -57,7 +64,11 @@ def _tiers(product: dict[str, Any], factor: float) -> list[dict[str, Any]]:
             end = None if end_raw in ("Inf", "", None) else float(end_raw)
             dimensions.append((begin, end, price))
     dimensions.sort(key=lambda d: d[0])
-    return [{"upto": None if end is None else end / factor, "price": round(price * factor, 10)} for _, end, price in dimensions if price > 0]
+    return [
+        {"upto": None if end is None else end / factor, "price": round(price * factor, 10)}
+        for _, end, price in dimensions
+        if price > 0
+    ]
 
 
 def _matches(product: dict[str, Any], spec: RateSpec, suffix: str | None) -> bool:
@@ -67,17 +78,34 @@ def _matches(product: dict[str, Any], spec: RateSpec, suffix: str | None) -> boo
     return str(attributes.get("usagetype", "")).endswith(suffix)
 
 
-def fetch_rate(pricing: Any, spec: RateSpec, region: str) -> tuple[list[dict[str, Any]], str] | None:
+def fetch_rate(
+    pricing: Any, spec: RateSpec, region: str
+) -> tuple[list[dict[str, Any]], str] | None:
     filters = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}]
-    filters += [{"Type": "TERM_MATCH", "Field": field, "Value": value} for field, value in spec.filters.items()]
+    filters += [
+        {"Type": "TERM_MATCH", "Field": field, "Value": value}
+        for field, value in spec.filters.items()
+    ]
     products: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"ServiceCode": spec.service_code, "Filters": filters, "FormatVersion": "aws_v1", "MaxResults": 100}
+    kwargs: dict[str, Any] = {
+        "ServiceCode": spec.service_code,
+        "Filters": filters,
+        "FormatVersion": "aws_v1",
+        "MaxResults": 100,
+    }
     while True:
         try:
             page = pricing.get_products(**kwargs)
         except Exception as exc:
-            raise aws_error(f"Price List GetProducts {spec.service_code}", exc, "grant pricing:GetProducts (answered in us-east-1)") from None
-        products.extend(json.loads(item) if isinstance(item, str) else item for item in page.get("PriceList", []))
+            raise aws_error(
+                f"Price List GetProducts {spec.service_code}",
+                exc,
+                "grant pricing:GetProducts (answered in us-east-1)",
+            ) from None
+        products.extend(
+            json.loads(item) if isinstance(item, str) else item
+            for item in page.get("PriceList", [])
+        )
         token = page.get("NextToken")
         if not token:
             break
@@ -92,7 +120,9 @@ def fetch_rate(pricing: Any, spec: RateSpec, region: str) -> tuple[list[dict[str
     return None
 
 
-def refresh_prices(pricing: Any, current: PriceTable, region: str, today: date) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def refresh_prices(
+    pricing: Any, current: PriceTable, region: str, today: date
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Fetch every rate; returns (the new table document, rows describing what changed)."""
     document = current.to_document()
     document.update(region=region, as_of=today.isoformat())
@@ -103,7 +133,15 @@ def refresh_prices(pricing: Any, current: PriceTable, region: str, today: date) 
         old_price = old.first_price if old else None
         found = fetch_rate(pricing, spec, region)
         if found is None:
-            rows.append({"rate": spec.key, "unit": old.unit if old else "", "old": old_price, "new": None, "change": "not found: kept the current rate"})
+            rows.append(
+                {
+                    "rate": spec.key,
+                    "unit": old.unit if old else "",
+                    "old": old_price,
+                    "new": None,
+                    "change": "not found: kept the current rate",
+                }
+            )
             continue
         tiers, source = found
         base = document["rates"].get(spec.key, {})
@@ -118,8 +156,22 @@ def refresh_prices(pricing: Any, current: PriceTable, region: str, today: date) 
             change = "tiers changed"
         else:
             change = f"{(new_price - old_price) / old_price * 100:+.1f}%"
-        rows.append({"rate": spec.key, "unit": old.unit if old else "", "old": old_price, "new": new_price, "change": change})
-    refreshed = {"region": region, "currency": "USD", "as_of": today.isoformat(), "note": "Fetched from the AWS Price List API; rates not listed fall back to the bundled table.", "rates": fetched}
+        rows.append(
+            {
+                "rate": spec.key,
+                "unit": old.unit if old else "",
+                "old": old_price,
+                "new": new_price,
+                "change": change,
+            }
+        )
+    refreshed = {
+        "region": region,
+        "currency": "USD",
+        "as_of": today.isoformat(),
+        "note": "Fetched from the AWS Price List API; rates not listed fall back to the bundled table.",
+        "rates": fetched,
+    }
     return refreshed, rows
 
 

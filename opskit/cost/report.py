@@ -12,8 +12,16 @@ from opskit.cost.explorer import CostExplorer
 from opskit.cost.periods import Period, month_remainder, previous_period
 from opskit.errors import AwsError, ConfigError
 
-METRICS = {"unblended": "UnblendedCost", "amortized": "AmortizedCost", "net-unblended": "NetUnblendedCost"}
-FORECAST_METRICS = {"unblended": "UNBLENDED_COST", "amortized": "AMORTIZED_COST", "net-unblended": "NET_UNBLENDED_COST"}
+METRICS = {
+    "unblended": "UnblendedCost",
+    "amortized": "AmortizedCost",
+    "net-unblended": "NetUnblendedCost",
+}
+FORECAST_METRICS = {
+    "unblended": "UNBLENDED_COST",
+    "amortized": "AMORTIZED_COST",
+    "net-unblended": "NET_UNBLENDED_COST",
+}
 DIMENSIONS = {"service": "SERVICE", "usage-type": "USAGE_TYPE", "region": "REGION"}
 SCOPE_TAGS = ("Project", "Environment")
 
@@ -61,10 +69,18 @@ class CostReport:
 def parse_group_by(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     groups = tuple(values) or ("service",)
     if len(groups) > 2:
-        raise ConfigError("too many --group-by", f"{len(groups)} given", "Cost Explorer groups by at most two keys")
+        raise ConfigError(
+            "too many --group-by",
+            f"{len(groups)} given",
+            "Cost Explorer groups by at most two keys",
+        )
     for group in groups:
         if group not in DIMENSIONS and not (group.startswith("tag:") and len(group) > 4):
-            raise ConfigError(f"bad --group-by '{group}'", "expected service, usage-type, region or tag:KEY", "e.g. --group-by service --group-by tag:Environment")
+            raise ConfigError(
+                f"bad --group-by '{group}'",
+                "expected service, usage-type, region or tag:KEY",
+                "e.g. --group-by service --group-by tag:Environment",
+            )
     return groups
 
 
@@ -75,7 +91,12 @@ def group_definition(group: str) -> dict[str, str]:
 
 
 def scope_filter(env: Environment) -> dict[str, Any]:
-    return {"And": [{"Tags": {"Key": key, "Values": [env.tags[key]], "MatchOptions": ["EQUALS"]}} for key in SCOPE_TAGS]}
+    return {
+        "And": [
+            {"Tags": {"Key": key, "Values": [env.tags[key]], "MatchOptions": ["EQUALS"]}}
+            for key in SCOPE_TAGS
+        ]
+    }
 
 
 def check_tags_active(explorer: CostExplorer, keys: list[str]) -> None:
@@ -104,7 +125,9 @@ def _label(keys: list[str]) -> str:
     return " / ".join(parts)
 
 
-def _sum_groups(response: dict[str, Any], metric_name: str) -> tuple[dict[str, float], dict[date, float], bool]:
+def _sum_groups(
+    response: dict[str, Any], metric_name: str
+) -> tuple[dict[str, float], dict[date, float], bool]:
     by_group: dict[str, float] = {}
     daily: dict[date, float] = {}
     estimated = False
@@ -126,9 +149,15 @@ def _sum_groups(response: dict[str, Any], metric_name: str) -> tuple[dict[str, f
     return by_group, daily, estimated
 
 
-def build_report(explorer: CostExplorer, env: Environment, request: ReportRequest, today: date) -> CostReport:
+def build_report(
+    explorer: CostExplorer, env: Environment, request: ReportRequest, today: date
+) -> CostReport:
     if request.metric not in METRICS:
-        raise ConfigError(f"bad --metric '{request.metric}'", f"expected one of {', '.join(METRICS)}", "e.g. --metric amortized")
+        raise ConfigError(
+            f"bad --metric '{request.metric}'",
+            f"expected one of {', '.join(METRICS)}",
+            "e.g. --metric amortized",
+        )
     groups = parse_group_by(request.group_by)
     tag_keys = [g[4:] for g in groups if g.startswith("tag:")]
     scope = None if request.all_account else env.tags
@@ -140,7 +169,11 @@ def build_report(explorer: CostExplorer, env: Environment, request: ReportReques
     period = request.period
     notes: list[str] = []
     if period.start > today:
-        raise ConfigError(f"period {period.label()} is in the future", f"today is {today.isoformat()}", "pick a period that has started")
+        raise ConfigError(
+            f"period {period.label()} is in the future",
+            f"today is {today.isoformat()}",
+            "pick a period that has started",
+        )
     # Ask only for days that exist: Cost Explorer rejects an End far beyond today.
     asked = period.clip(today + timedelta(days=1))
     previous = previous_period(period)
@@ -192,7 +225,15 @@ def build_report(explorer: CostExplorer, env: Environment, request: ReportReques
     )
 
 
-def _forecast(explorer: CostExplorer, env: Environment, request: ReportRequest, scope: Any, today: date, month_to_date: float, notes: list[str]) -> dict[str, float] | None:
+def _forecast(
+    explorer: CostExplorer,
+    env: Environment,
+    request: ReportRequest,
+    scope: Any,
+    today: date,
+    month_to_date: float,
+    notes: list[str],
+) -> dict[str, float] | None:
     window = month_remainder(today)
     body: dict[str, Any] = {
         "TimePeriod": window.as_ce(),
@@ -210,8 +251,14 @@ def _forecast(explorer: CostExplorer, env: Environment, request: ReportRequest, 
             return None
         raise
     remaining = float(response.get("Total", {}).get("Amount", 0) or 0)
-    lower = sum(float(r.get("PredictionIntervalLowerBound", 0) or 0) for r in response.get("ForecastResultsByTime", []))
-    upper = sum(float(r.get("PredictionIntervalUpperBound", 0) or 0) for r in response.get("ForecastResultsByTime", []))
+    lower = sum(
+        float(r.get("PredictionIntervalLowerBound", 0) or 0)
+        for r in response.get("ForecastResultsByTime", [])
+    )
+    upper = sum(
+        float(r.get("PredictionIntervalUpperBound", 0) or 0)
+        for r in response.get("ForecastResultsByTime", [])
+    )
     return {
         "month_to_date_usd": round(month_to_date, 4),
         "remaining_usd": round(remaining, 4),

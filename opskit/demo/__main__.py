@@ -33,6 +33,7 @@ from opskit.demo.shell import CommandResult, Shell, display
 from opskit.errors import OpsError
 
 ENV_ARGS = ["--env", "local"]
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 DEFAULT_EMAIL = "demo@example.com"
 # Variables that would point opskit somewhere other than the demo's own project.
 SCRUBBED_ENV = (
@@ -72,6 +73,7 @@ class Options:
     email: str = DEFAULT_EMAIL
     budget: str = "20"
     workdir: Path | None = None
+    summary_json: Path | None = None
 
 
 class Demo:
@@ -97,7 +99,7 @@ class Demo:
         env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
         env[reaper.MARKER] = self.run_id
         env["PYTHONUNBUFFERED"] = "1"
-        env.setdefault("COLUMNS", str(max(80, self.console.width - 4)))
+        env["COLUMNS"] = str(max(60, self.console.width - 4))  # their output is indented by 4
         if self.console.is_terminal:
             env.setdefault("FORCE_COLOR", "1")
         return env
@@ -184,7 +186,9 @@ class Demo:
             "--json-out",
             str(out.relative_to(self.workdir)),
         ]
-        result = self.shell.run("opskit.demo.traffic", args, timeout=600)
+        result = self.shell.run(
+            "opskit.demo.traffic", args, timeout=600, passthrough=self.console.is_terminal
+        )
         self.records[-1].commands.append(result.display)
         if result.returncode != 0:
             raise StepFailed(
@@ -309,8 +313,10 @@ class Demo:
             self.summary(elapsed)
             if cleanup_problems:
                 for problem in cleanup_problems:
-                    self.console.print(f"[bold red]cleanup[/]: {problem}")
+                    self.console.print(f"[bold red]cleanup[/]: {problem}", soft_wrap=True)
+                self.write_summary(elapsed, "left processes behind")
                 return 1
+            self.write_summary(elapsed, "ok")
             return 0
 
     def run_step(self, number: int, title: str, action: Callable[[], None]) -> None:
@@ -348,6 +354,14 @@ class Demo:
 
     def cleanup(self) -> list[str]:
         """Stop everything this demo started; return what could not be stopped cleanly."""
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in HANDLED_SIGNALS}
+        try:
+            return self._cleanup()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _cleanup(self) -> list[str]:
         problems: list[str] = []
         self.console.print()
         self.console.rule("[bold]stop everything the demo started", align="left")
@@ -374,6 +388,29 @@ class Demo:
             if not left:
                 self.console.print("    no process left behind")
         return problems
+
+    def write_summary(self, elapsed: float, outcome: str) -> None:
+        """`--summary-json`: what ran, how long each step took (for tests and bench/demo.py)."""
+        if self.options.summary_json is None:
+            return
+        steps = [
+            {
+                "number": r.number,
+                "title": r.title,
+                "seconds": round(r.seconds, 2),
+                "outcome": r.outcome,
+                "commands": r.commands,
+            }
+            for r in self.records
+        ]
+        document = {
+            "outcome": outcome,
+            "wall_s": round(elapsed, 2),
+            "workdir": str(self.workdir),
+            "steps": steps,
+            "traffic": self.traffic,
+        }
+        self.options.summary_json.write_text(json.dumps(document, indent=2))
 
     def summary(self, elapsed: float) -> None:
         self.console.print()
@@ -495,9 +532,15 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the demo's project directory (default .opskit/demo)",
     )
+    parser.add_argument(
+        "--summary-json",
+        type=Path,
+        default=None,
+        help="also write what ran and how long each step took to this file",
+    )
     args = parser.parse_args(argv)
     console = Console(highlight=False)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for sig in HANDLED_SIGNALS:
         signal.signal(sig, _raise_interrupted)
     options = Options(
         requests=args.requests,

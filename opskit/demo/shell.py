@@ -73,8 +73,13 @@ class Shell:
         timeout: float,
         capture_to: Path | None = None,
         echo: bool = True,
+        passthrough: bool = False,
     ) -> CommandResult:
-        """Run `python -m module args...`; stream its output (or write stdout to `capture_to`)."""
+        """Run `python -m module args...`; stream its output (or write stdout to `capture_to`).
+
+        `passthrough` hands the child our terminal as is (for live progress bars); then no
+        output is kept and the reason of a failure is only its exit code.
+        """
         shown = display(
             module, args, redirect=str(capture_to.relative_to(self.cwd)) if capture_to else None
         )
@@ -85,15 +90,21 @@ class Shell:
             cwd=self.cwd,
             env=self.env,
             stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT if capture_to is None else subprocess.PIPE,
+            stdout=None if passthrough else subprocess.PIPE,
+            stderr=None
+            if passthrough
+            else subprocess.STDOUT
+            if capture_to is None
+            else subprocess.PIPE,
             start_new_session=True,
         )
         self.current = proc
         tail: deque[str] = deque(maxlen=40)
         chunks: list[bytes] = []
         readers = []
-        if capture_to is None:
+        if passthrough:
+            pass
+        elif capture_to is None:
             readers.append(
                 threading.Thread(
                     target=self._pump, args=(proc.stdout, tail, echo, chunks), daemon=True
@@ -116,6 +127,9 @@ class Shell:
             self.kill_current()
             tail.append(f"Error: timed out after {timeout:.0f} s")
             returncode = 124
+        except BaseException:  # interrupted: the command must not outlive the demo
+            self.kill_current()
+            raise
         finally:
             for reader in readers:
                 reader.join(timeout=5)
@@ -137,7 +151,7 @@ class Shell:
             line = raw.decode(errors="replace")
             tail.append(line.rstrip("\n"))
             if echo:
-                out.write("    " + line if not line.startswith("\x1b") else line)
+                out.write("    " + line)
                 out.flush()
         stream.close()
 

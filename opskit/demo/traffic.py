@@ -27,6 +27,7 @@ import json
 import math
 import os
 import random
+import re
 import sys
 import time
 from collections import Counter, defaultdict
@@ -208,17 +209,15 @@ def build_plan(requests: int = DEFAULT_REQUESTS, seed: int = 7, stuck_calls: int
             )
         else:
             calls.append(Call("failing upstream", "GET", "/api/orders/legacy/export", who))
-    for i in range(stuck_calls):
-        calls.append(
-            Call(
-                "failing upstream",
-                "GET",
-                "/api/orders/stuck",
-                jwt_principals[i % len(jwt_principals)],
-            )
-        )
     rng.shuffle(calls)
-    plan.main = calls
+    # The stuck calls go first: they wait out the gateway's timeout while the rest runs.
+    stuck = [
+        Call(
+            "failing upstream", "GET", "/api/orders/stuck", jwt_principals[i % len(jwt_principals)]
+        )
+        for i in range(stuck_calls)
+    ]
+    plan.main = stuck + calls
 
     for n in range(1, BURST_PRINCIPALS + 1):
         plan.burst += [
@@ -298,6 +297,7 @@ class Driver:
         self.timeout = aiohttp.ClientTimeout(total=timeout_s)
         self.on_result = on_result or (lambda _: None)
         self.results: list[Result] = []
+        self.window_s = 60  # the rate limit's window, learned from RateLimit-Policy headers
 
     def _headers(self, principal: str | None) -> dict[str, str]:
         if principal is None:
@@ -317,6 +317,7 @@ class Driver:
             ) as response:
                 raw = await response.read()
                 status = response.status
+                self._learn_policy(response.headers.get("RateLimit-Policy"))
             if raw and status in (200, 201):
                 try:
                     body = json.loads(raw)
@@ -330,6 +331,12 @@ class Driver:
         self.results.append(result)
         self.on_result(result)
         return result, body
+
+    def _learn_policy(self, header: str | None) -> None:
+        """`"default";q=100;w=60` (draft-ietf-httpapi-ratelimit-headers) -> the window length."""
+        match = re.search(r";\s*w=(\d+)", header or "")
+        if match:
+            self.window_s = int(match.group(1))
 
     async def run_all(
         self, http: aiohttp.ClientSession, calls: list[Call], concurrency: int
@@ -364,16 +371,16 @@ class Driver:
                     creds.tokens["session:" + call.principal.removeprefix("jwt:")] = token  # type: ignore[union-attr]
                     sessions += 1
             await self.run_all(http, plan.main, self.concurrency)
-            await _avoid_window_edge()
+            await _avoid_window_edge(self.window_s)
             await self.run_all(http, plan.burst, 64)
             await self.run_all(http, plan.logouts, self.concurrency)
         return Report(list(self.results), time.perf_counter() - started, sessions_created=sessions)
 
 
-async def _avoid_window_edge(window_s: int = 60, margin_s: float = 4.0) -> None:
+async def _avoid_window_edge(window_s: int = 60, margin_s: float = 10.0) -> None:
     """Start a burst well inside one fixed rate-limit window, so it reliably crosses the limit."""
     into = time.time() % window_s
-    if into > window_s - margin_s:
+    if window_s > 2 * margin_s and into > window_s - margin_s:
         await asyncio.sleep(window_s - into + 0.2)
 
 
@@ -421,7 +428,7 @@ def run(
 ) -> Report:
     columns = (
         TextColumn("[bold]traffic"),
-        BarColumn(),
+        BarColumn(bar_width=24),
         MofNCompleteColumn(),
         TextColumn("{task.fields[codes]}"),
         TimeElapsedColumn(),
@@ -476,8 +483,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m opskit.demo.traffic", description=__doc__.split("\n\n")[0]
     )
+    parser.add_argument("--gateway", help="gateway base URL, e.g. http://127.0.0.1:8000")
     parser.add_argument(
-        "--gateway", required=True, help="gateway base URL, e.g. http://127.0.0.1:8000"
+        "--from-local",
+        action="store_true",
+        help="use the local account's gateway and JWT secret (.opskit/local.json)",
     )
     parser.add_argument(
         "--secret",
@@ -502,25 +512,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json-out", help="also write the summary as JSON to this file")
     args = parser.parse_args(argv)
-    console = Console()
-    if not args.secret:
-        console.print(
+    console, errors = Console(), Console(stderr=True, highlight=False)
+    if args.from_local:
+        from opskit.errors import OpsError
+
+        try:
+            args.gateway, credentials = from_local_account()
+        except OpsError as exc:
+            errors.print(f"Error: {exc.format_line()}", markup=False)
+            return exc.exit_code
+    else:
+        credentials = Credentials(args.secret or "", args.audience, args.issuer)
+    if not args.gateway:
+        errors.print("Error: no gateway: pass --gateway URL or --from-local", markup=False)
+        return 2
+    if not credentials.secret:
+        errors.print(
             "Error: no JWT secret: pass --secret or set GATEWAY_JWT_SECRET (the gateway's HS256 key)",
-            style="red",
+            markup=False,
         )
         return 2
     try:
         plan = build_plan(args.requests, seed=args.seed, stuck_calls=args.stuck_calls)
     except ValueError as exc:
-        console.print(f"Error: bad --requests: {exc}", style="red")
+        errors.print(f"Error: bad --requests: {exc}", markup=False)
         return 2
-    report = run(
-        args.gateway,
-        Credentials(args.secret, args.audience, args.issuer),
-        plan,
-        console,
-        args.concurrency,
-    )
+    report = run(args.gateway, credentials, plan, console, args.concurrency)
     for table in summary_tables(report):
         console.print(table)
     if args.json_out:
@@ -528,9 +545,9 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(report.to_dict(), handle, indent=2)
     answered = len(report.results) - report.by_status.get(0, 0)
     if answered == 0:
-        console.print(
+        errors.print(
             f"Error: the gateway at {args.gateway} answered no request (is it running?)",
-            style="red",
+            markup=False,
         )
         return 1
     return 0

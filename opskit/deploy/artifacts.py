@@ -163,7 +163,7 @@ def cached_build(
         cache / "out",
         architecture=architecture,
         python_version=python_version,
-        cache_dir=cache / "pip",
+        cache_dir=None,  # the packager's shared dependency cache (.opskit/cache)
     )
     built = Path(result.path)
     for old in cache.glob("*.zip"):

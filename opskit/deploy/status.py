@@ -98,10 +98,12 @@ def detect_drift(
                 "some resources may not support drift detection; see the console",
             )
         rows: list[dict[str, str]] = []
-        paginator = cfn.get_paginator("describe_stack_resource_drifts")
-        for page in paginator.paginate(
-            StackName=stack_name, StackResourceDriftStatusFilters=["MODIFIED", "DELETED"]
-        ):
+        kwargs: dict[str, Any] = {
+            "StackName": stack_name,
+            "StackResourceDriftStatusFilters": ["MODIFIED", "DELETED"],
+        }
+        while True:  # not pageable in botocore: follow NextToken by hand
+            page = cfn.describe_stack_resource_drifts(**kwargs)
             for drift in page["StackResourceDrifts"]:
                 diffs = drift.get("PropertyDifferences") or []
                 rows.append(
@@ -114,6 +116,9 @@ def detect_drift(
                         ),
                     }
                 )
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
         return state.get("StackDriftStatus", "UNKNOWN"), rows
     except botocore.exceptions.ClientError as exc:
         raise aws_error(f"cannot detect drift on {stack_name}", exc) from None

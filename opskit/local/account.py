@@ -209,9 +209,11 @@ def stop_gateway(env: Environment, state: LocalState) -> list[ProcessRow]:
     for role in ("gateway", "shipper"):  # gateway first: the shipper flushes on EOF
         pid = state.pids.pop(role, None)
         if pid:
+            was_running = procs.alive(pid, MARKERS[role])
             if role == "shipper":
-                _wait_exit(pid, 2.0)
-            rows.append(ProcessRow(role, pid, procs.stop(pid, MARKERS[role]), "stopped"))
+                _wait_exit(pid, 2.0)  # it flushes its last batch and exits on EOF
+            procs.stop(pid, MARKERS[role])
+            rows.append(ProcessRow(role, pid, was_running, "stopped"))
     state.save(env)
     return rows
 

@@ -62,14 +62,15 @@ class PlatformLines:
         request_id = str(access.get("function_request_id") or uuid.uuid4())
         duration = float(access.get("latency_ms") or 0.0)
         end_ms = _epoch_ms(access.get("timestamp"), now)
-        start_ms = end_ms - int(round(duration))
+        start = end_ms / 1000 - duration / 1000  # epoch seconds, not rounded
+        start_ms = int(start * 1000)
         report = (
             f"REPORT RequestId: {request_id} Duration: {duration:.2f} ms "
             f"Billed Duration: {max(1, math.ceil(duration))} ms "
             f"Memory Size: {self.memory_mb} MB Max Memory Used: {rss_peak_mb(self.gateway_pid)} MB"
         )
         if self.cold:
-            init_ms = max(0.0, start_ms / 1000 - self.started) * 1000
+            init_ms = max(0.0, start - self.started) * 1000
             report += f" Init Duration: {init_ms:.2f} ms"
             self.cold = False
         return [

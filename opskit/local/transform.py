@@ -70,10 +70,10 @@ def references(node: Any) -> set[str]:
                 found.add(str(target))
             elif key == "Fn::Sub":
                 text = value[0] if isinstance(value, list) else value
-                if isinstance(text, str):
-                    found.update(_SUB_REF.findall(text))
-                if isinstance(value, list) and len(value) > 1:
-                    found.update(references(value[1]))
+                variables = value[1] if isinstance(value, list) and len(value) > 1 else {}
+                if isinstance(text, str):  # ${Name} minus the Sub's own variables
+                    found.update(set(_SUB_REF.findall(text)) - set(variables or {}))
+                found.update(references(variables))
             else:
                 found.update(references(value))
     elif isinstance(node, list):

@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -137,17 +138,11 @@ def dependency_bundle(
     entry_dir = cache_dir / f"deps-py{target.python_version}-{target.architecture}-{key}"
     manifest_path, zip_path = entry_dir / "manifest.json", entry_dir / "deps.zip"
     if not refresh and manifest_path.is_file() and zip_path.is_file():
-        with contextlib.suppress(ValueError, KeyError, OSError):
-            manifest = json.loads(manifest_path.read_text())
-            if manifest["key"] == key:
-                os.utime(entry_dir)  # recently used: kept by _evict_old_entries
-                return DependencyBundle(
-                    key,
-                    read_entries(zip_path),
-                    tuple(manifest["distributions"]),
-                    tuple(manifest["dropped"]),
-                    cache_hit=True,
-                )
+        cached = _read_cache_entry(entry_dir, key)
+        if cached is not None:
+            with contextlib.suppress(OSError):  # recently used: kept by _evict_old_entries
+                os.utime(entry_dir)
+            return cached
     cache_dir.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
     try:
@@ -177,6 +172,23 @@ def dependency_bundle(
         shutil.rmtree(work, ignore_errors=True)
     _evict_old_entries(cache_dir)
     return DependencyBundle(key, entries, tuple(distributions), tuple(dropped), cache_hit=False)
+
+
+def _read_cache_entry(entry_dir: Path, key: str) -> DependencyBundle | None:
+    """A complete cache entry for `key`, or None (missing, partial or corrupt: rebuild)."""
+    try:
+        manifest = json.loads((entry_dir / "manifest.json").read_text())
+        if manifest["key"] != key:
+            return None
+        return DependencyBundle(
+            key,
+            read_entries(entry_dir / "deps.zip"),
+            tuple(manifest["distributions"]),
+            tuple(manifest["dropped"]),
+            cache_hit=True,
+        )
+    except (ValueError, KeyError, TypeError, OSError, struct.error, UnicodeDecodeError):
+        return None
 
 
 def pip_install(requirements: list[str], target: Target, into: Path) -> None:
@@ -256,13 +268,17 @@ def prune(tree: Path, drop: frozenset[str] | set[str]) -> tuple[list[str], list[
                 (info / noise).unlink(missing_ok=True)
             kept.append(f"{normalize(name)}=={version}")
     shutil.rmtree(tree / "bin", ignore_errors=True)
-    for cache in sorted(tree.rglob("__pycache__"), reverse=True):
-        shutil.rmtree(cache, ignore_errors=True)
-    for compiled in [*tree.rglob("*.pyc"), *tree.rglob("*.pyo")]:
-        compiled.unlink(missing_ok=True)
-    for directory in sorted((p for p in tree.rglob("*") if p.is_dir()), reverse=True):
-        with contextlib.suppress(OSError):
-            directory.rmdir()  # only succeeds when empty
+    for directory, _subdirs, files in os.walk(tree, topdown=False):
+        here = Path(directory)
+        if here.name == "__pycache__":
+            shutil.rmtree(here, ignore_errors=True)
+            continue
+        for name in files:
+            if name.endswith((".pyc", ".pyo")):
+                (here / name).unlink(missing_ok=True)
+        if here != tree:
+            with contextlib.suppress(OSError):
+                here.rmdir()  # only succeeds when empty
     return sorted(kept), sorted(dropped)
 
 

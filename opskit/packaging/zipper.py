@@ -41,8 +41,11 @@ class ZipEntry:
     method: int = DEFLATED
 
 
-def make_entry(name: str, content: bytes, level: int = 9) -> ZipEntry:
-    """Compress `content`; keep it stored when deflate does not make it smaller."""
+def make_entry(name: str, content: bytes, level: int = 6) -> ZipEntry:
+    """Compress `content`; keep it stored when deflate does not make it smaller.
+
+    Level 6 (zlib's default): level 9 is four times slower for 0.5% smaller zips.
+    """
     crc = zlib.crc32(content)
     if content:
         compressor = zlib.compressobj(level, zlib.DEFLATED, -15)

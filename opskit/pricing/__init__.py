@@ -77,12 +77,17 @@ class PriceTable:
     free_tier: dict[str, dict[str, dict[str, Any]]]
     origin: str  # file the table came from
     approximate: bool = False  # True when a region's own rates are not available
+    requested_region: str = ""  # the region asked for (differs from `region` when approximate)
 
     def rate(self, key: str) -> Rate:
         try:
             return self.rates[key]
         except KeyError:
-            raise ConfigError(f"price table {self.origin} has no rate '{key}'", "the file is incomplete", "run `opskit cost prices --refresh` or restore the bundled table") from None
+            raise ConfigError(
+                f"price table {self.origin} has no rate '{key}'",
+                "the file is incomplete",
+                "run `opskit cost prices --refresh` or restore the bundled table",
+            ) from None
 
     def to_document(self) -> dict[str, Any]:
         return {
@@ -101,13 +106,20 @@ def parse_table(document: dict[str, Any], origin: str) -> PriceTable:
             known = {"service", "description", "unit", "tiers", "source", "as_of"}
             missing = {"tiers", "source", "as_of"} - set(raw)
             if missing:
-                raise ConfigError(f"price table {origin}: rate '{key}'", f"missing {', '.join(sorted(missing))}", "every rate needs tiers, source and as_of")
+                raise ConfigError(
+                    f"price table {origin}: rate '{key}'",
+                    f"missing {', '.join(sorted(missing))}",
+                    "every rate needs tiers, source and as_of",
+                )
             rates[key] = Rate(
                 key=key,
                 service=str(raw.get("service", "")),
                 description=str(raw.get("description", key)),
                 unit=str(raw.get("unit", "")),
-                tiers=tuple(Tier(None if t["upto"] is None else float(t["upto"]), float(t["price"])) for t in raw["tiers"]),
+                tiers=tuple(
+                    Tier(None if t["upto"] is None else float(t["upto"]), float(t["price"]))
+                    for t in raw["tiers"]
+                ),
                 source=str(raw["source"]),
                 as_of=str(raw["as_of"]),
                 extra={k: v for k, v in raw.items() if k not in known},
@@ -120,7 +132,11 @@ def parse_table(document: dict[str, Any], origin: str) -> PriceTable:
             origin=origin,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ConfigError(f"cannot read price table {origin}", f"bad shape: {exc}", "restore it or run `opskit cost prices --refresh`") from None
+        raise ConfigError(
+            f"cannot read price table {origin}",
+            f"bad shape: {exc}",
+            "restore it or run `opskit cost prices --refresh`",
+        ) from None
 
 
 def bundled_document() -> dict[str, Any]:
@@ -140,14 +156,41 @@ def load_prices(region: str = BUNDLED_REGION, state_dir: Path | None = None) -> 
             try:
                 document = json.loads(path.read_text())
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"cannot read {path}", str(exc), "delete it or rerun `opskit cost prices --refresh`") from None
+                raise ConfigError(
+                    f"cannot read {path}",
+                    str(exc),
+                    "delete it or rerun `opskit cost prices --refresh`",
+                ) from None
             # A refresh may not cover every rate: fall back to bundled entries (keeping their source).
             base = bundled_document()
-            merged = {**base, **document, "rates": {**base["rates"], **document.get("rates", {})}, "free_tier": base["free_tier"]}
+            merged = {
+                **base,
+                **document,
+                "rates": {**base["rates"], **document.get("rates", {})},
+                "free_tier": base["free_tier"],
+            }
             table = parse_table(merged, str(path))
-            partial = region != BUNDLED_REGION and set(base["rates"]) - set(document.get("rates", {}))
-            return PriceTable(region, table.as_of, table.rates, table.free_tier, table.origin, approximate=bool(partial))
+            partial = region != BUNDLED_REGION and set(base["rates"]) - set(
+                document.get("rates", {})
+            )
+            return PriceTable(
+                region,
+                table.as_of,
+                table.rates,
+                table.free_tier,
+                table.origin,
+                approximate=bool(partial),
+                requested_region=region,
+            )
     table = parse_table(bundled_document(), f"opskit/pricing/{BUNDLED_REGION}.json")
     if region != BUNDLED_REGION:
-        return PriceTable(table.region, table.as_of, table.rates, table.free_tier, table.origin, approximate=True)
+        return PriceTable(
+            table.region,
+            table.as_of,
+            table.rates,
+            table.free_tier,
+            table.origin,
+            approximate=True,
+            requested_region=region,
+        )
     return table

@@ -44,7 +44,9 @@ def package_zip(tmp_path_factory) -> CachedPackage:
 def project(local_env, monkeypatch, package_zip) -> Path:
     """A temp project with the real template; deploy's package step returns `package_zip`."""
     (local_env / "cloudformation").mkdir()
-    shutil.copy(ROOT / "cloudformation" / "gateway.yaml", local_env / "cloudformation" / "gateway.yaml")
+    shutil.copy(
+        ROOT / "cloudformation" / "gateway.yaml", local_env / "cloudformation" / "gateway.yaml"
+    )
     monkeypatch.setattr(deploy_cmd, "make_package", lambda app, architecture: package_zip)
     return local_env
 
@@ -84,7 +86,10 @@ def test_plan_shows_the_change_set_and_leaves_nothing_behind(project, moto):
     cfn, s3 = aws(moto, "cloudformation"), aws(moto, "s3")
     assert [s["StackStatus"] for s in cfn.list_stacks()["StackSummaries"]] == ["DELETE_COMPLETE"]
     assert s3.list_buckets()["Buckets"] == []  # --plan uploads nothing
-    assert "local emulator: not provided by the emulator, dropped: HttpApi, LambdaIntegration" in result.stderr
+    assert (
+        "local emulator: not provided by the emulator, dropped: HttpApi, LambdaIntegration"
+        in result.stderr
+    )
 
 
 def test_non_interactive_deploy_without_yes_aborts(project, moto):
@@ -97,7 +102,7 @@ def test_non_interactive_deploy_without_yes_aborts(project, moto):
     assert aws(moto, "s3").list_buckets()["Buckets"] == []
 
 
-def test_create_update_noop_destroy(project, moto, package_zip):
+def test_create_update_noop_destroy(project, moto, package_zip, monkeypatch):
     cfn, s3, lam, ddb = (aws(moto, s) for s in ("cloudformation", "s3", "lambda", "dynamodb"))
 
     created = run("deploy", "--yes")
@@ -117,13 +122,18 @@ def test_create_update_noop_destroy(project, moto, package_zip):
     function = lam.get_function_configuration(FunctionName=f"{STACK}-gateway")
     assert function["CodeSha256"] == base64.b64encode(bytes.fromhex(package_zip.sha256)).decode()
     assert function["MemorySize"] == 512
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in cfn.describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]}
+    outputs = {
+        o["OutputKey"]: o["OutputValue"]
+        for o in cfn.describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
+    }
     assert outputs["FunctionName"] == f"{STACK}-gateway"
     assert outputs["ApiId"] == "local"
     for name, value in outputs.items():
         assert [name, value] in table_rows(created.stdout)
 
-    updated = run("--output", "json", "deploy", "--yes", "--parameter", "MemorySize=1024", "--no-smoke-test")
+    updated = run(
+        "--output", "json", "deploy", "--yes", "--parameter", "MemorySize=1024", "--no-smoke-test"
+    )
     assert updated.exit_code == 0, updated.output
     summary = json.loads(updated.stdout)
     assert (summary["outcome"], summary["status"]) == ("updated", "UPDATE_COMPLETE")
@@ -138,6 +148,19 @@ def test_create_update_noop_destroy(project, moto, package_zip):
     assert noop.stdout == f"No changes: stack {STACK} is up to date (UPDATE_COMPLETE).\n"
     assert "Upload" not in noop.stderr and "upload" not in noop.stderr
     assert cfn.list_change_sets(StackName=STACK)["Summaries"] == []  # the empty one is removed
+
+    # New code: a new content-hash key is uploaded and the function runs it.
+    new_zip = project / "new.zip"
+    with zipfile.ZipFile(new_zip, "w") as archive:
+        archive.writestr("gateway/__init__.py", "VERSION = 2\n")
+    new_sha = hashlib.sha256(new_zip.read_bytes()).hexdigest()
+    new_package = CachedPackage(new_zip, new_sha, new_zip.stat().st_size, cached=False)
+    monkeypatch.setattr(deploy_cmd, "make_package", lambda app, architecture: new_package)
+    code = run("deploy", "--yes", "--parameter", "MemorySize=1024", "--no-smoke-test")
+    assert code.exit_code == 0, code.output
+    assert f"Uploaded s3://{bucket}/gateway/{new_sha}.zip" in code.stderr.splitlines()
+    function = lam.get_function_configuration(FunctionName=f"{STACK}-gateway")
+    assert function["CodeSha256"] == base64.b64encode(bytes.fromhex(new_sha)).decode()
 
     tables = ddb.list_tables()["TableNames"]
     assert len(tables) == 2
@@ -170,17 +193,22 @@ def test_status_shows_state_outputs_resources_and_events(project, moto):
     assert ["Function", "AWS::Lambda::Function", "CREATE_COMPLETE", f"{STACK}-gateway"] in rows
     assert any(r[1:3] == [STACK, "CREATE_COMPLETE"] for r in rows)
     drift = run("status", "--drift")
-    assert drift.exit_code == 1
+    assert drift.exit_code == 8  # EXIT_LOCAL
     assert "drift detection is not available on the local account" in drift.stderr
 
 
 def test_unknown_and_malformed_parameters_are_config_errors(project, moto):
     result = run("deploy", "--parameter", "Memory=1")
     assert result.exit_code == EXIT_CONFIG
-    assert result.stderr.startswith("Error: unknown parameter Memory: the template does not declare it (declared: ")
+    assert result.stderr.startswith(
+        "Error: unknown parameter Memory: the template does not declare it (declared: "
+    )
     result = run("deploy", "--parameter", "oops")
     assert result.exit_code == EXIT_CONFIG
-    assert result.stderr == "Error: bad --parameter 'oops': expected KEY=VALUE (e.g. --parameter MemorySize=1024)\n"
+    assert (
+        result.stderr
+        == "Error: bad --parameter 'oops': expected KEY=VALUE (e.g. --parameter MemorySize=1024)\n"
+    )
 
 
 def test_changed_table_is_kept_as_deployed_locally(project, moto):
@@ -196,5 +224,7 @@ def test_changed_table_is_kept_as_deployed_locally(project, moto):
         "local emulator: kept RateLimitTable as deployed: the emulator cannot update it in place "
         "(destroy and deploy again to recreate it)"
     ) in result.stderr
-    resources = aws(moto, "cloudformation").list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+    resources = aws(moto, "cloudformation").list_stack_resources(StackName=STACK)[
+        "StackResourceSummaries"
+    ]
     assert "RateLimitTable" in {r["LogicalResourceId"] for r in resources}

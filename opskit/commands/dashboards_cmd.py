@@ -1,0 +1,185 @@
+"""`opskit dashboards render|push` and `opskit top` (terminal charts)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from opskit.app import App
+from opskit.errors import ConfigError
+
+TEMPLATE_HELP = "Dashboard template (default: dashboards/gateway.json in the project)."
+QUERIES_HELP = (
+    "Query library for the log widgets (default: queries/ in the project, or $OPSKIT_QUERIES_DIR)."
+)
+
+
+def _template(app: App, template: Path | None) -> Path:
+    from opskit.dashboards.render import default_template
+
+    return template or default_template(app.env.root)
+
+
+def _queries_dir(app: App, queries_dir: Path | None) -> Path:
+    from opskit.insights.library import default_dir
+
+    return queries_dir or default_dir(app.env.root)
+
+
+@click.group()
+def dashboards() -> None:
+    """The CloudWatch dashboard: dashboards/gateway.json filled from the stack's outputs."""
+
+
+@dashboards.command()
+@click.option("--template", type=click.Path(path_type=Path, dir_okay=False), help=TEMPLATE_HELP)
+@click.option("--queries-dir", type=click.Path(path_type=Path, file_okay=False), help=QUERIES_HELP)
+@click.pass_obj
+def render(app: App, template: Path | None, queries_dir: Path | None) -> None:
+    """Print the filled dashboard body (JSON) after validating it.
+
+    Checks: the documented body structure, widgets inside the 24-column grid and
+    not overlapping, every placeholder resolved, metric names that exist.
+    """
+    from opskit.dashboards.render import render_dashboard, require_valid
+
+    path = _template(app, template)
+    rendered = render_dashboard(app.clients, app.env, path, _queries_dir(app, queries_dir))
+    for problem in rendered.problems:
+        app.terminal.info(f"[red]invalid:[/red] {problem}")
+    require_valid(rendered, path)
+    app.terminal.write(rendered.text())
+
+
+@dashboards.command()
+@click.option("--template", type=click.Path(path_type=Path, dir_okay=False), help=TEMPLATE_HELP)
+@click.option("--queries-dir", type=click.Path(path_type=Path, file_okay=False), help=QUERIES_HELP)
+@click.option("--name", help="Dashboard name (default: <stack>-gateway).")
+@click.pass_obj
+def push(app: App, template: Path | None, queries_dir: Path | None, name: str | None) -> None:
+    """Validate and put the dashboard (skipped when CloudWatch already has it); print its URL."""
+    from opskit.dashboards.render import (
+        console_url,
+        dashboard_name,
+        push_dashboard,
+        render_dashboard,
+        require_valid,
+    )
+
+    path = _template(app, template)
+    rendered = render_dashboard(app.clients, app.env, path, _queries_dir(app, queries_dir))
+    require_valid(rendered, path)
+    name = name or dashboard_name(app.env)
+    changed, messages = push_dashboard(app.clients.client("cloudwatch"), name, rendered.body)
+    for message in messages:
+        app.terminal.warn(message)
+    app.terminal.print(
+        f"Dashboard {name} {'updated' if changed else 'unchanged (already up to date)'}."
+    )
+    app.terminal.print(console_url(app.env.region, name))
+
+
+@click.command()
+@click.option("--hours", default=3.0, show_default=True, help="How far back to look.")
+@click.option(
+    "--period", default=300, show_default=True, help="Seconds per data point (60 or a multiple)."
+)
+@click.option("--watch", "watch_", is_flag=True, help="Refresh until Ctrl-C.")
+@click.option("--interval", default=60.0, show_default=True, help="Seconds between refreshes.")
+@click.option("--width", default=60, show_default=True, help="Chart width in characters.")
+@click.pass_obj
+def top(app: App, hours: float, period: int, watch_: bool, interval: float, width: int) -> None:
+    """Terminal charts of the gateway: request rate, error rate, p99 latency, cost so far.
+
+    From CloudWatch metrics (get_metric_data). Cost is an estimate: HTTP API and
+    Lambda list prices applied to the requests and Lambda duration, no free tier.
+    """
+    from opskit.alarms.context import stack_context
+    from opskit.dashboards.charts import chart_panel
+    from opskit.dashboards.top import aligned_window, build_series, fetch, metric_queries
+
+    if period < 60 or period % 60:
+        raise ConfigError(
+            f"--period {period}", "must be 60 or a multiple of 60", "e.g. --period 300"
+        )
+    if hours <= 0 or hours * 3600 / period > 1440:
+        raise ConfigError(
+            f"--hours {hours} with --period {period}",
+            "must give 1..1440 points",
+            "raise --period or lower --hours",
+        )
+    context = stack_context(app.clients.client("cloudformation"), app.env)
+    if "ApiId" not in context:
+        raise ConfigError(
+            f"stack {app.env.stack_name} has no ApiId output",
+            "top reads the HTTP API's metrics",
+            "deploy the current template",
+        )
+    prices = _prices(app)
+    queries = metric_queries(context["ApiId"], context["Stage"], context["FunctionName"], period)
+    cw = app.clients.client("cloudwatch")
+    width = max(10, min(width, (app.terminal.console.width - 10) // 2))
+
+    def build() -> Group:
+        now = app.clock()
+        start, end = aligned_window(now, hours, period)
+        series = build_series(
+            fetch(cw, queries, start, end), start=start, end=end, period=period, prices=prices
+        )
+        t = series.totals
+        header = Text(
+            f"{app.env.stack_name} · last {hours:g}h · {period}s points · {now:%H:%M:%S} UTC · "
+            f"{t['requests']:,.0f} requests, {t['errors5xx']:,.0f} 5xx",
+            style="bold",
+        )
+        grid = Table.grid(padding=(0, 1))
+        grid.add_row(
+            chart_panel("Request rate", series.request_rate, " req/s", width=width),
+            chart_panel("Error rate (5xx)", series.error_rate, "%", width=width, style="red"),
+        )
+        grid.add_row(
+            chart_panel("Latency p99", series.p99_latency, " ms", width=width, style="yellow"),
+            chart_panel(
+                "Cost so far (estimate)",
+                series.cost_so_far,
+                " USD",
+                width=width,
+                style="green",
+                note=f"requests x (HTTP API ${prices.http_api_per_million:g}/M + Lambda "
+                f"${prices.lambda_requests_per_million:g}/M) + {prices.memory_gb:g} GB x duration x "
+                f"${prices.lambda_gb_second:.10f}".rstrip("0")
+                + f"/GB-s; list prices as of {prices.as_of}, no free tier",
+            ),
+        )
+        return Group(header, grid)
+
+    if watch_:
+        from opskit.dashboards.live import watch
+
+        watch(app.terminal, build, interval=interval, sleep=app.sleep)
+    else:
+        app.terminal.print(build())
+
+
+def _prices(app: App):  # -> UnitPrices
+    from opskit.dashboards.top import UnitPrices
+    from opskit.pricing import load_prices
+
+    table = load_prices(app.env.region, app.env.state_dir)
+    arch = app.env.parameters.get("Architecture", "arm64")
+    gbs_key = "lambda_gbs_arm64" if arch == "arm64" else "lambda_gbs_x86_64"
+    try:
+        memory_gb = float(app.env.parameters.get("MemorySize", "512")) / 1024.0
+    except ValueError:
+        raise ConfigError("MemorySize parameter", "not a number of MB", "fix opskit.toml") from None
+    return UnitPrices(
+        http_api_per_million=table.rate("apigw_http_requests").first_price,
+        lambda_requests_per_million=table.rate("lambda_requests").first_price,
+        lambda_gb_second=table.rate(gbs_key).first_price,
+        memory_gb=memory_gb,
+        as_of=getattr(table, "as_of", "") or "",
+    )

@@ -1,0 +1,1 @@
+"""Cost: Cost Explorer reports (cached, counted), anomalies, and the estimate model."""

@@ -1,0 +1,163 @@
+"""The alarm set file and per-environment overrides (pure: no AWS)."""
+
+from __future__ import annotations
+
+import pytest
+
+from opskit.alarms.plan import alarm_differences, is_owned, with_actions
+from opskit.alarms.spec import alarm_overrides, load_alarm_set, read_alarm_file
+from opskit.config import load_environment
+from opskit.errors import ConfigError
+
+CONTEXT = {
+    "Stack": "gw-prod",
+    "Region": "eu-west-1",
+    "Stage": "$default",
+    "FunctionName": "gw-prod-gateway",
+    "ApiId": "abc123",
+    "RateLimitTableName": "gw-prod-rate-limits",
+    "SessionsTableName": "gw-prod-sessions",
+    "FunctionLogGroupName": "/aws/lambda/gw-prod-gateway",
+    "GatewayNamespace": "Opskit/Gateway/gw-prod",
+}
+VARIABLES = {"function_timeout_ms": 10000.0, "account_concurrency_limit": 1000.0}
+
+
+def load(overrides=None, context=CONTEXT, document=None):
+    document = document or read_alarm_file(None)[0]
+    return load_alarm_set(
+        document, stack="gw-prod", context=context, overrides=overrides or {}, variables=VARIABLES
+    )
+
+
+def by_key(alarm_set):
+    return {a.key: a.params for a in alarm_set.alarms}
+
+
+def test_baseline_alarms_all_explicit_and_prefixed():
+    alarms = load().alarms
+    assert len(alarms) == 17
+    for alarm in alarms:
+        p = alarm.params
+        assert alarm.name.startswith("gw-prod-")
+        assert p["DatapointsToAlarm"] <= p["EvaluationPeriods"]
+        assert p["TreatMissingData"] in {"notBreaching", "ignore", "breaching", "missing"}
+        assert "[opskit:managed stack=gw-prod]" in p["AlarmDescription"]
+        assert "${" not in str(p)
+    params = by_key(load())
+    assert params["lambda-duration-p99"]["Threshold"] == 8000.0  # 0.8 x 10 s
+    assert params["lambda-concurrency"]["Threshold"] == 900.0
+    assert params["lambda-concurrency"]["Dimensions"] == []  # account-wide
+    assert params["ddb-sessions-read-throttles"]["Dimensions"] == [
+        {"Name": "TableName", "Value": "gw-prod-sessions"}
+    ]
+
+
+def test_env_overrides_from_opskit_toml(tmp_path):
+    config = tmp_path / "opskit.toml"
+    config.write_text(
+        "[defaults.alarms]\nlambda-errors = 10\n"
+        "[defaults.alarms.api-latency-p99]\nthreshold = 2000\n"
+        '[env.dev]\nstack_name = "gw-dev"\n'
+        '[env.prod]\nstack_name = "gw-prod"\n'
+        "[env.prod.alarms]\nlambda-errors = 3\n"
+        "[env.prod.alarms.api-latency-p99]\ndatapoints_to_alarm = 2\n"
+        "[env.prod.alarms.lambda-concurrency]\nenabled = false\n"
+    )
+    dev = by_key(load(alarm_overrides(load_environment("dev", config).settings)))
+    prod = by_key(load(alarm_overrides(load_environment("prod", config).settings)))
+    assert dev["lambda-errors"]["Threshold"] == 10.0
+    assert prod["lambda-errors"]["Threshold"] == 3.0
+    assert dev["api-latency-p99"]["Threshold"] == prod["api-latency-p99"]["Threshold"] == 2000.0
+    assert (
+        dev["api-latency-p99"]["DatapointsToAlarm"],
+        prod["api-latency-p99"]["DatapointsToAlarm"],
+    ) == (3, 2)
+    assert "lambda-concurrency" in dev and "lambda-concurrency" not in prod
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"lambda-eror": 3}, "unknown alarm(s): lambda-eror"),
+        ({"lambda-errors": {"thresold": 3}}, "not an overridable field"),
+        ({"lambda-errors": {"threshold": "high"}}, "wrong type"),
+        ({"lambda-errors": {"datapoints_to_alarm": 9}}, "must be 1..evaluation_periods"),
+        ({"lambda-errors": {"period": 45}}, "multiple of 60"),
+    ],
+)
+def test_bad_overrides_name_the_problem(overrides, message):
+    with pytest.raises(ConfigError) as info:
+        load(overrides)
+    assert message in str(info.value)
+
+
+def test_alarm_without_its_output_is_skipped_not_broken():
+    context = {k: v for k, v in CONTEXT.items() if k != "ApiId"}
+    result = load(context=context)
+    skipped = {a.key for a in result.skipped}
+    assert skipped == {
+        "api-5xx-rate",
+        "api-4xx-rate",
+        "api-latency-p99",
+        "api-integration-latency-p99",
+    }
+    assert all(a.missing == ("ApiId",) for a in result.skipped)
+
+
+def test_diff_names_changed_fields_and_ignores_describe_noise():
+    alarm = next(a for a in load().alarms if a.key == "api-5xx-rate")
+    desired = with_actions(alarm, "arn:aws:sns:eu-west-1:1:t")
+    described = dict(desired, StateValue="ALARM", AlarmArn="arn:x", Dimensions=[], Threshold=1)
+    described["Metrics"] = list(reversed(desired["Metrics"]))
+    assert alarm_differences(desired, described) == []
+    assert alarm_differences(desired, dict(described, Threshold=2.0, OKActions=[])) == [
+        "OKActions",
+        "Threshold",
+    ]
+
+
+def test_ownership_needs_prefix_and_marker_of_this_stack():
+    mark = "[opskit:managed stack=gw-prod]"
+    assert is_owned({"AlarmName": "gw-prod-x", "AlarmDescription": f"d {mark}"}, "gw-prod")
+    assert not is_owned({"AlarmName": "gw-prod-x", "AlarmDescription": "by hand"}, "gw-prod")
+    assert not is_owned({"AlarmName": "other-x", "AlarmDescription": mark}, "gw-prod")
+    assert not is_owned(
+        {"AlarmName": "gw-prod-x", "AlarmDescription": "[opskit:managed stack=gw-prod2]"}, "gw-prod"
+    )
+
+
+ACCESS_LINE_FIELDS = {
+    "level", "location", "message", "timestamp", "service", "cold_start", "function_name",
+    "function_memory_size", "function_arn", "function_request_id", "xray_trace_id",
+    "correlation_id", "method", "path", "route", "status", "latency_ms", "upstream",
+    "upstream_latency_ms", "upstream_status", "user_id", "client_ip", "rate_limited",
+    "request_bytes", "response_bytes",
+}  # fmt: skip
+
+
+def test_metric_filters_only_match_contract_fields():
+    """moto ignores JSON filter patterns, so check what it cannot: every `$.field` the filters
+    match is a field of the gateway access line (the brief's contract), and each filter publishes
+    one metric the gateway alarms and the dashboard use."""
+    import re
+
+    result = load()
+    assert {f.key for f in result.filters} == {
+        "requests",
+        "rate-limited",
+        "upstream-requests",
+        "upstream-errors",
+        "cold-starts",
+    }
+    for flt in result.filters:
+        fields = set(re.findall(r"\$\.([A-Za-z_]+)", flt.params["filterPattern"]))
+        assert fields <= ACCESS_LINE_FIELDS, (flt.key, fields - ACCESS_LINE_FIELDS)
+        assert flt.log_group == "/aws/lambda/gw-prod-gateway"
+        (transform,) = flt.params["metricTransformations"]
+        assert transform["metricNamespace"] == "Opskit/Gateway/gw-prod"
+    share = by_key(result)["gateway-rate-limited-share"]["Metrics"]
+    assert {q["MetricStat"]["Metric"]["MetricName"] for q in share if "MetricStat" in q} == {
+        "RateLimited",
+        "Requests",
+    }

@@ -1,0 +1,325 @@
+"""Budget setup and status on the moto server; update_budget and subscriber syncing (not
+implemented by moto 5.2) through botocore's Stubber with the AWS Budgets API reference shapes."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.stub import ANY, Stubber
+
+from opskit.budget import (
+    account_id_of,
+    budget_status,
+    make_spec,
+    parse_amount,
+    parse_threshold,
+    setup_budget,
+)
+from opskit.config import Environment
+from opskit.errors import ConfigError, NotFoundError
+
+ACCOUNT = "123456789012"
+NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+
+
+def env(tmp_path) -> Environment:
+    return Environment(
+        name="dev", stack_name="opskit-dev", region="us-east-1", project="opskit", root=tmp_path
+    )
+
+
+@pytest.fixture
+def budgets(moto):
+    # No retries: moto answers HTTP 500 for actions it lacks, which would otherwise be retried.
+    return boto3.client("budgets", region_name="us-east-1", endpoint_url=moto, config=NO_RETRY)
+
+
+def yes(question: str) -> bool:
+    return True
+
+
+def no(question: str) -> bool:
+    return False
+
+
+def test_create_is_tag_scoped_with_default_notifications(budgets, clients, tmp_path):
+    spec = make_spec(env(tmp_path), Decimal("50"), ("ops@example.com",), None)
+    result = setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes)
+    assert result.changed and result.actions[0].startswith("created budget opskit-dev-monthly")
+    budget = budgets.describe_budget(AccountId=ACCOUNT, BudgetName="opskit-dev-monthly")["Budget"]
+    assert budget["BudgetLimit"] == {"Amount": "50.00", "Unit": "USD"}
+    assert budget["Metrics"] == ["UnblendedCost"] and "CostFilters" not in budget
+    tags = {t["Tags"]["Key"]: t["Tags"]["Values"] for t in budget["FilterExpression"]["And"]}
+    assert tags == {"Environment": ["dev"], "Project": ["opskit"]}
+    notes = budgets.describe_notifications_for_budget(
+        AccountId=ACCOUNT, BudgetName="opskit-dev-monthly"
+    )["Notifications"]
+    assert sorted((n["NotificationType"], n["Threshold"]) for n in notes) == [
+        ("ACTUAL", 80.0),
+        ("ACTUAL", 100.0),
+        ("FORECASTED", 100.0),
+    ]
+
+
+def test_rerun_is_idempotent_and_changes_are_applied_without_duplicates(budgets, clients, tmp_path):
+    e = env(tmp_path)
+    spec = make_spec(e, Decimal("50"), ("ops@example.com",), None)
+    setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes)
+    again = setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes)
+    assert not again.changed
+    assert any(
+        "cannot list budget subscribers" in w for w in again.warnings
+    )  # moto lacks the API: said, not hidden
+    # New thresholds: one notification removed, one added, others kept.
+    changed = make_spec(
+        e,
+        Decimal("50"),
+        ("ops@example.com",),
+        None,
+        (("ACTUAL", 80.0), ("FORECASTED", 100.0), ("ACTUAL", 120.0)),
+    )
+    result = setup_budget(budgets, clients.client("sns"), ACCOUNT, changed, yes)
+    assert (
+        "deleted notification ACTUAL > 100%" in result.actions
+        and "created notification ACTUAL > 120% -> 1 subscriber(s)" in result.actions
+    )
+    notes = budgets.describe_notifications_for_budget(
+        AccountId=ACCOUNT, BudgetName="opskit-dev-monthly"
+    )["Notifications"]
+    assert sorted((n["NotificationType"], n["Threshold"]) for n in notes) == [
+        ("ACTUAL", 80.0),
+        ("ACTUAL", 120.0),
+        ("FORECASTED", 100.0),
+    ]
+    # New amount: moto cannot update_budget, so the budget is deleted and recreated, never duplicated.
+    bigger = make_spec(e, Decimal("75"), ("ops@example.com",), None)
+    result = setup_budget(budgets, clients.client("sns"), ACCOUNT, bigger, yes)
+    assert (
+        result.actions[0].startswith("recreated budget")
+        and "limit 50.00 -> 75.00 USD" in result.actions[0]
+    )
+    all_budgets = budgets.describe_budgets(AccountId=ACCOUNT)["Budgets"]
+    assert [b["BudgetName"] for b in all_budgets] == ["opskit-dev-monthly"]
+    assert all_budgets[0]["BudgetLimit"]["Amount"] == "75.00"
+    assert (
+        len(
+            budgets.describe_notifications_for_budget(
+                AccountId=ACCOUNT, BudgetName="opskit-dev-monthly"
+            )["Notifications"]
+        )
+        == 3
+    )
+
+
+def test_sns_policy_is_checked_and_fixed_on_request(budgets, clients, tmp_path):
+    sns = clients.client("sns")
+    topic = sns.create_topic(Name="budget-alerts")["TopicArn"]
+    spec = make_spec(env(tmp_path), Decimal("20"), (), topic)
+    declined = setup_budget(budgets, sns, ACCOUNT, spec, no)
+    assert any(
+        "alerts will not arrive" in w and "budgets.amazonaws.com" in w for w in declined.warnings
+    )
+    policy = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
+    assert not any(
+        s.get("Principal", {}).get("Service") == "budgets.amazonaws.com"
+        for s in policy["Statement"]
+        if isinstance(s.get("Principal"), dict)
+    )
+    fixed = setup_budget(budgets, sns, ACCOUNT, spec, yes)
+    assert any(a.startswith("updated SNS policy") for a in fixed.actions)
+    policy = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
+    statement = next(s for s in policy["Statement"] if s.get("Sid") == "AllowAWSBudgetsPublish")
+    assert (
+        statement["Principal"] == {"Service": "budgets.amazonaws.com"}
+        and statement["Action"] == "SNS:Publish"
+    )
+    assert statement["Resource"] == topic
+    third = setup_budget(budgets, sns, ACCOUNT, spec, no)
+    assert any(a.startswith("unchanged SNS policy") for a in third.actions)
+    assert not any("alerts will not arrive" in w for w in third.warnings)
+    with pytest.raises(NotFoundError, match="not found"):
+        setup_budget(
+            budgets,
+            sns,
+            ACCOUNT,
+            make_spec(env(tmp_path), Decimal("20"), (), topic + "-missing"),
+            yes,
+        )
+
+
+def test_subscriber_and_input_limits(tmp_path):
+    e = env(tmp_path)
+    emails = tuple(f"u{i}@example.com" for i in range(11))
+    with pytest.raises(ConfigError, match="at most 10 per notification"):
+        make_spec(e, Decimal("10"), emails, None)
+    assert (
+        len(make_spec(e, Decimal("10"), emails[:10] + emails[:3], None).emails) == 10
+    )  # duplicates collapse
+    with pytest.raises(ConfigError, match="no one to notify"):
+        make_spec(e, Decimal("10"), (), None)
+    with pytest.raises(ConfigError, match="bad --email"):
+        make_spec(e, Decimal("10"), ("nobody",), None)
+    with pytest.raises(ConfigError, match="bad --amount"):
+        parse_amount("-3")
+    with pytest.raises(ConfigError, match="bad --amount"):
+        parse_amount("ten")
+    assert parse_threshold("80") == ("ACTUAL", 80.0)
+    assert parse_threshold("forecasted:100") == ("FORECASTED", 100.0)
+    with pytest.raises(ConfigError):
+        parse_threshold("weekly:80")
+
+
+def test_status_on_moto(budgets, clients, tmp_path):
+    spec = make_spec(env(tmp_path), Decimal("50"), ("ops@example.com",), None)
+    setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes)
+    status = budget_status(budgets, account_id_of(clients.client("sts")), "opskit-dev-monthly")
+    assert (
+        status["limit_usd"] == 50.0 and status["actual_usd"] == 0.0 and status["actual_pct"] == 0.0
+    )
+    assert [n["state"] for n in status["notifications"]] == ["OK", "OK", "OK"]
+    with pytest.raises(NotFoundError, match="budget setup"):
+        budget_status(budgets, ACCOUNT, "nope")
+
+
+def describe_budget_response(amount: str, actual: str = "0", forecast: str = "0") -> dict:
+    return {
+        "Budget": {
+            "BudgetName": "opskit-dev-monthly",
+            "BudgetLimit": {"Amount": amount, "Unit": "USD"},
+            "TimeUnit": "MONTHLY",
+            "BudgetType": "COST",
+            "FilterExpression": {
+                "And": [
+                    {"Tags": {"Key": "Environment", "Values": ["dev"], "MatchOptions": ["EQUALS"]}},
+                    {"Tags": {"Key": "Project", "Values": ["opskit"], "MatchOptions": ["EQUALS"]}},
+                ]
+            },
+            "Metrics": ["UnblendedCost"],
+            "CalculatedSpend": {
+                "ActualSpend": {"Amount": actual, "Unit": "USD"},
+                "ForecastedSpend": {"Amount": forecast, "Unit": "USD"},
+            },
+        }
+    }
+
+
+def test_update_budget_and_subscriber_sync_with_the_real_api_shape(tmp_path):
+    """Stubber: AWS supports UpdateBudget and DescribeSubscribersForNotification; moto does not."""
+    client = boto3.client("budgets", region_name="us-east-1")
+    stub = Stubber(client)
+    spec = make_spec(
+        env(tmp_path),
+        Decimal("80"),
+        ("ops@example.com", "new@example.com"),
+        None,
+        (("ACTUAL", 80.0),),
+    )
+    stub.add_response(
+        "describe_budget",
+        describe_budget_response("50.0"),
+        {"AccountId": ACCOUNT, "BudgetName": "opskit-dev-monthly"},
+    )
+    stub.add_response("update_budget", {}, {"AccountId": ACCOUNT, "NewBudget": spec.budget()})
+    notification = {
+        "NotificationType": "ACTUAL",
+        "ComparisonOperator": "GREATER_THAN",
+        "Threshold": 80.0,
+        "ThresholdType": "PERCENTAGE",
+        "NotificationState": "ALARM",
+    }
+    stub.add_response(
+        "describe_notifications_for_budget",
+        {"Notifications": [notification]},
+        {"AccountId": ACCOUNT, "BudgetName": "opskit-dev-monthly", "MaxResults": 100},
+    )
+    plain = {k: v for k, v in notification.items() if k != "NotificationState"}
+    stub.add_response(
+        "describe_subscribers_for_notification",
+        {
+            "Subscribers": [
+                {"SubscriptionType": "EMAIL", "Address": "ops@example.com"},
+                {"SubscriptionType": "EMAIL", "Address": "old@example.com"},
+            ]
+        },
+        {
+            "AccountId": ACCOUNT,
+            "BudgetName": "opskit-dev-monthly",
+            "Notification": plain,
+            "MaxResults": 100,
+        },
+    )
+    stub.add_response(
+        "create_subscriber",
+        {},
+        {
+            "AccountId": ACCOUNT,
+            "BudgetName": "opskit-dev-monthly",
+            "Notification": plain,
+            "Subscriber": {"SubscriptionType": "EMAIL", "Address": "new@example.com"},
+        },
+    )
+    stub.add_response(
+        "delete_subscriber",
+        {},
+        {
+            "AccountId": ACCOUNT,
+            "BudgetName": "opskit-dev-monthly",
+            "Notification": plain,
+            "Subscriber": {"SubscriptionType": "EMAIL", "Address": "old@example.com"},
+        },
+    )
+    with stub:
+        result = setup_budget(client, None, ACCOUNT, spec, yes)
+    stub.assert_no_pending_responses()
+    assert result.actions == [
+        "updated budget opskit-dev-monthly: limit 50.00 -> 80.00 USD",
+        "added subscriber new@example.com to ACTUAL > 80%",
+        "removed subscriber old@example.com from ACTUAL > 80%",
+    ]
+
+
+def test_status_with_spend_and_aws_notification_state(tmp_path):
+    client = boto3.client("budgets", region_name="us-east-1")
+    stub = Stubber(client)
+    stub.add_response(
+        "describe_budget",
+        describe_budget_response("50.0", actual="42.5", forecast="61"),
+        {"AccountId": ACCOUNT, "BudgetName": "opskit-dev-monthly"},
+    )
+    stub.add_response(
+        "describe_notifications_for_budget",
+        {
+            "Notifications": [
+                {
+                    "NotificationType": "ACTUAL",
+                    "ComparisonOperator": "GREATER_THAN",
+                    "Threshold": 80.0,
+                    "ThresholdType": "PERCENTAGE",
+                    "NotificationState": "ALARM",
+                },
+                {
+                    "NotificationType": "FORECASTED",
+                    "ComparisonOperator": "GREATER_THAN",
+                    "Threshold": 100.0,
+                    "ThresholdType": "PERCENTAGE",
+                },
+            ]
+        },
+        {"AccountId": ACCOUNT, "BudgetName": "opskit-dev-monthly", "MaxResults": ANY},
+    )
+    with stub:
+        status = budget_status(client, ACCOUNT, "opskit-dev-monthly")
+    assert status["actual_pct"] == 85.0 and status["forecast_pct"] == 122.0
+    rows = {n["notification"]: n for n in status["notifications"]}
+    assert (
+        rows["ACTUAL > 80%"]["state"] == "ALARM" and rows["ACTUAL > 80%"]["state_source"] == "aws"
+    )
+    assert (
+        rows["FORECASTED > 100%"]["state"] == "ALARM"
+        and rows["FORECASTED > 100%"]["state_source"] == "computed"
+    )
+    assert rows["ACTUAL > 80%"]["threshold_usd"] == 40.0

@@ -1,0 +1,376 @@
+"""Cost Explorer reports: moto server (injected results) for GetCostAndUsage, pagination,
+cache and request counting; botocore Stubber for what moto does not implement
+(GetCostForecast, ListCostAllocationTags, GetAnomalies, error codes), with response
+shapes from the AWS Cost Explorer API reference."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import boto3
+import pytest
+import requests
+from botocore.stub import ANY, Stubber
+
+from opskit.config import Environment
+from opskit.cost.anomalies import recent_anomalies
+from opskit.cost.explorer import CostExplorer, DiskCache
+from opskit.cost.periods import month_period
+from opskit.cost.report import ReportRequest, build_report, scope_filter
+from opskit.errors import AwsError, ConfigError
+
+TODAY = date(2026, 11, 24)
+
+
+class Clock:
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def env(tmp_path) -> Environment:
+    return Environment(
+        name="dev", stack_name="opskit-dev", region="us-east-1", project="opskit", root=tmp_path
+    )
+
+
+def day_result(day: date, groups: dict[str, float], estimated: bool = False) -> dict:
+    return {
+        "TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
+        "Total": {},
+        "Groups": [
+            {"Keys": [k], "Metrics": {"UnblendedCost": {"Amount": f"{v:.10f}", "Unit": "USD"}}}
+            for k, v in groups.items()
+        ],
+        "Estimated": estimated,
+    }
+
+
+def days(start: date, n: int, groups: dict[str, float]) -> list[dict]:
+    return [day_result(start + timedelta(days=i), groups) for i in range(n)]
+
+
+def inject(moto: str, *results: dict) -> None:
+    response = requests.post(
+        f"{moto}/moto-api/static/ce/cost-and-usage-results",
+        json={"results": list(results)},
+        timeout=10,
+    )
+    assert response.status_code == 201
+
+
+def explorer_for(client, tmp_path, clock) -> CostExplorer:
+    return CostExplorer(client, DiskCache(tmp_path / "cache", clock), clock().date())
+
+
+def test_closed_month_report_paginates_caches_and_counts(moto, clients, tmp_path):
+    october = days(date(2026, 10, 1), 31, {"AWS Lambda": 1.0, "Amazon DynamoDB": 0.25})
+    september = days(date(2026, 9, 1), 30, {"AWS Lambda": 0.5, "Amazon API Gateway": 0.1})
+    inject(
+        moto,
+        {"ResultsByTime": october[:15], "NextPageToken": "page-2"},
+        {"ResultsByTime": october[15:]},
+        {"ResultsByTime": september},
+    )
+    clock = Clock(datetime(2026, 11, 24, 12, tzinfo=UTC))
+    explorer = explorer_for(clients.client("ce"), tmp_path, clock)
+    report = build_report(
+        explorer, env(tmp_path), ReportRequest(month_period("2026-10"), all_account=True), TODAY
+    )
+    assert explorer.counter.requests == 3 and explorer.counter.cost_usd == pytest.approx(0.03)
+    rows = {r["group"]: r for r in report.rows}
+    assert rows["AWS Lambda"]["cost_usd"] == pytest.approx(31.0)
+    assert rows["AWS Lambda"]["previous_usd"] == pytest.approx(15.0)
+    assert rows["AWS Lambda"]["delta_usd"] == pytest.approx(16.0)
+    assert rows["AWS Lambda"]["delta_pct"] == pytest.approx(106.7)
+    assert (
+        rows["Amazon API Gateway"]["cost_usd"] == 0
+        and rows["Amazon API Gateway"]["delta_pct"] == -100.0
+    )
+    assert rows["Amazon DynamoDB"]["delta_pct"] is None  # nothing to compare with
+    assert report.total == pytest.approx(31 * 1.25)
+    assert [d for d, _ in report.daily][0] == date(2026, 10, 1) and report.daily[-1][0] == date(
+        2026, 10, 31
+    )
+    assert len(report.daily) == 31 and all(v == pytest.approx(1.25) for _, v in report.daily)
+    assert not report.estimated and report.forecast is None
+    # A closed month is cached for good: a second run (even much later) makes no request.
+    clock.now += timedelta(days=40)
+    again = explorer_for(clients.client("ce"), tmp_path, clock)
+    same = build_report(
+        again, env(tmp_path), ReportRequest(month_period("2026-10"), all_account=True), TODAY
+    )
+    assert again.counter.requests == 0 and again.counter.cached == 2
+    assert same.rows == report.rows
+
+
+def test_open_ranges_expire_from_the_cache(tmp_path):
+    clock = Clock(datetime(2026, 11, 24, 12, tzinfo=UTC))
+    cache = DiskCache(tmp_path, clock)
+    cache.put({"q": 1}, {"v": 1}, closed=False)
+    cache.put({"q": 2}, {"v": 2}, closed=True)
+    clock.now += timedelta(hours=5)
+    assert cache.get({"q": 1}) == {"v": 1}
+    clock.now += timedelta(hours=2)
+    assert cache.get({"q": 1}) is None
+    assert cache.get({"q": 2}) == {"v": 2}
+
+
+def stubbed_ce():
+    client = boto3.client("ce", region_name="us-east-1")
+    return client, Stubber(client)
+
+
+def test_current_month_is_estimated_with_a_forecast_and_scoped_to_tags(tmp_path):
+    ce, stub = stubbed_ce()
+    e = env(tmp_path)
+    stub.add_response(
+        "list_cost_allocation_tags",
+        {
+            "CostAllocationTags": [
+                {"TagKey": "Environment", "Type": "UserDefined", "Status": "Active"},
+                {"TagKey": "Project", "Type": "UserDefined", "Status": "Active"},
+            ]
+        },
+        {"TagKeys": ["Environment", "Project"]},
+    )
+    november = [
+        day_result(date(2026, 11, 1) + timedelta(days=i), {"AWS Lambda": 2.0}, estimated=True)
+        for i in range(24)
+    ]
+    stub.add_response(
+        "get_cost_and_usage",
+        {"ResultsByTime": november, "DimensionValueAttributes": []},
+        {
+            "TimePeriod": {"Start": "2026-11-01", "End": "2026-11-25"},
+            "Granularity": "DAILY",
+            "Metrics": ["UnblendedCost"],
+            "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+            "Filter": scope_filter(e),
+        },
+    )
+    stub.add_response(
+        "get_cost_and_usage",
+        {"ResultsByTime": days(date(2026, 10, 1), 31, {"AWS Lambda": 1.0})},
+        {
+            "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"},
+            "Granularity": "DAILY",
+            "Metrics": ["UnblendedCost"],
+            "GroupBy": ANY,
+            "Filter": ANY,
+        },
+    )
+    stub.add_response(
+        "get_cost_forecast",
+        {
+            "Total": {"Amount": "14.0", "Unit": "USD"},
+            "ForecastResultsByTime": [
+                {
+                    "TimePeriod": {"Start": "2026-11-24", "End": "2026-12-01"},
+                    "MeanValue": "14.0",
+                    "PredictionIntervalLowerBound": "10.0",
+                    "PredictionIntervalUpperBound": "18.0",
+                }
+            ],
+        },
+        {
+            "TimePeriod": {"Start": "2026-11-24", "End": "2026-12-01"},
+            "Metric": "UNBLENDED_COST",
+            "Granularity": "MONTHLY",
+            "PredictionIntervalLevel": 80,
+            "Filter": scope_filter(e),
+        },
+    )
+    clock = Clock(datetime(2026, 11, 24, 9, tzinfo=UTC))
+    with stub:
+        explorer = explorer_for(ce, tmp_path, clock)
+        report = build_report(explorer, e, ReportRequest(month_period("2026-11")), TODAY)
+    stub.assert_no_pending_responses()
+    assert report.estimated
+    assert report.total == pytest.approx(48.0)
+    assert report.forecast == {
+        "month_to_date_usd": 48.0,
+        "remaining_usd": 14.0,
+        "month_end_usd": 62.0,
+        "month_end_low_usd": 58.0,
+        "month_end_high_usd": 66.0,
+    }
+    assert explorer.counter.requests == 4
+    assert report.to_dict()["scope"] == {"Project": "opskit", "Environment": "dev"}
+
+
+def test_inactive_cost_allocation_tag_is_a_clear_error(tmp_path):
+    ce, stub = stubbed_ce()
+    stub.add_response(
+        "list_cost_allocation_tags",
+        {
+            "CostAllocationTags": [
+                {"TagKey": "Project", "Type": "UserDefined", "Status": "Active"},
+                {"TagKey": "Environment", "Type": "UserDefined", "Status": "Inactive"},
+            ]
+        },
+    )
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    with stub, pytest.raises(AwsError) as info:
+        build_report(
+            explorer_for(ce, tmp_path, clock),
+            env(tmp_path),
+            ReportRequest(month_period("2026-10")),
+            TODAY,
+        )
+    message = info.value.format_message()
+    assert "Environment is not an active cost allocation tag" in message
+    assert "update-cost-allocation-tags-status" in message and "--all-account" in message
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "expected"),
+    [
+        (
+            "AccessDeniedException",
+            "User not enabled for cost explorer access",
+            "Cost Explorer is not enabled",
+        ),
+        ("DataUnavailableException", "Data is not available", "no data"),
+        (
+            "AccessDeniedException",
+            "User: arn:aws:iam::1:user/x is not authorized",
+            "ce:GetCostAndUsage",
+        ),
+        ("BillExpirationException", "too old", "cannot go that far back"),
+    ],
+)
+def test_known_cost_explorer_failures(tmp_path, code, message, expected):
+    ce, stub = stubbed_ce()
+    stub.add_client_error(
+        "get_cost_and_usage", service_error_code=code, service_message=message, http_status_code=400
+    )
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    with stub, pytest.raises(AwsError) as info:
+        build_report(
+            explorer_for(ce, tmp_path, clock),
+            env(tmp_path),
+            ReportRequest(month_period("2026-10"), all_account=True),
+            TODAY,
+        )
+    assert expected in info.value.format_message()
+
+
+def test_group_by_validation_and_tag_groups(moto, clients, tmp_path):
+    with pytest.raises(ConfigError, match="at most two"):
+        build_report(
+            None,
+            env(tmp_path),
+            ReportRequest(
+                month_period("2026-10"),
+                group_by=("service", "region", "usage-type"),
+                all_account=True,
+            ),
+            TODAY,
+        )
+    with pytest.raises(ConfigError, match="bad --group-by"):
+        build_report(
+            None,
+            env(tmp_path),
+            ReportRequest(month_period("2026-10"), group_by=("color",), all_account=True),
+            TODAY,
+        )
+    with pytest.raises(ConfigError, match="future"):
+        build_report(
+            None, env(tmp_path), ReportRequest(month_period("2027-01"), all_account=True), TODAY
+        )
+
+
+def test_tag_group_labels_strip_the_key(tmp_path):
+    ce, stub = stubbed_ce()
+    stub.add_response(
+        "list_cost_allocation_tags",
+        {
+            "CostAllocationTags": [
+                {"TagKey": "Environment", "Type": "UserDefined", "Status": "Active"}
+            ]
+        },
+    )
+    result = {
+        "TimePeriod": {"Start": "2026-10-01", "End": "2026-10-02"},
+        "Groups": [
+            {
+                "Keys": ["AWS Lambda", "Environment$prod"],
+                "Metrics": {"UnblendedCost": {"Amount": "3", "Unit": "USD"}},
+            },
+            {
+                "Keys": ["AWS Lambda", "Environment$"],
+                "Metrics": {"UnblendedCost": {"Amount": "1", "Unit": "USD"}},
+            },
+        ],
+        "Estimated": False,
+    }
+    stub.add_response("get_cost_and_usage", {"ResultsByTime": [result]})
+    stub.add_response("get_cost_and_usage", {"ResultsByTime": []})
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    with stub:
+        report = build_report(
+            explorer_for(ce, tmp_path, clock),
+            env(tmp_path),
+            ReportRequest(
+                month_period("2026-10"), group_by=("service", "tag:Environment"), all_account=True
+            ),
+            TODAY,
+        )
+    assert [r["group"] for r in report.rows] == [
+        "AWS Lambda / prod",
+        "AWS Lambda / (no Environment)",
+    ]
+
+
+def test_anomalies_paginated_with_impact_and_root_causes(tmp_path):
+    ce, stub = stubbed_ce()
+
+    def anomaly(i: int, impact: float) -> dict:
+        return {
+            "AnomalyId": f"a{i}",
+            "AnomalyStartDate": "2026-11-10T00:00:00Z",
+            "AnomalyEndDate": "2026-11-11T00:00:00Z",
+            "DimensionValue": "AWS Lambda",
+            "RootCauses": [
+                {
+                    "Service": "AWS Lambda",
+                    "Region": "us-east-1",
+                    "UsageType": "USE1-Lambda-GB-Second",
+                    "LinkedAccount": "123456789012",
+                }
+            ],
+            "AnomalyScore": {"MaxScore": 0.9, "CurrentScore": 0.5},
+            "Impact": {
+                "MaxImpact": impact,
+                "TotalImpact": impact,
+                "TotalActualSpend": impact + 1,
+                "TotalExpectedSpend": 1.0,
+                "TotalImpactPercentage": impact * 100,
+            },
+            "MonitorArn": "arn:aws:ce::123456789012:anomalymonitor/m",
+        }
+
+    stub.add_response(
+        "get_anomalies",
+        {"Anomalies": [anomaly(1, 5.0)], "NextPageToken": "t"},
+        {"DateInterval": {"StartDate": "2026-10-25", "EndDate": "2026-11-24"}, "MaxResults": 100},
+    )
+    stub.add_response(
+        "get_anomalies",
+        {"Anomalies": [anomaly(2, 40.0)]},
+        {"DateInterval": ANY, "MaxResults": 100, "NextPageToken": "t"},
+    )
+    clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
+    with stub:
+        explorer = explorer_for(ce, tmp_path, clock)
+        rows = recent_anomalies(explorer, TODAY, 30)
+    assert [r["id"] for r in rows] == ["a2", "a1"]  # biggest impact first
+    assert rows[0]["impact_usd"] == 40.0
+    assert (
+        rows[0]["root_causes"]
+        == "AWS Lambda / USE1-Lambda-GB-Second / us-east-1 / account 123456789012"
+    )
+    assert explorer.counter.requests == 2
