@@ -56,11 +56,16 @@ def main() -> None:
         }
         template = {
             "Resources": {
-                "Logs": {"Type": "AWS::Logs::LogGroup", "Properties": {"LogGroupName": f"/aws/lambda/{STACK}-gateway"}}
+                "Logs": {
+                    "Type": "AWS::Logs::LogGroup",
+                    "Properties": {"LogGroupName": f"/aws/lambda/{STACK}-gateway"},
+                }
             },
             "Outputs": {k: {"Value": v} for k, v in outputs.items()},
         }
-        clients.client("cloudformation").create_stack(StackName=STACK, TemplateBody=json.dumps(template))
+        clients.client("cloudformation").create_stack(
+            StackName=STACK, TemplateBody=json.dumps(template)
+        )
         env = Environment(
             name="bench",
             stack_name=STACK,

@@ -60,10 +60,18 @@ class Runtime:
         self.tracer = tracer
         self.http = HttpClient()
         self.ddb = dynamodb_client(self.http, settings.region, env)
+        self.ddb.timeout, self.ddb.connect_timeout = (
+            settings.aws_timeout,
+            settings.aws_connect_timeout,
+        )
         secrets = None
         if settings.jwt_secret_arn:
             region = settings.jwt_secret_arn.split(":")[3] or settings.region
             secrets = secretsmanager_client(self.http, region, env)
+            secrets.timeout, secrets.connect_timeout = (
+                settings.aws_timeout,
+                settings.aws_connect_timeout,
+            )
         self.sessions = SessionStore(self.ddb, settings.sessions_table, settings.session_ttl)
         self.auth = Authenticator(settings, self.http, self.sessions, secrets)
         self.limiter = RateLimiter(

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
-
-import jwt
 
 from gateway.aws import AwsCallError, AwsJsonClient, AwsUnavailable
 from gateway.config import Settings
@@ -27,6 +26,27 @@ _RSA_ALGS = ("RS256", "RS384", "RS512")
 _EC_ALGS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 _JWKS_TTL = 300.0
 _JWKS_MIN_REFRESH = 30.0
+
+
+jwt: Any = None  # PyJWT, imported by _load_jwt when the first Authenticator is built
+
+
+def _load_jwt(asymmetric: bool) -> Any:
+    """Import PyJWT. With only an HMAC key configured, hide its optional ``cryptography``
+    backend while it loads: HS256 needs only hmac/hashlib, and the backend costs 40-150 ms of
+    cold start. With a public key or JWKS configured, import it normally (RS*/ES* need it)."""
+    global jwt
+    if jwt is None:
+        hide = not asymmetric and "cryptography" not in sys.modules and "jwt" not in sys.modules
+        if hide:
+            sys.modules["cryptography"] = None  # type: ignore[assignment]
+        try:
+            import jwt as pyjwt
+        finally:
+            if hide and sys.modules.get("cryptography", 0) is None:
+                del sys.modules["cryptography"]
+        jwt = pyjwt
+    return jwt
 
 
 @dataclass(slots=True)
@@ -64,6 +84,7 @@ class Authenticator:
         sessions: SessionStore,
         secrets: AwsJsonClient | None,
     ) -> None:
+        _load_jwt(asymmetric=bool(settings.jwt_public_key or settings.jwks_url))
         self.s = settings
         self.http = http
         self.sessions = sessions

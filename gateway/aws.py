@@ -81,6 +81,7 @@ class AwsJsonClient:
         endpoint: tuple[str, str, int, str],
         env: Mapping[str, str],
         timeout: float = 3.0,
+        connect_timeout: float = 1.0,
     ) -> None:
         self.http = http
         self.signer = Signer(service, region)
@@ -88,6 +89,7 @@ class AwsJsonClient:
         self.content_type = f"application/x-amz-json-{json_version}"
         self.scheme, self.host, self.port, self.host_header = endpoint
         self.timeout = timeout
+        self.connect_timeout = connect_timeout
         self.calls = 0  # every API call made, for tests and bench/overhead.py
         self._creds = _env_credentials(env)
 
@@ -122,7 +124,7 @@ class AwsJsonClient:
                 headers,
                 body,
                 host_header=self.host_header,
-                connect_timeout=min(1.0, self.timeout),
+                connect_timeout=min(self.connect_timeout, self.timeout),
                 timeout=self.timeout,
             )
         except HttpError as exc:

@@ -67,6 +67,8 @@ class Settings:
     forward_authorization: bool = False
     session_ttl: int = 3600
     ready_cache_seconds: float = 5.0
+    aws_timeout: float = 3.0
+    aws_connect_timeout: float = 1.0
     region: str = "us-east-1"
 
 
@@ -233,5 +235,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         == "on",
         session_ttl=_int(env, "GATEWAY_SESSION_TTL", 3600, 60, 30 * 86_400),
         ready_cache_seconds=_float(env, "GATEWAY_READY_CACHE_SECONDS", 5.0, 0, 300),
+        aws_timeout=_float(env, "GATEWAY_AWS_TIMEOUT", 3.0, 0, 20),
+        aws_connect_timeout=_float(env, "GATEWAY_AWS_CONNECT_TIMEOUT", 1.0, 0, 10),
         region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
     )

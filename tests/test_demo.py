@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -365,3 +366,127 @@ def test_reaper_finds_marked_processes_wherever_they_are(tmp_path) -> None:
     finally:
         reaper.stop_pid(grandchild)
     assert reaper.marked_processes(run_id) == []
+
+
+# --- the whole demo, as `make demo` runs it ---------------------------------------------------
+
+TEST_MARKER = "OPSKIT_DEMO_TEST_RUN"
+
+
+def _run_demo(
+    cwd: Path, *args: str, timeout: float
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run the demo as a user would; every process it starts inherits TEST_MARKER."""
+    run_id = os.urandom(6).hex()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSKIT_")}
+    env.update({TEST_MARKER: run_id, "COLUMNS": "120"})
+    result = subprocess.run(
+        [sys.executable, "-m", "opskit.demo", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return result, run_id
+
+
+def _left_behind(run_id: str) -> list[reaper.Leftover]:
+    left = reaper.marked_processes(run_id, marker=TEST_MARKER)
+    for proc in left:  # do not leak them into the rest of the suite, but fail below
+        reaper.stop_pid(proc.pid)
+    return left
+
+
+def test_a_failed_step_stops_everything_and_says_why(tmp_path) -> None:
+    source = tmp_path / "project"
+    source.mkdir()
+    for entry in ROOT.iterdir():
+        if not entry.name.startswith(".") and entry.name != "opskit.toml":
+            (source / entry.name).symlink_to(entry)
+    config = (ROOT / "opskit.toml").read_text()
+    (source / "opskit.toml").write_text(
+        config.replace("[env.local]\n", '[env.local]\ntemplate = "cloudformation/missing.yaml"\n')
+    )
+    result, run_id = _run_demo(source, "--requests", "400", timeout=120)
+    out = result.stdout
+    assert result.returncode == 3, out + result.stderr  # the deploy's own exit code (config)
+    assert "$ opskit --env local local up" in out
+    assert "Step 3 (deploy the stack" in out and "missing.yaml not found" in out
+    assert "$ opskit --env local local down" in out and "emulator (pid" in out
+    assert "no process left behind" in out
+    assert _left_behind(run_id) == []
+    assert not (source / ".opskit" / "demo" / ".opskit" / "local.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(420)
+def test_make_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path) -> None:
+    summary_path = tmp_path / "summary.json"
+    result, run_id = _run_demo(
+        ROOT, "--requests", "600", "--summary-json", str(summary_path), timeout=400
+    )
+    out = result.stdout
+    assert result.returncode == 0, out[-4000:] + result.stderr[-2000:]
+    summary = json.loads(summary_path.read_text())
+    assert summary["outcome"] == "ok"
+    assert [s["outcome"] for s in summary["steps"]] == ["ok"] * len(summary["steps"]) == ["ok"] * 10
+    for command in (
+        "opskit --env local local up",
+        "python -m opskit.demo.upstreams",
+        "opskit --env local deploy --yes --parameter UpstreamUsersUrl=http://127.0.0.1:",
+        "python -m opskit.demo.traffic --from-local --requests 600",
+        "opskit --env local insights slow-requests",
+        "opskit --env local insights run errors",
+        "opskit --env local insights run latency",
+        "opskit --env local alarms apply --yes --email demo@example.com",
+        "opskit --env local alarms list",
+        "opskit --env local dashboards render",
+        "opskit --env local budget setup --amount 20 --email demo@example.com",
+        "opskit --env local cost estimate --from-logs",
+        "opskit --env local cost estimate --from-logs --requests 10M",
+        "opskit --env local local down",
+    ):
+        assert f"$ {command}" in out, command
+    traffic = summary["traffic"]
+    assert traffic["requests"] >= 600
+    assert {"200", "201", "401", "429", "502", "504"} <= set(traffic["by_status"])
+    assert "what the demo did" in out and "no process left behind" in out
+    assert _left_behind(run_id) == []
+    workdir = Path(summary["workdir"])
+    assert not (workdir / ".opskit" / "local.json").exists()
+    assert json.loads((workdir / ".opskit" / "dashboard.json").read_text())["widgets"]
+
+
+def test_ctrl_c_stops_everything_the_demo_started(tmp_path) -> None:
+    run_id = os.urandom(6).hex()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPSKIT_")}
+    env[TEST_MARKER] = run_id
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opskit.demo", "--workdir", str(tmp_path / "demo")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    seen = []
+    try:
+        for line in proc.stdout:
+            seen.append(line)
+            if line.startswith("3/10"):
+                break  # the emulator and the upstreams run; the deploy starts
+        assert (
+            len(reaper.marked_processes(run_id, marker=TEST_MARKER)) >= 3
+        )  # demo, emulator, upstreams
+        proc.send_signal(signal.SIGINT)
+        seen.append(proc.stdout.read())
+        assert proc.wait(timeout=60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+    out = "".join(seen)
+    assert "$ opskit --env local local down" in out and "Interrupted" in out, out
+    assert _left_behind(run_id) == []

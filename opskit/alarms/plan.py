@@ -181,19 +181,19 @@ def build_plan(
         current_f = {f["filterName"]: f for f in existing_filters.get(flt.log_group, [])}.get(
             flt.name
         )
-        label = f"{flt.log_group}:{flt.name}"
+        label, where = flt.name, f"on {flt.log_group}"
         if current_f is None:
-            plan.changes.append(Change("create", "metric-filter", label))
+            plan.changes.append(Change("create", "metric-filter", label, where))
             plan.filters_to_put.append(flt)
         elif normalize_filter(current_f) != normalize_filter(flt.params):
-            plan.changes.append(Change("update", "metric-filter", label, "pattern/metric"))
+            plan.changes.append(Change("update", "metric-filter", label, f"pattern/metric {where}"))
             plan.filters_to_put.append(flt)
         else:
-            plan.changes.append(Change("unchanged", "metric-filter", label))
+            plan.changes.append(Change("unchanged", "metric-filter", label, where))
     for group, filters in sorted(existing_filters.items()):
         for current_f in filters:
             name = current_f["filterName"]
             if name.startswith(f"{stack}-opskit-") and name not in wanted_filters.get(group, set()):
-                plan.changes.append(Change("delete", "metric-filter", f"{group}:{name}"))
+                plan.changes.append(Change("delete", "metric-filter", name, f"on {group}"))
                 plan.filters_to_delete.append((group, name))
     return plan

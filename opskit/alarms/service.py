@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,17 +45,24 @@ def function_timeout_seconds(env: Environment) -> float:
         ) from None
 
 
-def account_concurrency_limit(lambda_client: Any, overrides: dict[str, Any]) -> float:
+def account_concurrency_limit(lambda_client: Any, overrides: dict[str, Any]) -> tuple[float, str]:
+    """The account's concurrency limit, and a note when it had to be assumed."""
     configured = overrides.get("account_concurrency_limit")
     if configured is not None:
-        return float(configured)
+        return float(configured), ""
+    why = "no AccountLimit in the answer"
     try:
-        limit = (
-            lambda_client.get_account_settings().get("AccountLimit", {}).get("ConcurrentExecutions")
-        )
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
-        limit = None
-    return float(limit or DEFAULT_ACCOUNT_CONCURRENCY)
+        settings = lambda_client.get_account_settings()
+        limit = settings.get("AccountLimit", {}).get("ConcurrentExecutions")
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        limit, why = None, str(exc).split(" (reached")[0]
+    if limit:
+        return float(limit), ""
+    note = (
+        f"cannot read the Lambda concurrency limit ({why}): assuming "
+        f"{DEFAULT_ACCOUNT_CONCURRENCY:.0f}; set account_concurrency_limit under [alarms] in opskit.toml"
+    )
+    return DEFAULT_ACCOUNT_CONCURRENCY, note
 
 
 def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = None) -> AlarmSet:
@@ -63,11 +70,12 @@ def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = Non
     document, source = read_alarm_file(alarm_file)
     overrides = alarm_overrides(env.settings)
     context = stack_context(clients.client("cloudformation"), env)
+    limit, note = account_concurrency_limit(clients.client("lambda"), overrides)
     variables = {
         "function_timeout_ms": function_timeout_seconds(env) * 1000.0,
-        "account_concurrency_limit": account_concurrency_limit(clients.client("lambda"), overrides),
+        "account_concurrency_limit": limit,
     }
-    return load_alarm_set(
+    result = load_alarm_set(
         document,
         stack=env.stack_name,
         context=context,
@@ -75,6 +83,9 @@ def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = Non
         variables=variables,
         source=source,
     )
+    if note:
+        result.notes.append(note)
+    return result
 
 
 def existing_alarms(cw: Any, prefix: str) -> list[dict[str, Any]]:
@@ -193,7 +204,7 @@ def alarm_rows(cw: Any, stack: str, now: datetime) -> list[dict[str, Any]]:
             {
                 "name": alarm["AlarmName"],
                 "state": alarm.get("StateValue", "?"),
-                "since": since.isoformat(timespec="seconds") if since else "",
+                "since": since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if since else "",
                 "for": _ago(now, since) if since else "",
                 "reason": alarm.get("StateReason", ""),
                 "managed": is_owned(alarm, stack),

@@ -62,6 +62,7 @@ class AlarmSet:
     filters: list[DesiredFilter] = field(default_factory=list)
     skipped: list[DesiredAlarm] = field(default_factory=list)
     source: str = ""
+    notes: list[str] = field(default_factory=list)  # assumptions made while resolving
 
     def custom_metrics(self) -> dict[str, set[str]]:
         """{namespace: metric names} published by this set's metric filters."""

@@ -59,6 +59,8 @@ def apply(
     term = app.terminal
     with term.status("Reading the stack and the alarm set..."):
         desired = desired_alarms(app.clients, app.env, alarm_file)
+    for note in desired.notes:
+        term.warn(note)
     for alarm in desired.skipped:
         term.warn(
             f"skipped {alarm.name}: no value for ${{{', '.join(alarm.missing)}}} in the stack outputs"
@@ -122,7 +124,7 @@ def _change_row(change: Any) -> dict[str, str]:
 def _render_changes(app: App, changes: list[Any]) -> None:
     table = Table(header_style="bold")
     for column in ("action", "kind", "name", "detail"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column != "detail", overflow="fold")
     for change in changes:
         style = ACTION_STYLES.get(change.action, "")
         table.add_row(Text(change.action, style=style), change.kind, change.name, change.detail)
@@ -155,7 +157,7 @@ def list_(app: App, watch_: bool, interval: float) -> None:
             caption=None if found else "no alarms: run `opskit alarms apply`",
         )
         for column in columns:
-            table.add_column(column, overflow="fold")
+            table.add_column(column, no_wrap=column != "reason", overflow="fold")
         for row in found:
             state = Text(row["state"], style=STATE_STYLES.get(row["state"], ""))
             table.add_row(row["name"], state, row["for"], row["since"], row["reason"])

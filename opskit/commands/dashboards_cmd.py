@@ -81,6 +81,10 @@ def push(app: App, template: Path | None, queries_dir: Path | None, name: str | 
         f"Dashboard {name} {'updated' if changed else 'unchanged (already up to date)'}."
     )
     app.terminal.print(console_url(app.env.region, name))
+    if app.env.local:
+        app.terminal.info(
+            "(local emulator: that is where it would be in AWS; read it back with get_dashboard)"
+        )
 
 
 @click.command()
@@ -144,7 +148,7 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
         grid.add_row(
             chart_panel("Latency p99", series.p99_latency, " ms", width=width, style="yellow"),
             chart_panel(
-                "Cost so far (estimate)",
+                "Cost so far (estimate, this window)",
                 series.cost_so_far,
                 " USD",
                 width=width,

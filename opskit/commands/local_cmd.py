@@ -109,5 +109,10 @@ def status(app: App) -> None:
             f"Stack {env.stack_name}: {stk.stack_status(cfn, env.stack_name) or 'not deployed'}",
         )
     out(terminal, "Note: " + SYNTHESIZED_NOTE.format(group=env.function_log_group) + ".")
+    out(
+        terminal,
+        "Note: the local gateway runs the project's gateway/ sources under uvicorn "
+        "(not the uploaded zip), with the deployed function's environment variables.",
+    )
     for note in state.extra.get("transform_notes", []) or []:
         out(terminal, f"Local template: {note}")

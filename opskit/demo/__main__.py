@@ -157,7 +157,7 @@ class Demo:
         self.upstream_urls = {k: info[k] for k in ("users", "products", "orders")}
         for name, url in self.upstream_urls.items():
             self.console.print(f"    {name:<9} {url}")
-        self.console.print(f"    pid {self.upstreams.pid}; log {log}")
+        self.console.print(f"    pid {self.upstreams.pid}; log {log}", soft_wrap=True)
 
     def step_deploy(self) -> None:
         params = []
@@ -229,7 +229,7 @@ class Demo:
         self.opskit("insights", "run", "latency", timeout=120)
 
     def step_alarms(self) -> None:
-        self.opskit("alarms", "apply", "--yes", timeout=120)
+        self.opskit("alarms", "apply", "--yes", "--email", self.options.email, timeout=120)
         self.opskit("alarms", "list", timeout=60)
 
     def step_dashboards(self) -> None:
@@ -260,6 +260,8 @@ class Demo:
 
     def step_cost(self) -> None:
         self.opskit("cost", "estimate", "--from-logs", timeout=120)
+        # The same measured traffic (durations, memory, bytes, rate-limited share) at scale:
+        self.opskit("cost", "estimate", "--from-logs", "--requests", "10M", timeout=120)
 
     STEPS: tuple[tuple[str, str], ...] = (
         ("start the local account (emulator on 127.0.0.1)", "step_local_up"),
@@ -283,10 +285,10 @@ class Demo:
         with project.DemoLock(self.workdir):
             os.environ[reaper.MARKER] = self.run_id  # our own children inherit it too
             self.shell = Shell(self.console, self.workdir, self.child_env())
-            self.intro(source)
             failure: StepFailed | None = None
             interrupted = False
             try:
+                self.intro(source)
                 for number, (title, method) in enumerate(self.STEPS, start=1):
                     self.run_step(number, title, getattr(self, method))
             except StepFailed as exc:
@@ -294,30 +296,29 @@ class Demo:
             except Interrupted:
                 interrupted = True
             finally:
-                cleanup_problems = self.cleanup()
+                problems = self.cleanup()
             elapsed = time.monotonic() - started
+            for problem in problems:
+                self.console.print(f"[bold red]cleanup[/]: {problem}", soft_wrap=True)
             if interrupted:
                 self.console.print(
-                    "[bold red]Interrupted[/]: everything the demo started is stopped."
+                    "[bold red]Interrupted[/]: the demo stopped what it had started."
                 )
+                self.write_summary(elapsed, "interrupted")
                 return 130
             if failure is not None:
                 record = self.records[-1]
                 self.console.print(
-                    f"[bold red]Step {record.number} ({record.title}) failed[/]: {failure.reason}"
+                    f"[bold red]Step {record.number} ({record.title}) failed[/]: {failure.reason}",
+                    soft_wrap=True,
                 )
-                self.console.print(
-                    "Everything the demo started is stopped." if not cleanup_problems else ""
-                )
+                if not problems:
+                    self.console.print("Everything the demo started is stopped.")
+                self.write_summary(elapsed, "failed")
                 return failure.exit_code or 1
             self.summary(elapsed)
-            if cleanup_problems:
-                for problem in cleanup_problems:
-                    self.console.print(f"[bold red]cleanup[/]: {problem}", soft_wrap=True)
-                self.write_summary(elapsed, "left processes behind")
-                return 1
-            self.write_summary(elapsed, "ok")
-            return 0
+            self.write_summary(elapsed, "left processes behind" if problems else "ok")
+            return 1 if problems else 0
 
     def run_step(self, number: int, title: str, action: Callable[[], None]) -> None:
         record = StepRecord(number, title)
@@ -342,15 +343,21 @@ class Demo:
 
     def intro(self, source: Path) -> None:
         self.console.rule("[bold]opskit demo")
+        opskit_bin = Path(sys.executable).parent / "opskit"
         self.console.print(
             "The whole product on an embedded local AWS account: no AWS account, no Docker.\n"
-            "Every line starting with [bold green]$[/] is a real command, run as you would type it\n"
-            f"(with [bold]{Path(sys.executable).parent / 'opskit'}[/] or after `source .venv/bin/activate`).\n"
-            f"It runs in its own project directory, so a local account you started yourself is not touched:"
+            "Every line starting with [bold green]$[/] is a real command, run as you would type it "
+            f"({_relative(opskit_bin, source)}, or `opskit` after `source .venv/bin/activate`).\n"
+            "The demo works in its own project directory (links to this project's files, its own "
+            ".opskit/ state), so it never touches a local account of yours.",
+            soft_wrap=True,
         )
-        self.console.print(
-            f"[bold green]$[/] [bold]cd {_relative(self.workdir, source)}[/]", highlight=False
-        )
+        if (source / ".opskit" / "local.json").is_file():
+            self.console.print(
+                f"Your own local account ({source / '.opskit' / 'local.json'}) stays as it is.",
+                soft_wrap=True,
+            )
+        self.console.print(f"[bold green]$[/] [bold]cd {_relative(self.workdir, source)}[/]")
 
     def cleanup(self) -> list[str]:
         """Stop everything this demo started; return what could not be stopped cleanly."""
@@ -539,7 +546,10 @@ def main(argv: list[str] | None = None) -> int:
         help="also write what ran and how long each step took to this file",
     )
     args = parser.parse_args(argv)
+    # Piped (CI, a log file): wide enough that tables stay readable; a terminal: its width.
     console = Console(highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(highlight=False, width=120)
     for sig in HANDLED_SIGNALS:
         signal.signal(sig, _raise_interrupted)
     options = Options(
@@ -548,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         email=args.email,
         budget=args.budget,
         workdir=args.workdir,
+        summary_json=args.summary_json,
     )
     try:
         return Demo(options, console).run()

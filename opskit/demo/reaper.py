@@ -27,9 +27,11 @@ def can_scan() -> bool:
     return Path("/proc/self/environ").is_file()
 
 
-def marked_processes(run_id: str, exclude: set[int] | None = None) -> list[Leftover]:
-    """Live processes (not zombies) whose environment carries this run's marker."""
-    needle = f"{MARKER}={run_id}".encode()
+def marked_processes(
+    run_id: str, exclude: set[int] | None = None, marker: str = MARKER
+) -> list[Leftover]:
+    """Live processes (not zombies) whose environment has `marker=run_id`."""
+    needle = f"{marker}={run_id}".encode()
     exclude = exclude or set()
     found = []
     for entry in Path("/proc").iterdir():

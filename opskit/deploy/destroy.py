@@ -55,11 +55,9 @@ def destroy(
             f"stack {env.stack_name} not found", "nothing to destroy", "check --env and --region"
         )
     result = DestroyResult(env.stack_name, retained_resources(cfn, env.stack_name))
-    kept = ", ".join(r["physical_id"] for r in result.retained) or "none"
-    question = (
-        f"Delete stack {env.stack_name} ({env.name}, {status})? "
-        f"Retained and NOT deleted (DeletionPolicy: Retain): {kept}."
-    )
+    kept = ", ".join(f"{r['physical_id']} ({r['type']})" for r in result.retained) or "none"
+    ui.note(f"Kept when the stack is deleted (DeletionPolicy: Retain, data stays): {kept}")
+    question = f"Delete stack {env.stack_name} ({env.name}, {status})?"
     if not (assume_yes or ui.confirm(question)):
         raise Aborted(
             "destroy cancelled",
@@ -82,5 +80,5 @@ def destroy(
         if status is None:
             return result
         if not stk.is_in_progress(status) or env.local:
-            raise deploy_failure(cfn, env, status, events)
+            raise deploy_failure(cfn, env, status, events, action="destroy")
         sleep(interval)

@@ -360,7 +360,11 @@ def _follow(
 
 
 def deploy_failure(
-    cfn: Any, env: Environment, status: str | None, events: list[dict[str, Any]]
+    cfn: Any,
+    env: Environment,
+    status: str | None,
+    events: list[dict[str, Any]],
+    action: str = "deploy",
 ) -> DeployFailed:
     """The first failed resource (nested stacks included) and the resulting stack state."""
     failure = stk.first_failure(cfn, list(reversed(events)), env.stack_name)
@@ -379,4 +383,6 @@ def deploy_failure(
         fix = "fix it and deploy again (opskit offers to delete and recreate the stack)"
     elif env.local:
         fix = "run `opskit --env local destroy --yes`, fix it and deploy again"
-    return DeployFailed(f"deploy of {env.stack_name} failed", why, fix)
+    if action == "destroy":
+        fix = "fix or empty the resource named above, then `opskit destroy` again"
+    return DeployFailed(f"{action} of {env.stack_name} failed", why, fix)

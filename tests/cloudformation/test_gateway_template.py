@@ -98,11 +98,15 @@ NOT_TAGGABLE = {
 }
 # Actions that do not support resource-level permissions (IAM service authorization
 # reference): the only place Resource "*" is allowed.
-RESOURCELESS_ACTIONS = {
-    "xray:PutTraceSegments",
-    "xray:PutTelemetryRecords",
-    "xray:GetSamplingRules",
-    "xray:GetSamplingTargets",
+RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# What the gateway calls (gateway/ratelimit.py, gateway/sessions.py): the role allows no more.
+RATE_LIMIT_ACTIONS = {"dynamodb:UpdateItem"}
+SESSION_ACTIONS = {
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:BatchWriteItem",
 }
 
 
@@ -313,9 +317,8 @@ def test_iam_is_least_privilege(template):
         actions = as_list(statement["Action"])
         for action in actions:
             assert "*" not in action, f"wildcard action {action}"
-            assert not action.startswith(("iam:", "sts:", "dynamodb:Scan", "dynamodb:Delete")) or (
-                action == "dynamodb:DeleteItem"
-            ), action
+            assert not action.startswith(("iam:", "sts:", "kms:", "dynamodb:Scan")), action
+            assert action not in {"dynamodb:DeleteTable", "dynamodb:UpdateTable"}, action
         resources = as_list(statement["Resource"])
         if "*" in resources:
             assert resources == ["*"]
@@ -323,6 +326,8 @@ def test_iam_is_least_privilege(template):
         for resource in resources:
             assert resource == "*" or isinstance(resource, dict), resource
     by_sid = {s["Sid"]: s for s in found}
+    assert set(as_list(by_sid["RateLimitCounters"]["Action"])) == RATE_LIMIT_ACTIONS
+    assert set(as_list(by_sid["Sessions"]["Action"])) == SESSION_ACTIONS
     assert as_list(by_sid["RateLimitCounters"]["Resource"]) == [
         {"Fn::GetAtt": ["RateLimitTable", "Arn"]}
     ]
@@ -450,3 +455,12 @@ def test_everything_taggable_is_tagged(template):
             tags = {t["Key"]: t["Value"] for t in tags}
         assert tags["Project"] == {"Ref": "Project"}, logical_id
         assert tags["Environment"] == {"Ref": "Environment"}, logical_id
+
+
+def test_a_jwt_key_source_is_required(template):
+    """The gateway refuses to start without a key: CloudFormation rejects such a deploy."""
+    (assertion,) = template["Rules"]["JwtKeyRequired"]["Assertions"]
+    alternatives = assertion["Assert"]["Fn::Or"]
+    refs = {alt["Fn::Not"][0]["Fn::Equals"][0]["Ref"] for alt in alternatives}
+    assert refs == {"JwtSecretArn", "JwtPublicKey", "JwksUrl"}
+    assert "JwtSecretArn" in assertion["AssertDescription"]

@@ -19,7 +19,7 @@ class UvicornGateway:
     def __init__(self, env: dict[str, str]) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.TemporaryFile(mode="w+")
+        self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the process object
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(self.port),
@@ -66,7 +66,11 @@ class SerializedMotoServer:
     def __init__(self) -> None:
         import threading
 
-        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
         from werkzeug.serving import make_server
 
         app = DomainDispatcherApplication(create_backend_app)
@@ -78,8 +82,12 @@ class SerializedMotoServer:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._server = make_server("127.0.0.1", self.port, serialized, True, request_handler=MotoRequestHandler)
-        self._server.socket.listen(1024)  # socketserver's default backlog of 5 drops a 200-request burst
+        self._server = make_server(
+            "127.0.0.1", self.port, serialized, True, request_handler=MotoRequestHandler
+        )
+        self._server.socket.listen(
+            1024
+        )  # socketserver's default backlog of 5 drops a 200-request burst
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def __enter__(self) -> SerializedMotoServer:

@@ -22,7 +22,14 @@ def atomic_moto():
 @pytest.mark.slow
 def test_two_processes_admit_exactly_the_limit(atomic_moto, upstream) -> None:
     # A one-day window so the burst cannot straddle a window boundary.
-    env = gateway_env(atomic_moto, upstream.url, GATEWAY_RATE_LIMIT="50/86400")
+    # Generous AWS timeouts: this shared 2-core machine must not turn a slow accept into fail-open.
+    env = gateway_env(
+        atomic_moto,
+        upstream.url,
+        GATEWAY_RATE_LIMIT="50/86400",
+        GATEWAY_AWS_TIMEOUT="15",
+        GATEWAY_AWS_CONNECT_TIMEOUT="10",
+    )
     gateways = [UvicornGateway(env), UvicornGateway(env)]
     try:
         for gw in gateways:
@@ -36,7 +43,10 @@ def test_two_processes_admit_exactly_the_limit(atomic_moto, upstream) -> None:
                     *(
                         client.get(
                             f"{gateways[i % 2].url}/api/users/item/{i}",
-                            headers={"authorization": f"Bearer {tok}", "x-request-id": f"burst-{i}"},
+                            headers={
+                                "authorization": f"Bearer {tok}",
+                                "x-request-id": f"burst-{i}",
+                            },
                         )
                         for i in range(200)
                     )
@@ -55,7 +65,12 @@ def test_two_processes_admit_exactly_the_limit(atomic_moto, upstream) -> None:
     finally:
         for gw in gateways:
             gw.stop()
-    lines = [line for gw in gateways for line in json_lines(gw.output()) if line.get("message") == "request"]
+    lines = [
+        line
+        for gw in gateways
+        for line in json_lines(gw.output())
+        if line.get("message") == "request"
+    ]
     api = [line for line in lines if line["route"] == "/api/users"]
     assert len(api) == 200
     assert sum(line["rate_limited"] for line in api) == 150

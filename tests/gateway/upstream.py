@@ -112,6 +112,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class UpstreamServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # bursts of 200 connections in the concurrency test
 
     def __init__(self) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)

@@ -531,3 +531,73 @@ def test_status_drift_lists_drifted_resources(factory, env):
         "RateLimitTable", "AWS::DynamoDB::Table", "MODIFIED",
         "/PointInTimeRecoverySpecification/PointInTimeRecoveryEnabled (not_equal)",
     ] in rows  # fmt: skip
+
+
+YAML_TEMPLATE = """
+Resources:
+  RateLimitTable:
+    Type: AWS::DynamoDB::Table
+    DeletionPolicy: Retain
+    UpdateReplacePolicy: Retain
+    Properties:
+      TableName: !Sub ${AWS::StackName}-rate-limits
+  Bucket:
+    Type: AWS::S3::Bucket
+"""
+
+
+def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env):
+    cfn = factory.client("cloudformation")
+    old = [
+        event(STACK, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE", minute=0, physical=STACK_ID)
+    ]
+    new = [
+        event(STACK, "AWS::CloudFormation::Stack", "DELETE_FAILED",
+              "The following resource(s) failed to delete: [Bucket].", minute=3, physical=STACK_ID),
+        event("Bucket", "AWS::S3::Bucket", "DELETE_FAILED",
+              "The bucket you tried to delete is not empty", minute=2),
+        event("RateLimitTable", "AWS::DynamoDB::Table", "DELETE_SKIPPED", minute=2),
+        event(STACK, "AWS::CloudFormation::Stack", "DELETE_IN_PROGRESS", "User Initiated", minute=1, physical=STACK_ID),
+    ]  # fmt: skip
+    summaries = [
+        {"LogicalResourceId": "RateLimitTable", "PhysicalResourceId": f"{STACK}-rate-limits",
+         "ResourceType": "AWS::DynamoDB::Table", "LastUpdatedTimestamp": T0, "ResourceStatus": "CREATE_COMPLETE"},
+        {"LogicalResourceId": "Bucket", "PhysicalResourceId": f"{STACK}-bucket-1x2y3z",
+         "ResourceType": "AWS::S3::Bucket", "LastUpdatedTimestamp": T0, "ResourceStatus": "CREATE_COMPLETE"},
+    ]  # fmt: skip
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": STACK})
+        stub.add_response(
+            "get_template",
+            {"TemplateBody": YAML_TEMPLATE, "StagesAvailable": ["Original", "Processed"]},
+            {"StackName": STACK},
+        )
+        stub.add_response(
+            "list_stack_resources", {"StackResourceSummaries": summaries}, {"StackName": STACK}
+        )
+        declined = CliRunner().invoke(cli, ["destroy"], obj=make_app(env, factory))
+        stub.assert_no_pending_responses()
+    assert declined.exit_code == EXIT_ABORTED
+    assert declined.stderr.splitlines() == [
+        f"Kept when the stack is deleted (DeletionPolicy: Retain, data stays): {STACK}-rate-limits (AWS::DynamoDB::Table)",
+        "Error: destroy cancelled: the stack was not deleted (rerun with --yes to delete without asking)",
+    ]
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": STACK})
+        stub.add_response("get_template", {"TemplateBody": YAML_TEMPLATE}, {"StackName": STACK})
+        stub.add_response(
+            "list_stack_resources", {"StackResourceSummaries": summaries}, {"StackName": STACK}
+        )
+        stub.add_response("describe_stack_events", {"StackEvents": old}, {"StackName": STACK})
+        stub.add_response("delete_stack", {}, {"StackName": STACK})
+        stub.add_response("describe_stack_events", {"StackEvents": new + old}, {"StackName": STACK})
+        stub.add_response("describe_stacks", stack("DELETE_FAILED"), {"StackName": STACK})
+        result = CliRunner().invoke(cli, ["destroy", "--yes"], obj=make_app(env, factory))
+        stub.assert_no_pending_responses()  # and no DynamoDB call exists to delete a table
+    assert result.exit_code == EXIT_DEPLOY_FAILED
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: destroy of {STACK} failed: Bucket (AWS::S3::Bucket) DELETE_FAILED: "
+        "The bucket you tried to delete is not empty; stack is now DELETE_FAILED "
+        "(fix or empty the resource named above, then `opskit destroy` again)"
+    )

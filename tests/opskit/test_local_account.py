@@ -157,6 +157,13 @@ def test_local_up_deploy_status_down(project):
     assert " Init Duration: " in reports[0]
     assert all(" Init Duration: " not in r for r in reports[1:])
 
+    again = run("local", "up")  # idempotent: nothing new is started
+    assert again.stdout.splitlines()[:2] == [
+        f"Emulator already running at {state.endpoint_url} (pid {state.pids['emulator']}).",
+        f"Gateway already running at {state.gateway_url}.",
+    ]
+    assert LocalState.load(env).pids == state.pids
+
     status = run("local", "status")
     assert status.exit_code == 0, status.output
     rows = [
@@ -206,4 +213,24 @@ def test_local_status_when_not_running_and_deploy_needs_up(project):
     assert result.stderr == (
         "Error: the local account is not running: no "
         f"{project / '.opskit' / 'local.json'} (start it with `opskit local up`)\n"
+    )
+
+
+def test_local_destroy_stops_the_gateway_and_keeps_the_emulator(project):
+    env = load_environment("local")
+    assert run("local", "up").exit_code == 0
+    assert run("deploy", "--env", "local", "--yes").exit_code == 0
+    state = LocalState.load(env)
+    gateway, shipper = state.pids["gateway"], state.pids["shipper"]
+    destroyed = run("--env", "local", "destroy", "--yes")
+    assert destroyed.exit_code == 0, destroyed.output
+    assert destroyed.stdout.splitlines()[0] == f"Deleted stack {STACK}."
+    assert "Local gateway stopped (its stack is gone)." in destroyed.stderr.splitlines()
+    assert not procs.alive(gateway) and not procs.alive(shipper)
+    state = LocalState.load(env)
+    assert list(state.pids) == ["emulator"] and procs.alive(state.pids["emulator"], "moto.server")
+    down = run("local", "down")
+    assert (
+        down.stdout
+        == f"emulator (pid {state.pids['emulator']}): stopped\nLocal account stopped; state removed.\n"
     )

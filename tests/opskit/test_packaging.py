@@ -200,7 +200,7 @@ def test_size_limits_are_enforced(real_build, tmp_path, monkeypatch):
     assert not (tmp_path / "b" / "gateway-arm64.zip").exists()
 
 
-def test_cli_package_prints_size_and_hash(real_build, monkeypatch):
+def test_cli_package_prints_size_and_hash(real_build, monkeypatch, tmp_path):
     project, result = real_build
     monkeypatch.setenv("OPSKIT_CONFIG", str(project / "opskit.toml"))
     runner = CliRunner()
@@ -210,10 +210,13 @@ def test_cli_package_prints_size_and_hash(real_build, monkeypatch):
     assert f"  sha256  {result.sha256}\n" in table.output
     assert f"  size    {result.size_zipped / 1024 / 1024:.2f} MB zipped" in table.output
     assert "(from cache)" in table.output
-    as_json = runner.invoke(cli, ["--env", "dev", "--output", "json", "package", "--out", "o"])
+    as_json = runner.invoke(
+        cli, ["--env", "dev", "--output", "json", "package", "--out", str(tmp_path)]
+    )
     assert as_json.exit_code == 0, as_json.output
     (row,) = json.loads(as_json.output)
     assert row["sha256"] == result.sha256
+    assert row["path"] == str(tmp_path / "gateway-arm64.zip")
     assert row["files"] == len(result.files)
     assert row["dependencies"] == "cached"
     assert row["size_mb"] == round(result.size_zipped / 1024 / 1024, 2)

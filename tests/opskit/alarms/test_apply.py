@@ -117,6 +117,17 @@ def test_prunes_only_alarms_it_owns(local_env, clients, tmp_path):
         **base,
     )
 
+    cw.put_metric_alarm(
+        AlarmName=f"{STACK}-lambda-throttles", AlarmDescription="same name, by hand", **base
+    )
+    plan = run("--output", "json", "alarms", "apply", "--plan")
+    rows = {(r["action"], r["name"]): r["detail"] for r in json.loads(plan.stdout)}
+    assert rows[("update", f"{STACK}-lambda-throttles")] == "takes over an unmarked alarm"
+    assert ("delete", f"{STACK}-retired") in rows
+    assert not any(
+        name in {"other-team-errors", f"{STACK}-handmade", f"{STACK}2-retired"} for _, name in rows
+    )
+
     refused = run("alarms", "apply")  # not a terminal, no --yes: deleting needs confirmation
     assert refused.exit_code == EXIT_ABORTED
     assert f"{STACK}-retired" in our_alarms(clients)
@@ -213,3 +224,34 @@ def test_custom_file_with_a_wrong_metric_name_is_rejected(local_env, clients, tm
     result = run("alarms", "apply", "--file", str(bad))
     assert result.exit_code == EXIT_CONFIG
     assert "AWS/ApiGateway 5XXError" in result.output
+
+
+def test_metric_filters_are_updated_and_pruned(local_env, clients, tmp_path):
+    from opskit.alarms.spec import default_alarm_file
+
+    create_fake_stack(clients)
+    assert run("alarms", "apply").exit_code == 0
+    text = default_alarm_file().read_text()
+    text = text.replace(
+        "pattern = '{ $.message = \"request\" }'",
+        "pattern = '{ $.message = \"request\" && $.status = * }'",
+    )
+    cold = text.index('[[metric_filter]]\nkey = "cold-starts"')
+    text = text[:cold] + text[text.index("# ---- Lambda") :]
+    custom = tmp_path / "alarms.toml"
+    custom.write_text(text)
+    plan = run("--output", "json", "alarms", "apply", "--file", str(custom), "--plan")
+    pending = {
+        (r["action"], r["name"]) for r in json.loads(plan.stdout) if r["action"] != "unchanged"
+    }
+    assert pending == {
+        ("update", f"{STACK}-opskit-requests"),
+        ("delete", f"{STACK}-opskit-cold-starts"),
+    }
+    assert run("alarms", "apply", "--file", str(custom), "--yes").exit_code == 0
+    filters = clients.client("logs").describe_metric_filters(
+        logGroupName=f"/aws/lambda/{STACK}-gateway"
+    )["metricFilters"]
+    by_name = {f["filterName"]: f["filterPattern"] for f in filters}
+    assert f"{STACK}-opskit-cold-starts" not in by_name
+    assert "$.status = *" in by_name[f"{STACK}-opskit-requests"]

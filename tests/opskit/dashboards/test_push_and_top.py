@@ -175,7 +175,12 @@ def test_top_draws_rates_and_cost_from_moto_metrics(local_env, clients):
     out = buffer.getvalue()
     assert naps == [30.0]
     assert "1,800 requests, 18 5xx" in out
-    for title in ("Request rate", "Error rate (5xx)", "Latency p99", "Cost so far (estimate)"):
+    for title in (
+        "Request rate",
+        "Error rate (5xx)",
+        "Latency p99",
+        "Cost so far (estimate, this window)",
+    ):
         assert title in out
     assert "last 2.00 req/s" in out  # 600 requests per 300 s
     assert "max 2.00%" in out  # 12 of 600 in the last point

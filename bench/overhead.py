@@ -1,0 +1,154 @@
+"""Steady-state cost of the gateway: CPU time per proxied request in the gateway process
+(uvicorn; moto and the upstream in their own processes) against a bare FastAPI hello app's CPU
+per request under the same load, same run. Also: DynamoDB calls and log bytes per request.
+
+Prints cpu_per_request_ratio (target <= 2.0), ddb_calls_per_request (must be 1 for a
+rate-limited JWT request) and log_bytes_per_request (target <= 700, measured on Lambda-shaped
+lines, which carry the function name/ARN/request id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from _support import (  # noqa: E402
+    Proc,
+    _keys,
+    create_tables,
+    free_port,
+    gateway_env,
+    start_moto,
+    start_upstream,
+    token,
+    v2_event,
+    wait_http,
+)
+
+WARMUP = 200
+REQUESTS = 1500
+CONCURRENCY = 8
+
+
+def uvicorn(app: str, env: dict[str, str], stdout) -> tuple[Proc, int]:  # noqa: ANN001
+    port = free_port()
+    args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+            "--no-access-log", "--log-level", "warning", "--app-dir", str(Path(__file__).resolve().parent)]  # fmt: skip
+    proc = Proc(args, env, stdout=stdout)
+    wait_http(f"http://127.0.0.1:{port}/health/live")
+    return proc, port
+
+
+async def load(port: int, path: str, headers: list[tuple[str, str]], count: int) -> int:
+    from gateway.http_client import HttpClient
+
+    client = HttpClient(max_idle_per_origin=CONCURRENCY)
+    statuses: dict[int, int] = {}
+    queue = iter(range(count))
+
+    async def worker() -> None:
+        for _ in queue:
+            resp = await client.request("GET", "http", "127.0.0.1", port, path, headers, timeout=30)
+            statuses[resp.status] = statuses.get(resp.status, 0) + 1
+
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    await client.aclose()
+    if set(statuses) != {200}:
+        raise SystemExit(f"unexpected statuses {statuses} on {path}")
+    return count
+
+
+def cpu_per_request(proc: Proc, port: int, path: str, headers: list[tuple[str, str]]) -> float:
+    asyncio.run(load(port, path, headers, WARMUP))
+    before = proc.cpu_seconds()
+    asyncio.run(load(port, path, headers, REQUESTS))
+    return (proc.cpu_seconds() - before) / REQUESTS
+
+
+def lambda_side(env: dict[str, str]) -> tuple[float, float]:
+    """DynamoDB calls and log bytes per request through the real Lambda handler path."""
+    from mangum import Mangum
+
+    from gateway.app import create_app
+
+    class Ctx:
+        function_name = "opskit-dev-gateway"
+        memory_limit_in_mb = 512
+        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:opskit-dev-gateway"
+        aws_request_id = "3f1c0f6e-8a4b-4f7e-9a51-2c1d5e6f7a8b"
+
+        def get_remaining_time_in_millis(self) -> int:
+            return 30_000
+
+    out = io.StringIO()
+    app = create_app(env, stream=out)
+    handler = Mangum(app, lifespan="off")
+    n = 50
+    auth = {"authorization": f"Bearer {token()}"}
+    before = app.state.runtime.ddb.calls
+    for i in range(n):
+        event = v2_event("GET", f"/api/users/{i}", auth, request_id=f"Kx{i:04d}gHoAMEbQ=")
+        result = handler(event, Ctx())
+        if result["statusCode"] != 200 or "ratelimit" not in result["headers"]:
+            raise SystemExit(f"lambda-side request failed: {result}")
+    calls = (app.state.runtime.ddb.calls - before) / n
+    return calls, len(out.getvalue().encode()) / n
+
+
+def main() -> None:
+    moto, moto_url = start_moto()
+    upstream, upstream_url = start_upstream()
+    procs = [moto, upstream]
+    try:
+        create_tables(moto_url)
+        env = gateway_env(moto_url, upstream_url)
+        hello, hello_port = uvicorn("_hello:app", {}, subprocess.DEVNULL)
+        procs.append(hello)
+        base = cpu_per_request(hello, hello_port, "/health/live", [])
+        hello.stop()
+        with tempfile.TemporaryFile() as logs:
+            gw, gw_port = uvicorn("gateway.app:app", env, logs)
+            procs.append(gw)
+            auth = [("authorization", f"Bearer {token()}")]
+            asyncio.run(load(gw_port, "/api/users/42", auth, WARMUP))
+            logs.seek(0, 2)
+            log_start = logs.tell()
+            before = gw.cpu_seconds()
+            asyncio.run(load(gw_port, "/api/users/42", auth, REQUESTS))
+            gw_cpu = (gw.cpu_seconds() - before) / REQUESTS
+            time.sleep(0.2)
+            logs.seek(0, 2)
+            local_log_bytes = (logs.tell() - log_start) / REQUESTS
+            gw.stop()
+        calls, log_bytes = lambda_side(env)
+        import boto3
+
+        item = boto3.client("dynamodb", endpoint_url=moto_url, region_name="us-east-1", **_keys()).scan(
+            TableName="bench-rate-limits"
+        )["Items"][0]
+        counted = int(item["c"]["N"])
+    finally:
+        for proc in procs:
+            proc.stop()
+    print(f"hello_cpu_us_per_request={base * 1e6:.0f}")
+    print(f"gateway_cpu_us_per_request={gw_cpu * 1e6:.0f}")
+    print(f"cpu_per_request_ratio={gw_cpu / base:.2f}")
+    print(f"ddb_calls_per_request={calls:g}")
+    print(f"ddb_counter_matches_requests={str(counted == WARMUP + REQUESTS + 50).lower()}")
+    print(f"log_bytes_per_request={log_bytes:.0f}")
+    print(f"log_bytes_per_request_local={local_log_bytes:.0f}")
+    print(f"overhead_requests={REQUESTS}")
+    print(json.dumps({"concurrency": CONCURRENCY}), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""`opskit insights`: the query library, run in CloudWatch Logs Insights or in the local engine."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from opskit.errors import ConfigError, OpsError
+
+FORMATS = ("table", "json", "csv")
+SUPPORTED_HELP = """\b
+Local engine (--file, --env local) runs: fields, display, filter, stats ... by,
+sort, limit, parse (glob and regex), dedup; like, =~, in, and/or/not; functions
+ispresent isempty isblank coalesce concat strlen toupper tolower trim ltrim rtrim
+substr replace strcontains abs ceil floor greatest least log sqrt bin datefloor
+dateceil fromMillis toMillis; aggregates count count_distinct sum avg min max pct
+stddev earliest latest."""
+
+
+def _library():
+    from opskit.insights.library import load_library
+
+    return load_library()
+
+
+class InsightsGroup(click.Group):
+    """Built-in subcommands plus one shortcut per library query (`opskit insights slow-requests`)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = list(super().list_commands(ctx))
+        try:
+            names += sorted(n for n in _library() if n not in names)
+        except OpsError:
+            pass
+        return names
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        try:
+            library = _library()
+        except OpsError:
+            return None
+        if cmd_name not in library:
+            return None
+        return _shortcut(library[cmd_name])
+
+
+@click.group(cls=InsightsGroup, epilog=SUPPORTED_HELP)
+def insights() -> None:
+    """Run the Logs Insights query library (CloudWatch, or locally with --file / --env local)."""
+
+
+@insights.command("list")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Output format (default: --output).")
+@click.pass_obj
+def list_cmd(app: Any, fmt: str | None) -> None:
+    """List the library's queries: name, description, log group, parameters."""
+    rows = [
+        {
+            "name": q.name,
+            "description": q.description,
+            "log_group": q.log_group,
+            "parameters": ", ".join(f"{p.name}={p.default}" for p in q.params),
+        }
+        for q in _library().values()
+    ]
+    app.terminal.render_rows(rows, ["name", "description", "log_group", "parameters"], output=fmt)
+
+
+@insights.command("show")
+@click.argument("name")
+@click.pass_obj
+def show_cmd(app: Any, name: str) -> None:
+    """Print one query: its metadata and text."""
+    from opskit.insights.library import get_query
+
+    query = get_query(name)
+    lines = [f"# name: {query.name}", f"# description: {query.description}", f"# log-group: {query.log_group}"]
+    lines += [f"# param: {p.name}={p.default}" + (f" ({p.help})" if p.help else "") for p in query.params]
+    if query.source:
+        lines.append(f"# source: {query.source}")
+    app.terminal.write("\n".join(lines) + "\n" + query.body)
+
+
+def _run_options(fn):
+    options = [
+        click.option("--since", default=None, help="Time range ending now, e.g. 15m, 1h, 2d (default 1h)."),
+        click.option("--start", default=None, help="Range start, ISO 8601 (UTC if no offset)."),
+        click.option("--end", default=None, help="Range end, ISO 8601 (default now)."),
+        click.option("--limit", type=click.IntRange(1, 10_000), default=None, help="At most N rows (CloudWatch caps at 10,000)."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="table, json (a contract: strings as GetQueryResults renders them) or csv."),
+        click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Run locally over exported events (JSON lines, or a JSON doc with an `events` array)."),
+        click.option("--log-group", "log_groups", multiple=True, help="Override: gateway|access|lambda or a log group name (repeatable)."),
+        click.option("--engine", type=click.Choice(["auto", "duckdb", "python"]), default="auto", show_default=True, help="Local engine choice."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+@insights.command("run")
+@click.argument("name", required=False)
+@click.option("--query", "query_text", default=None, help="Run this query text instead of a library query.")
+@click.option("--param", "params", multiple=True, metavar="K=V", help="Set a library query parameter (repeatable).")
+@_run_options
+@click.pass_obj
+def run_cmd(app: Any, name: str | None, query_text: str | None, params: tuple[str, ...], **options: Any) -> None:
+    """Run a library query (NAME) or --query TEXT, in CloudWatch or locally."""
+    if bool(name) == bool(query_text):
+        raise click.UsageError("give a query NAME or --query TEXT (one of them)")
+    values = {}
+    for item in params:
+        if "=" not in item:
+            raise ConfigError(f"invalid --param {item!r}", "expected K=V", "e.g. --param threshold_ms=500")
+        key, value = item.split("=", 1)
+        values[key.strip()] = value.strip()
+    if query_text:
+        if values:
+            raise ConfigError("--param only applies to library queries", "--query text has no parameters", "write the values into the query")
+        _execute(app, query_text, "gateway", label="query", **options)
+        return
+    from opskit.insights.library import get_query
+
+    query = get_query(name)  # type: ignore[arg-type]
+    _execute(app, query.render(values), query.log_group, label=query.name, **options)
+
+
+def _shortcut(query: Any) -> click.Command:
+    def callback(**kwargs: Any) -> None:
+        app = click.get_current_context().obj
+        values = {p.name: str(kwargs.pop(p.name)) for p in query.params if kwargs.get(p.name) is not None}
+        _execute(app, query.render(values), query.log_group, label=query.name, **kwargs)
+
+    command = click.Command(query.name, callback=callback, help=f"{query.description} (library query `{query.name}`).")
+    command.params = []
+    for param in query.params:
+        option_name = "--" + param.name.replace("_", "-")
+        command.params.append(
+            click.Option([option_name, param.name], default=None, show_default=param.default, help=f"{param.help or param.name} (default {param.default})")
+        )
+    probe = _run_options(lambda **kw: None)
+    command.params += list(reversed(probe.__click_params__))  # type: ignore[attr-defined]
+    return command
+
+
+def _execute(
+    app: Any,
+    query: str,
+    log_group_kind: str,
+    *,
+    label: str,
+    since: str | None,
+    start: str | None,
+    end: str | None,
+    limit: int | None,
+    fmt: str | None,
+    file: Path | None,
+    log_groups: tuple[str, ...],
+    engine: str,
+) -> None:
+    from opskit.insights.parser import parse_query
+    from opskit.insights.sources import time_range
+
+    output = fmt or app.terminal.output
+    if file is not None:
+        from opskit.insights.engine import run_file
+
+        parsed = parse_query(query)
+        window = time_range(app.clock(), since, start, end) if (since or start or end) else None
+        result = run_file(
+            parsed,
+            file,
+            limit=limit,
+            start_ms=window.start_ms if window else None,
+            end_ms=window.end_ms if window else None,
+            engine=engine,
+        )
+        app.terminal.render_rows(result.rows, result.columns, output=output)
+        app.terminal.info(f"{len(result.rows)} row(s) from {file} (local engine: {result.engine})")
+        return
+    window = time_range(app.clock(), since, start, end)
+    groups = _log_groups(app, log_groups or (log_group_kind,))
+    if app.env.local:
+        _run_local_account(app, query, groups, window, limit, output, engine)
+        return
+    _run_cloudwatch(app, query, groups, window, limit, output, label)
+
+
+def _log_groups(app: Any, kinds: tuple[str, ...]) -> list[str]:
+    from opskit.insights.sources import resolve_log_group
+
+    cfn = app.clients.client("cloudformation")
+    return [resolve_log_group(app.env, cfn, kind, warn=app.terminal.warn) for kind in kinds]
+
+
+def _run_local_account(app: Any, query: str, groups: list[str], window: Any, limit: int | None, output: str, engine: str) -> None:
+    """--env local: read the local log group(s) from the emulator and run the local engine."""
+    from opskit.insights.engine import run_file
+    from opskit.insights.events import write_events
+    from opskit.insights.parser import parse_query
+    from opskit.insights.sources import filter_events
+
+    parsed = parse_query(query)
+    logs = app.clients.client("logs")
+    with tempfile.TemporaryDirectory(prefix="opskit-insights-") as tmp:
+        path = Path(tmp) / "events.jsonl"
+
+        def events():
+            for group in groups:
+                for event in filter_events(logs, group, window.start_ms, window.end_ms):
+                    yield {**event, "logGroupName": group}
+
+        count = write_events(events(), path)
+        result = run_file(parsed, path, limit=limit, engine=engine)
+    app.terminal.render_rows(result.rows, result.columns, output=output)
+    app.terminal.info(f"{len(result.rows)} row(s) from {count} event(s) in {', '.join(groups)} (local engine: {result.engine})")
+
+
+def _run_cloudwatch(app: Any, query: str, groups: list[str], window: Any, limit: int | None, output: str, label: str) -> None:
+    from opskit.insights.cloudwatch import run_query
+
+    logs = app.clients.client("logs")
+    with app.terminal.status(f"Logs Insights: starting {label}...") as status:
+
+        def on_status(state: str, polls: int, stats: dict[str, float]) -> None:
+            text = f"Logs Insights: {label} {state} (poll {polls}, {int(stats.get('recordsScanned', 0)):,} records scanned)"
+            if status is not None:
+                status.update(text)
+
+        result = run_query(logs, groups, query, window.start, window.end, limit=limit, sleep=app.sleep, on_status=on_status)
+    app.terminal.render_rows(result.rows, result.columns, output=output)
+    app.terminal.info(
+        f"{len(result.rows)} row(s) · {int(result.records_matched):,} matched · {int(result.records_scanned):,} records scanned · "
+        f"{result.bytes_scanned / 1e6:,.1f} MB scanned · ${result.cost_usd:.6f} at $0.005/GB · query {result.query_id}"
+    )
+    if result.truncated:
+        app.terminal.warn("CloudWatch returned its maximum of 10,000 rows; narrow the time range or add stats to see everything")
