@@ -79,8 +79,12 @@ class Proc:
 
 
 def start_moto() -> tuple[Proc, str]:
+    """moto over HTTP in its own process, served with keep-alive (see _moto_app.py)."""
     port = free_port()
-    proc = Proc([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)])
+    proc = Proc(
+        [sys.executable, "-m", "uvicorn", "_moto_app:app", "--interface", "wsgi", "--host", "127.0.0.1",
+         "--port", str(port), "--no-access-log", "--log-level", "warning", "--app-dir", str(ROOT / "bench")]
+    )  # fmt: skip
     wait_port(port)
     return proc, f"http://127.0.0.1:{port}"
 

@@ -55,7 +55,7 @@ def account_concurrency_limit(lambda_client: Any, overrides: dict[str, Any]) -> 
         settings = lambda_client.get_account_settings()
         limit = settings.get("AccountLimit", {}).get("ConcurrentExecutions")
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
-        limit, why = None, str(exc).split(" (reached")[0]
+        limit, why = None, f"GetAccountSettings: {error_code(exc) or type(exc).__name__}"
     if limit:
         return float(limit), ""
     note = (

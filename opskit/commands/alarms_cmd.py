@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -60,7 +61,7 @@ def apply(
     with term.status("Reading the stack and the alarm set..."):
         desired = desired_alarms(app.clients, app.env, alarm_file)
     for note in desired.notes:
-        term.warn(note)
+        term.warn(escape(note))
     for alarm in desired.skipped:
         term.warn(
             f"skipped {alarm.name}: no value for ${{{', '.join(alarm.missing)}}} in the stack outputs"

@@ -283,6 +283,7 @@ class Demo:
         source = project.source_project()
         self.workdir = project.prepare(source, self.options.workdir)
         with project.DemoLock(self.workdir):
+            project.reset_run_files(self.workdir)
             os.environ[reaper.MARKER] = self.run_id  # our own children inherit it too
             self.shell = Shell(self.console, self.workdir, self.child_env())
             failure: StepFailed | None = None

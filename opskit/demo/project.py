@@ -62,6 +62,17 @@ def prepare(source: Path, workdir: Path | None = None) -> Path:
     return workdir
 
 
+RUN_FILES = ("*.log", "traffic.json", "dashboard.json")
+
+
+def reset_run_files(workdir: Path) -> None:
+    """Remove the previous demo's logs and outputs, so what the summary points at is this run's."""
+    state = workdir / ".opskit"
+    for pattern in RUN_FILES:
+        for path in state.glob(pattern):
+            path.unlink(missing_ok=True)
+
+
 class DemoLock:
     """An exclusive lock on the demo directory for the demo's lifetime."""
 

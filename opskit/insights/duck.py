@@ -173,31 +173,11 @@ class Compiler:
             "'ingestionTime': 'BIGINT', 'logGroupName': 'VARCHAR'}, maximum_object_size=16777216)"
             + (f" WHERE {' AND '.join(where)}" if where else "")
         )
-        json_fields = [f for f in referenced if f not in PLATFORM]
+        self.cte(f"SELECT * FROM ({source})")
+        # JSON fields are extracted lazily, just before the first command that needs them,
+        # so a selective filter means the other fields are only parsed for the rows it keeps.
+        self.pending = {f for f in referenced if f not in PLATFORM}
         selects = ["*"]
-        if json_fields:
-            paths = ", ".join(q(_json_path(f)) for f in json_fields)
-            selects.append(
-                f"CASE WHEN starts_with(ltrim(__msg, ' \t\r\n'), '{{') THEN try(json_extract(__msg, [{paths}])) END AS __j"
-            )
-        self.cte(f"SELECT {', '.join(selects)} FROM ({source})")
-        selects = ["*"]
-        for index, name in enumerate(json_fields, start=1):
-            j = f"__j[{index}]"
-            text, number = self.fresh("f"), self.fresh("n")
-            selects.append(
-                f"CASE json_type({j}) WHEN 'VARCHAR' THEN json_extract_string({j}, '$') "
-                f"WHEN 'BOOLEAN' THEN (CASE WHEN CAST({j} AS BOOLEAN) THEN '1' ELSE '0' END) "
-                f"WHEN 'DOUBLE' THEN {rnum(f'CAST({j} AS DOUBLE)')} "
-                f"WHEN 'BIGINT' THEN CAST({j} AS VARCHAR) WHEN 'UBIGINT' THEN CAST({j} AS VARCHAR) END AS {text}"
-            )
-            selects.append(
-                f"CASE json_type({j}) WHEN 'DOUBLE' THEN CAST({j} AS DOUBLE) WHEN 'BIGINT' THEN CAST({j} AS DOUBLE) "
-                f"WHEN 'UBIGINT' THEN CAST({j} AS DOUBLE) WHEN 'BOOLEAN' THEN CAST(CAST({j} AS BOOLEAN) AS INTEGER) "
-                f"WHEN 'VARCHAR' THEN (CASE WHEN regexp_full_match(json_extract_string({j}, '$'), {q(NUMBER_SQL_RE)}) "
-                f"THEN TRY_CAST(json_extract_string({j}, '$') AS DOUBLE) END) END AS {number}"
-            )
-            self.cols[name] = Col(text, "any", number)
         for name in sorted(PLATFORM & set(referenced)):
             column = self.fresh("p")
             selects.append(f"{_platform_sql(name)} AS {column}")
@@ -214,6 +194,36 @@ class Compiler:
                 "@log": Col("__log", "any"),
             }
         )
+
+    def extract(self, names: set[str]) -> None:
+        """Add text and numeric columns for JSON fields `names` (those not extracted yet)."""
+        wanted = sorted(n for n in names & self.pending if n not in self.cols)
+        if not wanted:
+            return
+        self.pending -= set(wanted)
+        paths = ", ".join(q(_json_path(f)) for f in wanted)
+        jcol = self.fresh("j")
+        self.cte(
+            f"SELECT *, CASE WHEN starts_with(ltrim(__msg, ' \t\r\n'), '{{') THEN try(json_extract(__msg, [{paths}])) END AS {jcol} FROM {self.current}"
+        )
+        selects = ["*"]
+        for index, name in enumerate(wanted, start=1):
+            j = f"{jcol}[{index}]"
+            text, number = self.fresh("f"), self.fresh("n")
+            selects.append(
+                f"CASE json_type({j}) WHEN 'VARCHAR' THEN json_extract_string({j}, '$') "
+                f"WHEN 'BOOLEAN' THEN (CASE WHEN CAST({j} AS BOOLEAN) THEN '1' ELSE '0' END) "
+                f"WHEN 'DOUBLE' THEN {rnum(f'CAST({j} AS DOUBLE)')} "
+                f"WHEN 'BIGINT' THEN CAST({j} AS VARCHAR) WHEN 'UBIGINT' THEN CAST({j} AS VARCHAR) END AS {text}"
+            )
+            selects.append(
+                f"CASE json_type({j}) WHEN 'DOUBLE' THEN CAST({j} AS DOUBLE) WHEN 'BIGINT' THEN CAST({j} AS DOUBLE) "
+                f"WHEN 'UBIGINT' THEN CAST({j} AS DOUBLE) WHEN 'BOOLEAN' THEN CAST(CAST({j} AS BOOLEAN) AS INTEGER) "
+                f"WHEN 'VARCHAR' THEN (CASE WHEN regexp_full_match(json_extract_string({j}, '$'), {q(NUMBER_SQL_RE)}) "
+                f"THEN TRY_CAST(json_extract_string({j}, '$') AS DOUBLE) END) END AS {number}"
+            )
+            self.cols[name] = Col(text, "any", number)
+        self.cte(f"SELECT {', '.join(selects)} FROM {self.current}")
 
     # ---- expressions ---------------------------------------------------------------
 
@@ -403,6 +413,8 @@ class Compiler:
             if skip_next_limit:
                 skip_next_limit = False
                 continue
+            if not self.stats_done:
+                self.extract(_fields_in(ast.Query("", (command,))))
             if isinstance(command, ast.Filter):
                 self.cte(f"SELECT * FROM {self.current} WHERE {truth(self.expr(command.condition))}")
             elif isinstance(command, ast.Fields | ast.Display):
@@ -434,6 +446,8 @@ class Compiler:
                 self.ordered_cte(self.default_order(), command.count)
             elif isinstance(command, ast.Dedup):
                 self.dedup(command)
+        if not self.stats_done:
+            self.extract(set(columns) | set(display or []))
         if display is not None:
             columns = display
         elif not self.stats_done and not any(isinstance(c, ast.Fields) for c in commands):

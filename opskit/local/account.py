@@ -121,6 +121,9 @@ def gateway_environment(
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": memory,
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             "AWS_LAMBDA_LOG_GROUP_NAME": env.function_log_group,
+            # No X-Ray daemon or Lambda facade segment locally: with tracing on, the SDK
+            # prints "No segment found" to stderr for every request.
+            "GATEWAY_TRACING": "off",
             "PYTHONUNBUFFERED": "1",
         }
     )

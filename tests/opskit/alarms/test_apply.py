@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from opskit.cli import cli
 from opskit.errors import EXIT_ABORTED, EXIT_CONFIG, EXIT_NOT_FOUND
-from tests.opskit.alarms.conftest import STACK, create_fake_stack
+from tests.opskit.alarms.fake_stack import STACK, create_fake_stack
 
 
 def run(*args: str):
@@ -25,6 +25,8 @@ def test_apply_creates_the_baseline_then_a_second_run_changes_nothing(local_env,
     first = run("alarms", "apply")
     assert first.exit_code == 0, first.output
     assert "Plan: 22 to create" in first.output
+    # moto has no GetAccountSettings: the assumed limit is said, with how to set it.
+    assert "assuming 1000; set account_concurrency_limit" in first.output.replace("\n", " ")
     alarms = our_alarms(clients)
     assert len(alarms) == 17
     names = set(alarms)

@@ -18,7 +18,7 @@ from opskit.aws import ClientFactory
 from opskit.cli import cli
 from opskit.errors import EXIT_NOT_FOUND
 from opskit.terminal import Terminal
-from tests.opskit.alarms.conftest import STACK
+from tests.opskit.alarms.fake_stack import STACK
 
 
 def put_alarm(

@@ -17,7 +17,7 @@ from opskit.config import load_environment
 from opskit.dashboards.charts import bar_rows, sparkline
 from opskit.dashboards.top import UnitPrices, build_series, fetch, metric_queries
 from opskit.errors import EXIT_CHECK_FAILED
-from tests.opskit.alarms.conftest import OUTPUTS, STACK, create_fake_stack
+from tests.opskit.alarms.fake_stack import OUTPUTS, STACK, create_fake_stack
 
 PRICES = UnitPrices(
     http_api_per_million=1.0,
