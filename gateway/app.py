@@ -12,13 +12,14 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Route
 
 from gateway.aws import AwsCallError, AwsUnavailable, dynamodb_client, secretsmanager_client
 from gateway.config import ConfigError, Settings, load_settings
@@ -31,6 +32,7 @@ from gateway.tracing import Tracer, get_tracer
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON = "application/json"
 _cold_start = True
+PROXY_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 @dataclass(slots=True)
@@ -282,7 +284,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         ctx: RequestContext = request.scope["gw"]
         ctx.route = "/auth/sessions"
         r = rt()
-        principal = await _authenticate(r, request, ctx)
+        principal = await _authenticate(r, request.scope, ctx)
         decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
         if principal.kind != "jwt":
             raise GatewayError(
@@ -308,7 +310,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         ctx: RequestContext = request.scope["gw"]
         ctx.route = "/auth/sessions/current"
         r = rt()
-        principal = await _authenticate(r, request, ctx)
+        principal = await _authenticate(r, request.scope, ctx)
         decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
         if principal.session_id is None:
             raise GatewayError(
@@ -327,7 +329,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         ctx: RequestContext = request.scope["gw"]
         ctx.route = "/auth/sessions"
         r = rt()
-        principal = await _authenticate(r, request, ctx)
+        principal = await _authenticate(r, request.scope, ctx)
         decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
         try:
             count = await r.sessions.revoke_all(principal.user_id)
@@ -337,61 +339,10 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
             ) from None
         return _json(200, {"revoked": count}, decision.headers())
 
-    # -- proxy ----------------------------------------------------------------------
-    @app.api_route(
-        "/api/{rest:path}", methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    # -- proxy (the hot path: a plain ASGI endpoint, no per-request FastAPI machinery) --
+    app.router.routes.append(
+        Route("/api/{rest:path}", endpoint=ProxyEndpoint(rt), methods=list(PROXY_METHODS))
     )
-    async def api(request: Request) -> Response:
-        from gateway.proxy import check_path, find_upstream, request_headers, response_headers
-
-        ctx: RequestContext = request.scope["gw"]
-        r = rt()
-        scope = request.scope
-        match = find_upstream(r.settings.upstreams, scope["path"])
-        if match is None:
-            raise GatewayError(404, "not_found", "no upstream serves this path")
-        up, suffix = match
-        ctx.route, ctx.upstream = up.prefix, up.name
-        raw = scope.get("raw_path")
-        raw_path = raw.decode("latin-1") if raw else (scope.get("aws.event") or {}).get("rawPath")
-        check_path(scope["path"], raw_path)
-        body = await _read_body(request, r.settings.max_body_bytes, ctx)
-        with r.tracer.segment(up.prefix):
-            principal = await _authenticate(r, request, ctx)
-            decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
-            headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-            client = scope.get("client")
-            out_headers = request_headers(
-                headers,
-                ctx.request_id,
-                principal.user_id,
-                client[0] if client else None,
-                r.settings.forward_authorization,
-            )
-            try:
-                result = await r.proxy.forward(
-                    up,
-                    scope["method"],
-                    suffix,
-                    scope["query_string"].decode("latin-1"),
-                    out_headers,
-                    body,
-                )
-            except GatewayError as exc:
-                exc.headers = {**decision.headers(), **exc.headers}
-                raise
-            ctx.upstream_latency_ms = round(result.upstream_ms, 2)
-            ctx.upstream_status = result.response.status
-            r.tracer.annotate("upstream_status", result.response.status)
-        resp = Response(result.response.body, result.response.status)
-        resp.raw_headers.extend(
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in response_headers(result.response.headers)
-        )
-        resp.raw_headers.extend(
-            (k.lower().encode(), v.encode()) for k, v in decision.headers().items()
-        )
-        return resp
 
     app.add_middleware(AccessLogMiddleware, logger=logger)
     if runtime is not None and runtime.settings.cors_origins:
@@ -410,28 +361,95 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
     return app
 
 
-async def _read_body(request: Request, limit: int, ctx: RequestContext) -> bytes:
-    length = request.headers.get("content-length")
+async def _read_body(
+    scope: Mapping[str, Any], receive: Any, limit: int, ctx: RequestContext
+) -> bytes:
+    length = _header(scope, b"content-length")
     if length is not None and (not length.isdigit() or int(length) > limit):
         raise GatewayError(413, "payload_too_large", f"request body over {limit} bytes")
     chunks = []
     total = 0
-    async for chunk in request.stream():
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise GatewayError(400, "client_disconnected", "the client went away mid-request")
+        chunk = message.get("body", b"")
         total += len(chunk)
         if total > limit:
             raise GatewayError(413, "payload_too_large", f"request body over {limit} bytes")
         chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
     ctx.request_bytes = total
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-async def _authenticate(r: Runtime, request: Request, ctx: RequestContext):  # noqa: ANN202
+class ProxyEndpoint:
+    """``/api/{users|products|orders}/...``: path check, body, auth, rate limit, forward."""
+
+    def __init__(self, runtime: Callable[[], Runtime]) -> None:
+        from gateway import proxy
+
+        self.runtime = runtime
+        self.proxy = proxy
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        p, r = self.proxy, self.runtime()
+        ctx: RequestContext = scope["gw"]
+        match = p.find_upstream(r.settings.upstreams, scope["path"])
+        if match is None:
+            raise GatewayError(404, "not_found", "no upstream serves this path")
+        up, suffix = match
+        ctx.route, ctx.upstream = up.prefix, up.name
+        raw = scope.get("raw_path")
+        raw_path = raw.decode("latin-1") if raw else (scope.get("aws.event") or {}).get("rawPath")
+        p.check_path(scope["path"], raw_path)
+        body = await _read_body(scope, receive, r.settings.max_body_bytes, ctx)
+        with r.tracer.segment(up.prefix):
+            principal = await _authenticate(r, scope, ctx)
+            decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
+            client = scope.get("client")
+            out_headers = p.request_headers(
+                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+                ctx.request_id,
+                principal.user_id,
+                client[0] if client else None,
+                r.settings.forward_authorization,
+            )
+            query = scope["query_string"].decode("latin-1")
+            try:
+                result = await r.proxy.forward(
+                    up, scope["method"], suffix, query, out_headers, body
+                )
+            except GatewayError as exc:
+                exc.headers = {**decision.headers(), **exc.headers}
+                raise
+            upstream = result.response
+            ctx.upstream_latency_ms = round(result.upstream_ms, 2)
+            ctx.upstream_status = upstream.status
+            r.tracer.annotate("upstream_status", upstream.status)
+        headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in p.response_headers(upstream.headers)
+        ]
+        headers.extend((k.lower().encode(), v.encode()) for k, v in decision.headers().items())
+        if scope["method"] == "HEAD":
+            length = upstream.header("content-length")
+            if length is not None:
+                headers.append((b"content-length", length.encode("latin-1")))
+        elif upstream.status >= 200 and upstream.status not in (204, 304):
+            headers.append((b"content-length", str(len(upstream.body)).encode()))
+        await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
+        await send({"type": "http.response.body", "body": upstream.body})
+
+
+async def _authenticate(r: Runtime, scope: Mapping[str, Any], ctx: RequestContext):  # noqa: ANN202
     """Authenticate; a failed attempt counts against the client IP's limit (anonymous key)."""
     try:
-        principal = await r.auth.authenticate(request.headers.get("authorization"))
+        principal = await r.auth.authenticate(_header(scope, b"authorization"))
     except GatewayError as exc:
         if exc.status == 401:
-            client = request.scope.get("client")
+            client = scope.get("client")
             decision = await _rate_limit(r, ctx, f"ip:{client[0] if client else 'unknown'}")
             exc.headers = {**decision.headers(), **exc.headers}
         raise

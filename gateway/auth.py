@@ -26,6 +26,7 @@ _RSA_ALGS = ("RS256", "RS384", "RS512")
 _EC_ALGS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 _JWKS_TTL = 300.0
 _JWKS_MIN_REFRESH = 30.0
+_CACHE_SIZE = 2048
 
 
 jwt: Any = None  # PyJWT, imported by _load_jwt when the first Authenticator is built
@@ -94,6 +95,9 @@ class Authenticator:
         self._pem_key: tuple[Any, tuple[str, ...]] | None = None
         self._jwks: dict[str, tuple[Any, tuple[str, ...]]] = {}
         self._jwks_fetched = 0.0
+        # token -> Principal for tokens that passed full verification; ``exp`` is rechecked on
+        # every hit, so a cached token stops working exactly when an uncached one would.
+        self._verified: dict[str, Principal] = {}
         self._lock: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     # -- keys -------------------------------------------------------------------------
@@ -205,6 +209,19 @@ class Authenticator:
         )
 
     async def verify_jwt(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            if cached.exp is not None and cached.exp + self.leeway > time.time():
+                return cached
+            del self._verified[token]
+            raise unauthorized("token expired")
+        principal = await self._verify_jwt(token)
+        if len(self._verified) >= _CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = principal
+        return principal
+
+    async def _verify_jwt(self, token: str) -> Principal:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

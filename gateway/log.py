@@ -86,10 +86,46 @@ def _redact(value: Any) -> Any:
     return value
 
 
+# The access line's own keys: never sensitive names (their string values are still checked).
+_SAFE_KEYS = frozenset(
+    [
+        "level",
+        "location",
+        "message",
+        "event",
+        "timestamp",
+        "service",
+        "cold_start",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "function_request_id",
+        "xray_trace_id",
+        "correlation_id",
+        "method",
+        "path",
+        "route",
+        "status",
+        "latency_ms",
+        "upstream",
+        "upstream_latency_ms",
+        "upstream_status",
+        "user_id",
+        "client_ip",
+        "rate_limited",
+        "request_bytes",
+        "response_bytes",
+        "error_code",
+    ]
+)
+
+
 def redact_processor(_logger: object, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: redact sensitive keys and values at any depth."""
     for key, value in event_dict.items():
-        if _sensitive_key(key):
+        if value is None or value.__class__ in (int, float, bool):
+            continue
+        if key not in _SAFE_KEYS and _sensitive_key(key):
             event_dict[key] = REDACTED
         elif isinstance(value, str | Mapping | list | tuple | set):
             event_dict[key] = _redact(value)

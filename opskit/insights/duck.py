@@ -42,6 +42,7 @@ class S:
     sql: str
     kind: str  # any | num | bool | ts
     num_sql: str | None = None
+    literal: object = None  # the Python value when this is a literal
 
 
 NULL = S("CAST(NULL AS VARCHAR)", "any")
@@ -99,14 +100,35 @@ def compare(op: str, a: S, b: S) -> S:
     sql_op = "<>" if op == "!=" else op
     if numeric_kind(a) and numeric_kind(b):
         return S(f"({num(a)} {sql_op} {num(b)})", "bool")
-    na, nb = num(a), num(b)
     fallback = "TRUE" if op == "!=" else "FALSE"
+    if b.literal is not None and a.literal is None:
+        return _compare_literal(sql_op, a, b, fallback)
+    if a.literal is not None and b.literal is None:
+        flipped = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}.get(sql_op, sql_op)
+        return _compare_literal(flipped, b, a, fallback)
+    na, nb = num(a), num(b)
     return S(
         f"(CASE WHEN {a.sql} IS NULL OR {b.sql} IS NULL THEN NULL "
         f"WHEN {na} IS NOT NULL AND {nb} IS NOT NULL THEN {na} {sql_op} {nb} "
         f"WHEN {na} IS NULL AND {nb} IS NULL THEN {txt(a)} {sql_op} {txt(b)} ELSE {fallback} END)",
         "bool",
     )
+
+
+def _compare_literal(sql_op: str, value: S, literal: S, fallback: str) -> S:
+    """`value OP literal`, with the literal's numeric-ness known while compiling (the common case)."""
+    from opskit.insights.values import as_number
+
+    number = as_number(literal.literal)
+    n = num(value)
+    if number is not None:
+        if numeric_kind(value):
+            return S(f"({n} {sql_op} {float(number)!r})", "bool")
+        return S(f"(CASE WHEN {n} IS NOT NULL THEN {n} {sql_op} {float(number)!r} WHEN {value.sql} IS NULL THEN NULL ELSE {fallback} END)", "bool")
+    text = q(str(literal.literal))
+    if numeric_kind(value):
+        return S(f"(CASE WHEN {value.sql} IS NULL THEN NULL ELSE {fallback} END)", "bool")
+    return S(f"(CASE WHEN {n} IS NOT NULL THEN {fallback} ELSE {value.sql} {sql_op} {text} END)", "bool")
 
 
 @dataclass
@@ -230,8 +252,8 @@ class Compiler:
     def expr(self, node: ast.Expr, aggregate: bool = False) -> S:
         if isinstance(node, ast.Literal):
             if isinstance(node.value, str):
-                return S(q(node.value), "any")
-            return S(f"CAST({node.value!r} AS DOUBLE)", "num")
+                return S(q(node.value), "any", literal=node.value)
+            return S(f"CAST({node.value!r} AS DOUBLE)", "num", literal=node.value)
         if isinstance(node, ast.Duration):
             return S(str(node.millis), "num")
         if isinstance(node, ast.Field):

@@ -13,7 +13,8 @@ from tests.gateway.support import create_tables, gateway_env, json_lines, token
 
 
 @pytest.fixture
-def atomic_moto():
+def atomic_moto(moto):
+    """Shares moto's in-process state with the `moto` fixture, which resets it first."""
     with SerializedMotoServer() as server:
         create_tables(server.url)
         yield server.url

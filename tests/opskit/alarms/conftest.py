@@ -1,17 +1,11 @@
-"""A deployed-looking stack in moto: outputs (literal values) and the function's log group."""
+"""An `env` for the local stack (with an explicit account concurrency limit)."""
 
 from __future__ import annotations
 
 import pytest
 
 from opskit.config import load_environment
-from tests.opskit.alarms.fake_stack import STACK, create_fake_stack
-
-
-@pytest.fixture
-def stack(clients):
-    create_fake_stack(clients)
-    return STACK
+from tests.opskit.alarms.fake_stack import STACK
 
 
 @pytest.fixture
