@@ -55,18 +55,29 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
 class Proc:
     """A subprocess we started and will stop (by its own pid)."""
 
-    def __init__(self, args: list[str], env: dict[str, str] | None = None, stdout=subprocess.DEVNULL) -> None:  # noqa: ANN001
+    def __init__(
+        self, args: list[str], env: dict[str, str] | None = None, stdout=subprocess.DEVNULL
+    ) -> None:  # noqa: ANN001
         self.popen = subprocess.Popen(
-            args, cwd=ROOT, env={**os.environ, **AWS_ENV, **(env or {})}, stdout=stdout, stderr=subprocess.DEVNULL
+            args,
+            cwd=ROOT,
+            env={**os.environ, **AWS_ENV, **(env or {})},
+            stdout=stdout,
+            stderr=subprocess.DEVNULL,
         )
 
     @property
     def pid(self) -> int:
         return self.popen.pid
 
-    def cpu_seconds(self) -> float:
+    def cpu_split(self) -> tuple[float, float]:
+        """(user, system) CPU seconds of the process so far, from /proc."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        tick = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / tick, int(fields[12]) / tick
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_split())
 
     def stop(self) -> None:
         if self.popen.poll() is None:
@@ -154,7 +165,9 @@ def token(sub: str = "bench-user") -> str:
     return jwt.encode({"sub": sub, "exp": int(time.time()) + 3600}, SECRET, algorithm="HS256")
 
 
-def v2_event(method: str, path: str, headers: dict[str, str], request_id: str = "bench-req") -> dict:
+def v2_event(
+    method: str, path: str, headers: dict[str, str], request_id: str = "bench-req"
+) -> dict:
     """API Gateway HTTP API payload v2 (shape of the AWS documentation example)."""
     return {
         "version": "2.0",
@@ -167,7 +180,13 @@ def v2_event(method: str, path: str, headers: dict[str, str], request_id: str = 
             "apiId": "api-id",
             "domainName": "id.execute-api.us-east-1.amazonaws.com",
             "domainPrefix": "id",
-            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "192.0.2.1", "userAgent": "bench"},
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "192.0.2.1",
+                "userAgent": "bench",
+            },
             "requestId": request_id,
             "routeKey": "$default",
             "stage": "$default",

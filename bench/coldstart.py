@@ -16,7 +16,17 @@ import time
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 
-from _support import ROOT, AWS_ENV, create_tables, gateway_env, median, start_moto, start_upstream, token, v2_event  # noqa: E402
+from _support import (  # noqa: E402
+    AWS_ENV,
+    ROOT,
+    create_tables,
+    gateway_env,
+    median,
+    start_moto,
+    start_upstream,
+    token,
+    v2_event,
+)
 
 RUNS = 9
 CONTEXT = """
@@ -25,7 +35,9 @@ class Ctx:
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench-gateway"
     def get_remaining_time_in_millis(self): return 30000
 """
-BARE = CONTEXT + """
+BARE = (
+    CONTEXT
+    + """
 import json, sys
 from fastapi import FastAPI
 from mangum import Mangum
@@ -37,12 +49,16 @@ handler = Mangum(app, lifespan="off")
 r = handler(json.loads(sys.argv[1]), Ctx())
 sys.stderr.write(str(r["statusCode"]) + "\\n")
 """
-GATEWAY = CONTEXT + """
+)
+GATEWAY = (
+    CONTEXT
+    + """
 import json, sys
 from gateway.handler import handler
 r = handler(json.loads(sys.argv[1]), Ctx())
 sys.stderr.write(str(r["statusCode"]) + "\\n")
 """
+)
 
 
 def sample(code: str, event: dict, env: dict[str, str]) -> tuple[float, float]:
@@ -58,7 +74,9 @@ def sample(code: str, event: dict, env: dict[str, str]) -> tuple[float, float]:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     status = proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "?"
     if proc.returncode != 0 or status != "200":
-        raise SystemExit(f"cold start sample failed (status {status}): {proc.stderr[-2000:]} {proc.stdout[-500:]}")
+        raise SystemExit(
+            f"cold start sample failed (status {status}): {proc.stderr[-2000:]} {proc.stdout[-500:]}"
+        )
     return elapsed, cpu
 
 

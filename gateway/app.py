@@ -418,9 +418,10 @@ class ProxyEndpoint:
             )
             query = scope["query_string"].decode("latin-1")
             try:
-                result = await r.proxy.forward(
-                    up, scope["method"], suffix, query, out_headers, body
-                )
+                with r.tracer.segment(f"upstream.{up.name}"):
+                    result = await r.proxy.forward(
+                        up, scope["method"], suffix, query, out_headers, body
+                    )
             except GatewayError as exc:
                 exc.headers = {**decision.headers(), **exc.headers}
                 raise
@@ -458,7 +459,8 @@ async def _authenticate(r: Runtime, scope: Mapping[str, Any], ctx: RequestContex
 
 
 async def _rate_limit(r: Runtime, ctx: RequestContext, key: str) -> Decision:
-    decision, failure = await r.limiter.hit(key)
+    with r.tracer.segment("dynamodb.UpdateItem"):
+        decision, failure = await r.limiter.hit(key)
     if failure is not None:
         mode = "open" if r.settings.rate_limit_fail_open else "closed"
         r.logger.error(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
@@ -39,20 +40,23 @@ def find_upstream(upstreams: tuple[Upstream, ...], path: str) -> tuple[Upstream,
     return best, path[len(best.prefix) :] or "/"
 
 
+_BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
+_DOT_SEGMENT = re.compile(r"(?:^|/)\.{1,2}(?:/|$)")
+
+
 def check_path(path: str, raw_path: str | None) -> None:
     """Reject dot segments, encoded or literal separators, NUL and control characters."""
     bad = None
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
-        bad = "control character"
-    elif "\\" in path:
-        bad = "backslash"
-    elif any(seg in (".", "..") for seg in path.split("/")):
+    found = _BAD_CHARS.search(path)
+    if found:
+        bad = "backslash" if found.group() == "\\" else "control character"
+    elif _DOT_SEGMENT.search(path):
         bad = "dot segment"
-    elif raw_path is not None:
+    elif raw_path is not None and "%" in raw_path:
         lowered = raw_path.lower()
         if "%2f" in lowered or "%5c" in lowered or "%00" in lowered:
             bad = "encoded separator"
-        elif any(seg in (".", "..") for seg in lowered.replace("%2e", ".").split("/")):
+        elif _DOT_SEGMENT.search(lowered.replace("%2e", ".")):
             bad = "dot segment"
     if bad:
         raise GatewayError(400, "bad_path", f"path rejected: {bad}")

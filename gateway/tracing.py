@@ -2,14 +2,16 @@
 
 ``get_tracer(settings_tracing)`` returns a ``NoopTracer`` outside Lambda or when
 GATEWAY_TRACING=off; inside Lambda it returns an ``XRayTracer`` that imports aws-xray-sdk
-lazily (first use), patches botocore, and opens one subsegment per request named after the
-route plus one per outgoing call (the gateway's own HTTP client is traced here, since the SDK
-cannot patch it). The X-Ray SDK is in maintenance mode from 2026-02-25.
+lazily (first use), patches botocore if the process uses it (the request path does not: DynamoDB
+is called through ``gateway.aws``), and opens one subsegment per request named after the route
+plus one per outgoing call (``dynamodb.UpdateItem``, ``upstream.<name>``): the gateway's own HTTP
+client is traced explicitly here, since the SDK cannot patch it. The X-Ray SDK is in maintenance mode from 2026-02-25.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from contextlib import AbstractContextManager, nullcontext
 from typing import Protocol
@@ -44,7 +46,8 @@ class XRayTracer:
             from aws_xray_sdk.core import patch, xray_recorder
 
             xray_recorder.configure(context_missing="IGNORE_ERROR")
-            patch(["botocore"])
+            if "botocore" in sys.modules:  # only when something loaded it (credential fallback)
+                patch(["botocore"])
             self._recorder = xray_recorder
         return self._recorder
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,8 @@ class InsightsGroup(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         names = list(super().list_commands(ctx))
-        try:
+        with contextlib.suppress(OpsError):
             names += sorted(n for n in _library() if n not in names)
-        except OpsError:
-            pass
         return names
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
@@ -56,7 +55,13 @@ def insights() -> None:
 
 
 @insights.command("list")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="Output format (default: --output).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Output format (default: --output).",
+)
 @click.pass_obj
 def list_cmd(app: Any, fmt: str | None) -> None:
     """List the library's queries: name, description, log group, parameters."""
@@ -80,8 +85,14 @@ def show_cmd(app: Any, name: str) -> None:
     from opskit.insights.library import get_query
 
     query = get_query(name)
-    lines = [f"# name: {query.name}", f"# description: {query.description}", f"# log-group: {query.log_group}"]
-    lines += [f"# param: {p.name}={p.default}" + (f" ({p.help})" if p.help else "") for p in query.params]
+    lines = [
+        f"# name: {query.name}",
+        f"# description: {query.description}",
+        f"# log-group: {query.log_group}",
+    ]
+    lines += [
+        f"# param: {p.name}={p.default}" + (f" ({p.help})" if p.help else "") for p in query.params
+    ]
     if query.source:
         lines.append(f"# source: {query.source}")
     app.terminal.write("\n".join(lines) + "\n" + query.body)
@@ -89,14 +100,44 @@ def show_cmd(app: Any, name: str) -> None:
 
 def _run_options(fn):
     options = [
-        click.option("--since", default=None, help="Time range ending now, e.g. 15m, 1h, 2d (default 1h)."),
+        click.option(
+            "--since", default=None, help="Time range ending now, e.g. 15m, 1h, 2d (default 1h)."
+        ),
         click.option("--start", default=None, help="Range start, ISO 8601 (UTC if no offset)."),
         click.option("--end", default=None, help="Range end, ISO 8601 (default now)."),
-        click.option("--limit", type=click.IntRange(1, 10_000), default=None, help="At most N rows (CloudWatch caps at 10,000)."),
-        click.option("--format", "fmt", type=click.Choice(FORMATS), default=None, help="table, json (a contract: strings as GetQueryResults renders them) or csv."),
-        click.option("--file", "file", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Run locally over exported events (JSON lines, or a JSON doc with an `events` array)."),
-        click.option("--log-group", "log_groups", multiple=True, help="Override: gateway|access|lambda or a log group name (repeatable)."),
-        click.option("--engine", type=click.Choice(["auto", "duckdb", "python"]), default="auto", show_default=True, help="Local engine choice."),
+        click.option(
+            "--limit",
+            type=click.IntRange(1, 10_000),
+            default=None,
+            help="At most N rows (CloudWatch caps at 10,000).",
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(FORMATS),
+            default=None,
+            help="table, json (a contract: strings as GetQueryResults renders them) or csv.",
+        ),
+        click.option(
+            "--file",
+            "file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            help="Run locally over exported events (JSON lines, or a JSON doc with an `events` array).",
+        ),
+        click.option(
+            "--log-group",
+            "log_groups",
+            multiple=True,
+            help="Override: gateway|access|lambda or a log group name (repeatable).",
+        ),
+        click.option(
+            "--engine",
+            type=click.Choice(["auto", "duckdb", "python"]),
+            default="auto",
+            show_default=True,
+            help="Local engine choice.",
+        ),
     ]
     for option in reversed(options):
         fn = option(fn)
@@ -105,23 +146,39 @@ def _run_options(fn):
 
 @insights.command("run")
 @click.argument("name", required=False)
-@click.option("--query", "query_text", default=None, help="Run this query text instead of a library query.")
-@click.option("--param", "params", multiple=True, metavar="K=V", help="Set a library query parameter (repeatable).")
+@click.option(
+    "--query", "query_text", default=None, help="Run this query text instead of a library query."
+)
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="K=V",
+    help="Set a library query parameter (repeatable).",
+)
 @_run_options
 @click.pass_obj
-def run_cmd(app: Any, name: str | None, query_text: str | None, params: tuple[str, ...], **options: Any) -> None:
+def run_cmd(
+    app: Any, name: str | None, query_text: str | None, params: tuple[str, ...], **options: Any
+) -> None:
     """Run a library query (NAME) or --query TEXT, in CloudWatch or locally."""
     if bool(name) == bool(query_text):
         raise click.UsageError("give a query NAME or --query TEXT (one of them)")
     values = {}
     for item in params:
         if "=" not in item:
-            raise ConfigError(f"invalid --param {item!r}", "expected K=V", "e.g. --param threshold_ms=500")
+            raise ConfigError(
+                f"invalid --param {item!r}", "expected K=V", "e.g. --param threshold_ms=500"
+            )
         key, value = item.split("=", 1)
         values[key.strip()] = value.strip()
     if query_text:
         if values:
-            raise ConfigError("--param only applies to library queries", "--query text has no parameters", "write the values into the query")
+            raise ConfigError(
+                "--param only applies to library queries",
+                "--query text has no parameters",
+                "write the values into the query",
+            )
         _execute(app, query_text, "gateway", label="query", **options)
         return
     from opskit.insights.library import get_query
@@ -133,18 +190,32 @@ def run_cmd(app: Any, name: str | None, query_text: str | None, params: tuple[st
 def _shortcut(query: Any) -> click.Command:
     def callback(**kwargs: Any) -> None:
         app = click.get_current_context().obj
-        values = {p.name: str(kwargs.pop(p.name)) for p in query.params if kwargs.get(p.name) is not None}
+        values = {
+            p.name: str(kwargs.pop(p.name)) for p in query.params if kwargs.get(p.name) is not None
+        }
+        for p in query.params:
+            kwargs.pop(p.name, None)
+        kwargs.setdefault("limit", None)
         _execute(app, query.render(values), query.log_group, label=query.name, **kwargs)
 
-    command = click.Command(query.name, callback=callback, help=f"{query.description} (library query `{query.name}`).")
+    command = click.Command(
+        query.name, callback=callback, help=f"{query.description} (library query `{query.name}`)."
+    )
     command.params = []
     for param in query.params:
         option_name = "--" + param.name.replace("_", "-")
         command.params.append(
-            click.Option([option_name, param.name], default=None, show_default=param.default, help=f"{param.help or param.name} (default {param.default})")
+            click.Option(
+                [option_name, param.name],
+                default=None,
+                show_default=param.default,
+                help=f"{param.help or param.name} (default {param.default})",
+            )
         )
     probe = _run_options(lambda **kw: None)
-    command.params += list(reversed(probe.__click_params__))  # type: ignore[attr-defined]
+    taken = {p.name for p in query.params}
+    # A library parameter named like a run option (e.g. `limit`) wins: `--limit` sets it.
+    command.params += [o for o in reversed(probe.__click_params__) if o.name not in taken]  # type: ignore[attr-defined]
     return command
 
 
@@ -198,7 +269,15 @@ def _log_groups(app: Any, kinds: tuple[str, ...]) -> list[str]:
     return [resolve_log_group(app.env, cfn, kind, warn=app.terminal.warn) for kind in kinds]
 
 
-def _run_local_account(app: Any, query: str, groups: list[str], window: Any, limit: int | None, output: str, engine: str) -> None:
+def _run_local_account(
+    app: Any,
+    query: str,
+    groups: list[str],
+    window: Any,
+    limit: int | None,
+    output: str,
+    engine: str,
+) -> None:
     """--env local: read the local log group(s) from the emulator and run the local engine."""
     from opskit.insights.engine import run_file
     from opskit.insights.events import write_events
@@ -218,10 +297,14 @@ def _run_local_account(app: Any, query: str, groups: list[str], window: Any, lim
         count = write_events(events(), path)
         result = run_file(parsed, path, limit=limit, engine=engine)
     app.terminal.render_rows(result.rows, result.columns, output=output)
-    app.terminal.info(f"{len(result.rows)} row(s) from {count} event(s) in {', '.join(groups)} (local engine: {result.engine})")
+    app.terminal.info(
+        f"{len(result.rows)} row(s) from {count} event(s) in {', '.join(groups)} (local engine: {result.engine})"
+    )
 
 
-def _run_cloudwatch(app: Any, query: str, groups: list[str], window: Any, limit: int | None, output: str, label: str) -> None:
+def _run_cloudwatch(
+    app: Any, query: str, groups: list[str], window: Any, limit: int | None, output: str, label: str
+) -> None:
     from opskit.insights.cloudwatch import run_query
 
     logs = app.clients.client("logs")
@@ -232,11 +315,22 @@ def _run_cloudwatch(app: Any, query: str, groups: list[str], window: Any, limit:
             if status is not None:
                 status.update(text)
 
-        result = run_query(logs, groups, query, window.start, window.end, limit=limit, sleep=app.sleep, on_status=on_status)
+        result = run_query(
+            logs,
+            groups,
+            query,
+            window.start,
+            window.end,
+            limit=limit,
+            sleep=app.sleep,
+            on_status=on_status,
+        )
     app.terminal.render_rows(result.rows, result.columns, output=output)
     app.terminal.info(
         f"{len(result.rows)} row(s) · {int(result.records_matched):,} matched · {int(result.records_scanned):,} records scanned · "
         f"{result.bytes_scanned / 1e6:,.1f} MB scanned · ${result.cost_usd:.6f} at $0.005/GB · query {result.query_id}"
     )
     if result.truncated:
-        app.terminal.warn("CloudWatch returned its maximum of 10,000 rows; narrow the time range or add stats to see everything")
+        app.terminal.warn(
+            "CloudWatch returned its maximum of 10,000 rows; narrow the time range or add stats to see everything"
+        )

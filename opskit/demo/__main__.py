@@ -90,7 +90,6 @@ class Demo:
         self.traffic: dict[str, Any] = {}
         self.gateway_url = ""
         self.endpoint_url = ""
-        self.stack_outputs: dict[str, str] = {}
         self.files: dict[str, Path] = {}
 
     # --- plumbing -------------------------------------------------------------------------
@@ -203,9 +202,11 @@ class Demo:
     def wait_for_logs(self, answered: int, timeout: float = 60.0) -> None:
         """The shipper batches lines into the log group: wait until every access line is there."""
         from opskit.aws import ClientFactory
+        from opskit.config import load_environment
 
-        group = self.function_log_group()
-        logs = ClientFactory("us-east-1", endpoint_url=self.endpoint_url).client("logs")
+        env = load_environment("local", path=self.workdir / "opskit.toml")
+        group = env.function_log_group
+        logs = ClientFactory(env.region, endpoint_url=self.endpoint_url).client("logs")
         deadline = time.monotonic() + timeout
         seen = 0
         while time.monotonic() < deadline:
@@ -215,16 +216,12 @@ class Demo:
                 return
             time.sleep(0.5)
         raise StepFailed(
-            f"only {seen} of {answered} access lines reached {group} within {timeout:.0f} s (see .opskit/shipper.log)"
+            f"only {seen} of {answered} access lines reached {group} within {timeout:.0f} s "
+            "(see .opskit/shipper.log)"
         )
 
-    def function_log_group(self) -> str:
-        from opskit.config import load_environment
-
-        return load_environment("local", path=self.workdir / "opskit.toml").function_log_group
-
     def step_insights(self) -> None:
-        self.opskit("insights", "slow-requests", timeout=120)
+        self.opskit("insights", "slow-requests", "--limit", "10", timeout=120)
         self.opskit("insights", "run", "errors", timeout=120)
         self.opskit("insights", "run", "latency", timeout=120)
 
@@ -246,6 +243,7 @@ class Demo:
             f"    {len(widgets)} widgets, {len(result.output.splitlines())} lines of JSON in {target}"
         )
         self.files["dashboard body"] = target
+        self.opskit("dashboards", "push", timeout=60)
 
     def step_budget(self) -> None:
         self.opskit(
@@ -271,7 +269,7 @@ class Demo:
         ("drive traffic through the gateway", "step_traffic"),
         ("ask the logs: slow requests, errors, latency", "step_insights"),
         ("apply the alarm baseline and list it", "step_alarms"),
-        ("render the CloudWatch dashboard", "step_dashboards"),
+        ("render the CloudWatch dashboard and push it", "step_dashboards"),
         ("set a monthly budget", "step_budget"),
         ("estimate the monthly bill from the gateway's own logs", "step_cost"),
     )

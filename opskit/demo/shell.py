@@ -85,10 +85,13 @@ class Shell:
         )
         self.announce(shown)
         started = time.monotonic()
+        env = self.env
+        if capture_to is not None:  # a file gets plain text, never colour codes
+            env = {k: v for k, v in env.items() if k != "FORCE_COLOR"}
         proc = subprocess.Popen(
             [sys.executable, "-m", module, *args],
             cwd=self.cwd,
-            env=self.env,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=None if passthrough else subprocess.PIPE,
             stderr=None

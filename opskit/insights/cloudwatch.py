@@ -7,6 +7,7 @@ cap), so a full page is reported as `truncated` and the caller suggests a narrow
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,7 +56,9 @@ class InsightsResult:
         }
 
 
-def rows_from_results(results: list[list[dict[str, str]]]) -> tuple[list[str], list[dict[str, str]]]:
+def rows_from_results(
+    results: list[list[dict[str, str]]],
+) -> tuple[list[str], list[dict[str, str]]]:
     """GetQueryResults rows ([{field, value}, ...]) -> (columns, dict rows). @ptr is dropped."""
     columns: dict[str, None] = {}
     rows = []
@@ -71,7 +74,14 @@ def rows_from_results(results: list[list[dict[str, str]]]) -> tuple[list[str], l
     return list(columns), rows
 
 
-def start_query(logs: Any, log_groups: list[str], query: str, start: datetime, end: datetime, limit: int | None = None) -> str:
+def start_query(
+    logs: Any,
+    log_groups: list[str],
+    query: str,
+    start: datetime,
+    end: datetime,
+    limit: int | None = None,
+) -> str:
     params: dict[str, Any] = {
         "logGroupNames": log_groups,
         "startTime": int(start.timestamp()),
@@ -86,7 +96,11 @@ def start_query(logs: Any, log_groups: list[str], query: str, start: datetime, e
         code = exc.response.get("Error", {}).get("Code", "")
         message = exc.response.get("Error", {}).get("Message", "")
         if code == "MalformedQueryException":
-            raise QueryFailed("CloudWatch rejected the query", message or code, "fix the query syntax (`opskit insights show NAME`)") from None
+            raise QueryFailed(
+                "CloudWatch rejected the query",
+                message or code,
+                "fix the query syntax (`opskit insights show NAME`)",
+            ) from None
         if code == "ResourceNotFoundException":
             raise QueryFailed(
                 f"log group not found: {', '.join(log_groups)}",
@@ -95,7 +109,11 @@ def start_query(logs: Any, log_groups: list[str], query: str, start: datetime, e
                 exit_code=5,
             ) from None
         if code == "LimitExceededException":
-            raise QueryFailed("too many concurrent Logs Insights queries", message, "wait for running queries to finish and retry") from None
+            raise QueryFailed(
+                "too many concurrent Logs Insights queries",
+                message,
+                "wait for running queries to finish and retry",
+            ) from None
         raise aws_error("starting the Logs Insights query", exc) from None
     except botocore.exceptions.BotoCoreError as exc:
         raise aws_error("starting the Logs Insights query", exc) from None
@@ -150,7 +168,11 @@ def wait_for_results(
                 )
             if waited >= max_wait:
                 _stop(logs, query_id)
-                raise QueryFailed(f"Logs Insights query {query_id} still {status} after {int(waited)} s", "gave up waiting", "narrow the time range and retry")
+                raise QueryFailed(
+                    f"Logs Insights query {query_id} still {status} after {int(waited)} s",
+                    "gave up waiting",
+                    "narrow the time range and retry",
+                )
             sleep(delay)
             waited += delay
             delay = min(delay * 2, max_delay)
@@ -160,10 +182,9 @@ def wait_for_results(
 
 
 def _stop(logs: Any, query_id: str) -> None:
-    try:
+    # Already finished, or unreachable: nothing more we can do.
+    with contextlib.suppress(botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
         logs.stop_query(queryId=query_id)
-    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
-        pass  # already finished, or unreachable: nothing more we can do
 
 
 def run_query(

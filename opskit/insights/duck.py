@@ -17,11 +17,19 @@ from typing import Any
 
 from opskit.insights import ast
 from opskit.insights.evaluator import DEFAULT_LIMIT, aggregate_calls
-from opskit.insights.events import MB, _END, _REPORT, _START
+from opskit.insights.events import _END, _REPORT, _START, MB
 from opskit.insights.values import NUMBER_SQL_RE, Timestamp, render
 
 BUILTIN = {"@timestamp", "@message", "@logStream", "@log", "@ingestionTime"}
-PLATFORM = {"@type", "@requestId", "@duration", "@billedDuration", "@memorySize", "@maxMemoryUsed", "@initDuration"}
+PLATFORM = {
+    "@type",
+    "@requestId",
+    "@duration",
+    "@billedDuration",
+    "@memorySize",
+    "@maxMemoryUsed",
+    "@initDuration",
+}
 REPORT_SQL = "^" + _REPORT.pattern
 START_SQL = "^" + _START.pattern
 END_SQL = "^" + _END.pattern
@@ -57,7 +65,10 @@ def num(x: S) -> str:
         return f"CAST({x.sql} AS DOUBLE)"
     if x.kind == "bool":
         return f"CAST(CAST({x.sql} AS INTEGER) AS DOUBLE)"
-    return f"(CASE WHEN regexp_full_match({x.sql}, {q(NUMBER_SQL_RE)}) THEN TRY_CAST({x.sql} AS DOUBLE) END)"
+    return (
+        f"(CASE WHEN TRY_CAST({x.sql} AS DOUBLE) IS NOT NULL AND regexp_full_match({x.sql}, {q(NUMBER_SQL_RE)}) "
+        f"THEN TRY_CAST({x.sql} AS DOUBLE) END)"
+    )
 
 
 def rnum(sql: str) -> str:
@@ -124,11 +135,20 @@ def _compare_literal(sql_op: str, value: S, literal: S, fallback: str) -> S:
     if number is not None:
         if numeric_kind(value):
             return S(f"({n} {sql_op} {float(number)!r})", "bool")
-        return S(f"(CASE WHEN {n} IS NOT NULL THEN {n} {sql_op} {float(number)!r} WHEN {value.sql} IS NULL THEN NULL ELSE {fallback} END)", "bool")
+        return S(
+            f"(CASE WHEN {n} IS NOT NULL THEN {n} {sql_op} {float(number)!r} WHEN {value.sql} IS NULL THEN NULL ELSE {fallback} END)",
+            "bool",
+        )
     text = q(str(literal.literal))
     if numeric_kind(value):
         return S(f"(CASE WHEN {value.sql} IS NULL THEN NULL ELSE {fallback} END)", "bool")
-    return S(f"(CASE WHEN {n} IS NOT NULL THEN {fallback} ELSE {value.sql} {sql_op} {text} END)", "bool")
+    if sql_op in ("=", "<>"):
+        # A numeric value's text never equals a non-numeric literal, so plain text
+        # (in)equality already gives the documented answer (= false, != true).
+        return S(f"({value.sql} {sql_op} {text})", "bool")
+    return S(
+        f"(CASE WHEN {n} IS NOT NULL THEN {fallback} ELSE {value.sql} {sql_op} {text} END)", "bool"
+    )
 
 
 @dataclass
@@ -154,7 +174,14 @@ class Unsupported(Exception):
 
 
 class Compiler:
-    def __init__(self, query: ast.Query, limit: int | None, log_group: str | None, start_ms: int | None, end_ms: int | None):
+    def __init__(
+        self,
+        query: ast.Query,
+        limit: int | None,
+        log_group: str | None,
+        start_ms: int | None,
+        end_ms: int | None,
+    ):
         self.query, self.limit, self.log_group = query, limit, log_group
         self.start_ms, self.end_ms = start_ms, end_ms
         self.ctes: list[str] = []
@@ -163,6 +190,7 @@ class Compiler:
         self.stats_done = False
         self.ordered = False  # an explicit `__ord` column defines the order
         self.group_names: list[str] = []
+        self.aliases: dict[str, S] = {}
 
     def fresh(self, prefix: str = "c") -> str:
         self.counter += 1
@@ -203,7 +231,7 @@ class Compiler:
         for name in sorted(PLATFORM & set(referenced)):
             column = self.fresh("p")
             selects.append(f"{_platform_sql(name)} AS {column}")
-            kind = "num" if name in ("@memorySize", "@maxMemoryUsed") else "any"
+            kind = "any" if name in ("@type", "@requestId") else "num"
             self.cols[name] = Col(column, kind)
         if len(selects) > 1:
             self.cte(f"SELECT {', '.join(selects)} FROM {self.current}")
@@ -226,7 +254,8 @@ class Compiler:
         paths = ", ".join(q(_json_path(f)) for f in wanted)
         jcol = self.fresh("j")
         self.cte(
-            f"SELECT *, CASE WHEN starts_with(ltrim(__msg, ' \t\r\n'), '{{') THEN try(json_extract(__msg, [{paths}])) END AS {jcol} FROM {self.current}"
+            # Non-JSON messages (and JSON scalars/arrays, where no `$."name"` path exists) give NULL.
+            f"SELECT *, try(json_extract(__msg, [{paths}])) AS {jcol} FROM {self.current}"
         )
         selects = ["*"]
         for index, name in enumerate(wanted, start=1):
@@ -241,7 +270,8 @@ class Compiler:
             selects.append(
                 f"CASE json_type({j}) WHEN 'DOUBLE' THEN CAST({j} AS DOUBLE) WHEN 'BIGINT' THEN CAST({j} AS DOUBLE) "
                 f"WHEN 'UBIGINT' THEN CAST({j} AS DOUBLE) WHEN 'BOOLEAN' THEN CAST(CAST({j} AS BOOLEAN) AS INTEGER) "
-                f"WHEN 'VARCHAR' THEN (CASE WHEN regexp_full_match(json_extract_string({j}, '$'), {q(NUMBER_SQL_RE)}) "
+                f"WHEN 'VARCHAR' THEN (CASE WHEN TRY_CAST(json_extract_string({j}, '$') AS DOUBLE) IS NOT NULL "
+                f"AND regexp_full_match(json_extract_string({j}, '$'), {q(NUMBER_SQL_RE)}) "
                 f"THEN TRY_CAST(json_extract_string({j}, '$') AS DOUBLE) END) END AS {number}"
             )
             self.cols[name] = Col(text, "any", number)
@@ -257,6 +287,8 @@ class Compiler:
         if isinstance(node, ast.Duration):
             return S(str(node.millis), "num")
         if isinstance(node, ast.Field):
+            if node.name in self.aliases:
+                return self.aliases[node.name]
             col = self.cols.get(node.name)
             return col.expr() if col else NULL
         if isinstance(node, ast.Unary):
@@ -266,9 +298,15 @@ class Compiler:
             return S(f"(-{num(inner)})", "num")
         if isinstance(node, ast.InList):
             operand = self.expr(node.operand, aggregate)
-            tests = " OR ".join(f"COALESCE({compare('=', operand, self.expr(i, aggregate)).sql}, FALSE)" for i in node.items)
+            tests = " OR ".join(
+                f"COALESCE({compare('=', operand, self.expr(i, aggregate)).sql}, FALSE)"
+                for i in node.items
+            )
             found = f"({tests})"
-            return S(f"(CASE WHEN {operand.sql} IS NULL THEN NULL ELSE {'NOT ' if node.negated else ''}{found} END)", "bool")
+            return S(
+                f"(CASE WHEN {operand.sql} IS NULL THEN NULL ELSE {'NOT ' if node.negated else ''}{found} END)",
+                "bool",
+            )
         if isinstance(node, ast.Binary):
             return self.binary(node, aggregate)
         if isinstance(node, ast.Call):
@@ -281,7 +319,9 @@ class Compiler:
             neg = "NOT " if node.op == "notlike" else ""
             if isinstance(node.right, ast.Regex):
                 options = ", 'i'" if "i" in node.right.flags else ""
-                return S(f"({neg}regexp_matches({txt(left)}, {q(node.right.pattern)}{options}))", "bool")
+                return S(
+                    f"({neg}regexp_matches({txt(left)}, {q(node.right.pattern)}{options}))", "bool"
+                )
             needle = str(node.right.value)  # type: ignore[union-attr]
             return S(f"({neg}contains({txt(left)}, {q(needle)}))", "bool")
         right = self.expr(node.right, aggregate)
@@ -300,7 +340,18 @@ class Compiler:
 
     def call(self, node: ast.Call, aggregate: bool) -> S:
         name = node.name
-        if name in ("count", "count_distinct", "sum", "avg", "min", "max", "pct", "stddev", "earliest", "latest"):
+        if name in (
+            "count",
+            "count_distinct",
+            "sum",
+            "avg",
+            "min",
+            "max",
+            "pct",
+            "stddev",
+            "earliest",
+            "latest",
+        ):
             if not aggregate:
                 raise Unsupported("aggregate outside stats")
             return self.aggregate(node)
@@ -400,9 +451,18 @@ class Compiler:
             return [rank, f"{num(value)} {'DESC' if descending else 'ASC'}"]
         n = num(value)
         rank_asc = f"(CASE WHEN {value.sql} IS NULL THEN 2 WHEN {n} IS NOT NULL THEN 1 ELSE 0 END)"
-        rank = f"(CASE WHEN {value.sql} IS NULL THEN 2 WHEN {n} IS NOT NULL THEN 0 ELSE 1 END)" if descending else rank_asc
+        rank = (
+            f"(CASE WHEN {value.sql} IS NULL THEN 2 WHEN {n} IS NOT NULL THEN 0 ELSE 1 END)"
+            if descending
+            else rank_asc
+        )
         direction = "DESC" if descending else "ASC"
-        return [rank, f"{n} {direction}", f"{natkey(value.sql)} {direction}"]
+        # The natural-order key only matters for non-numbers: skip it for numeric values.
+        return [
+            rank,
+            f"{n} {direction}",
+            f"(CASE WHEN {n} IS NULL THEN {natkey(value.sql)} END) {direction}",
+        ]
 
     def default_order(self) -> list[str]:
         if self.ordered:
@@ -420,7 +480,9 @@ class Compiler:
         limited = f" LIMIT {limit}" if limit is not None else ""
         inner = f"SELECT * FROM {self.current} ORDER BY {', '.join(order)}{limited}"
         extra = " EXCLUDE (__ord)" if self.ordered else ""
-        self.cte(f"SELECT *{extra}, row_number() OVER (ORDER BY {', '.join(order)}) AS __ord FROM ({inner})")
+        self.cte(
+            f"SELECT *{extra}, row_number() OVER (ORDER BY {', '.join(order)}) AS __ord FROM ({inner})"
+        )
         self.ordered = True
 
     # ---- commands ------------------------------------------------------------------
@@ -438,7 +500,9 @@ class Compiler:
             if not self.stats_done:
                 self.extract(_fields_in(ast.Query("", (command,))))
             if isinstance(command, ast.Filter):
-                self.cte(f"SELECT * FROM {self.current} WHERE {truth(self.expr(command.condition))}")
+                self.cte(
+                    f"SELECT * FROM {self.current} WHERE {truth(self.expr(command.condition))}"
+                )
             elif isinstance(command, ast.Fields | ast.Display):
                 self.fields(command.items)
                 names = [i.name for i in command.items]
@@ -473,7 +537,9 @@ class Compiler:
         if display is not None:
             columns = display
         elif not self.stats_done and not any(isinstance(c, ast.Fields) for c in commands):
-            columns = ["@timestamp", "@message"] + [c for c in columns if c not in ("@timestamp", "@message")]
+            columns = ["@timestamp", "@message"] + [
+                c for c in columns if c not in ("@timestamp", "@message")
+            ]
         final_limit = DEFAULT_LIMIT if self.limit is None else self.limit
         selects, kinds = [], {}
         for index, name in enumerate(columns):
@@ -482,13 +548,17 @@ class Compiler:
             kinds[name] = value.kind
             selects.append(f"{value.sql} AS __out{index}")
         sql = (
-            "WITH " + ",\n".join(self.ctes) + f"\nSELECT {', '.join(selects) or '1'} FROM {self.current} "
+            "WITH "
+            + ",\n".join(self.ctes)
+            + f"\nSELECT {', '.join(selects) or '1'} FROM {self.current} "
             f"ORDER BY {', '.join(self.default_order())} LIMIT {final_limit}"
         )
         return Compiled(sql, columns, kinds, self.ctes)
 
     def fields(self, items: tuple[ast.Projection, ...]) -> None:
-        computed = [i for i in items if not (isinstance(i.expr, ast.Field) and i.expr.name == i.name)]
+        computed = [
+            i for i in items if not (isinstance(i.expr, ast.Field) and i.expr.name == i.name)
+        ]
         if not computed:
             return
         selects, new_cols = ["*"], {}
@@ -527,11 +597,14 @@ class Compiler:
             selects.append(f"{sql} AS {column}")
             group_by.append(sql)
             new_cols[item.name] = Col(column, "ts" if value.kind == "ts" else "any")
+        self.aliases = {}
         for item in command.aggregates:
             value = self.expr(item.expr, aggregate=True)
             column = self.fresh("a")
             selects.append(f"{value.sql} AS {column}")
             new_cols[item.name] = Col(column, value.kind)
+            self.aliases[item.name] = value  # later items may use this one by its alias
+        self.aliases = {}
         grouping = f" GROUP BY {', '.join(group_by)}" if group_by else ""
         self.cte(f"SELECT {', '.join(selects)} FROM {self.current}{grouping}")
         self.cols = new_cols
@@ -574,10 +647,16 @@ def _platform_sql(name: str) -> str:
             f"THEN regexp_extract(__msg, {q(START_SQL)}, 1) WHEN regexp_matches(__msg, {q(END_SQL)}) "
             f"THEN regexp_extract(__msg, {q(END_SQL)}, 1) END)"
         )
-    group = {"@duration": 2, "@billedDuration": 3, "@memorySize": 4, "@maxMemoryUsed": 5, "@initDuration": 6}[name]
+    group = {
+        "@duration": 2,
+        "@billedDuration": 3,
+        "@memorySize": 4,
+        "@maxMemoryUsed": 5,
+        "@initDuration": 6,
+    }[name]
     if name in ("@memorySize", "@maxMemoryUsed"):
         return f"(CASE WHEN {matches_report} THEN CAST({report(group)} AS BIGINT) * {MB} END)"
-    return f"(CASE WHEN {matches_report} THEN NULLIF({report(group)}, '') END)"
+    return f"(CASE WHEN {matches_report} THEN TRY_CAST(NULLIF({report(group)}, '') AS DOUBLE) END)"
 
 
 def _floor_sql(base: str, period: ast.Duration) -> str:
@@ -619,7 +698,14 @@ class Plan:
     end_ms: int | None
 
 
-def compile_query(query: ast.Query, *, limit: int | None = None, log_group: str | None = None, start_ms: int | None = None, end_ms: int | None = None) -> Plan | None:
+def compile_query(
+    query: ast.Query,
+    *,
+    limit: int | None = None,
+    log_group: str | None = None,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+) -> Plan | None:
     """A plan when the query compiles to SQL (decided per file in `execute`), else None."""
     try:
         Compiler(query, limit, log_group, start_ms, end_ms).compile(Path("probe.jsonl"))
@@ -629,14 +715,21 @@ def compile_query(query: ast.Query, *, limit: int | None = None, log_group: str 
 
 
 def to_sql(plan: Plan, path: Path) -> Compiled:
-    return Compiler(plan.query, plan.limit, plan.log_group, plan.start_ms, plan.end_ms).compile(path)
+    return Compiler(plan.query, plan.limit, plan.log_group, plan.start_ms, plan.end_ms).compile(
+        path
+    )
 
 
 def connect() -> Any:
+    import tempfile
+
     import duckdb
 
-    con = duckdb.connect(config={"threads": 2, "memory_limit": "1GB"})
-    return con
+    # Both cores; beyond 1 GB DuckDB spills to disk instead of growing (bounded memory).
+    spill = Path(tempfile.gettempdir()) / "opskit-duckdb"
+    return duckdb.connect(
+        config={"threads": 2, "memory_limit": "1GB", "temp_directory": str(spill)}
+    )
 
 
 def execute(plan: Plan, path: Path):  # -> Result | None

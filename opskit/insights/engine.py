@@ -90,7 +90,9 @@ def run_file(
     if engine in ("auto", "duckdb") and file_kind(path) == "lines":
         from opskit.insights import duck
 
-        compiled = duck.compile_query(parsed, limit=limit, log_group=log_group, start_ms=start_ms, end_ms=end_ms)
+        compiled = duck.compile_query(
+            parsed, limit=limit, log_group=log_group, start_ms=start_ms, end_ms=end_ms
+        )
         if compiled is not None:
             outcome = duck.execute(compiled, path)
             if outcome is not None:
@@ -98,5 +100,16 @@ def run_file(
         if engine == "duckdb":
             from opskit.errors import QueryFailed
 
-            raise QueryFailed("the DuckDB engine cannot run this query", "it uses a feature only the Python engine has", "use --engine auto")
-    return run_events(parsed, read_events(path), limit=limit, log_group=log_group, start_ms=start_ms, end_ms=end_ms)
+            raise QueryFailed(
+                "the DuckDB engine cannot run this query",
+                "it uses a feature only the Python engine has",
+                "use --engine auto",
+            )
+    return run_events(
+        parsed,
+        read_events(path),
+        limit=limit,
+        log_group=log_group,
+        start_ms=start_ms,
+        end_ms=end_ms,
+    )

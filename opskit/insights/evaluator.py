@@ -85,7 +85,11 @@ def arithmetic(op: str, left: Any, right: Any) -> Any:
 def floor_time(millis: int, period: ast.Duration) -> int:
     if period.unit in ("mo", "q", "y"):
         moment = datetime.fromtimestamp(millis / 1000, UTC)
-        month = 1 if period.unit == "y" else (moment.month - (moment.month - 1) % 3 if period.unit == "q" else moment.month)
+        month = (
+            1
+            if period.unit == "y"
+            else (moment.month - (moment.month - 1) % 3 if period.unit == "q" else moment.month)
+        )
         start = datetime(moment.year, month, 1, tzinfo=UTC)
         return int(start.timestamp() * 1000)
     return millis - millis % period.millis
@@ -99,7 +103,9 @@ def ceil_time(millis: int, period: ast.Duration) -> int:
         moment = datetime.fromtimestamp(floor / 1000, UTC)
         step = {"mo": 1, "q": 3, "y": 12}[period.unit]
         month_index = moment.year * 12 + moment.month - 1 + step
-        return int(datetime(month_index // 12, month_index % 12 + 1, 1, tzinfo=UTC).timestamp() * 1000)
+        return int(
+            datetime(month_index // 12, month_index % 12 + 1, 1, tzinfo=UTC).timestamp() * 1000
+        )
     return floor + period.millis
 
 
@@ -226,13 +232,19 @@ def _compile_binary(expr: ast.Binary, aggregates: dict[int, int] | None) -> Fn:
     if op in ("like", "notlike"):
         negated = op == "notlike"
         if isinstance(expr.right, ast.Regex):
-            pattern = re.compile(expr.right.pattern, re.IGNORECASE if "i" in expr.right.flags else 0)
+            pattern = re.compile(
+                expr.right.pattern, re.IGNORECASE if "i" in expr.right.flags else 0
+            )
 
             def regex_like(row: Row) -> Any:
                 text = as_text(left(row))
                 if text is None:
                     return None
-                return (pattern.search(text) is None) if negated else (pattern.search(text) is not None)
+                return (
+                    (pattern.search(text) is None)
+                    if negated
+                    else (pattern.search(text) is not None)
+                )
 
             return regex_like
         needle = str(expr.right.value)  # type: ignore[union-attr]
@@ -279,7 +291,11 @@ def _compile_call(expr: ast.Call, aggregates: dict[int, int] | None) -> Fn:
     if name == "bin":
         period = expr.args[0]
         assert isinstance(period, ast.Duration)
-        return lambda row: Timestamp(floor_time(row["@timestamp"], period)) if row.get("@timestamp") is not None else None
+        return lambda row: (
+            Timestamp(floor_time(row["@timestamp"], period))
+            if row.get("@timestamp") is not None
+            else None
+        )
     args = [compile_expr(arg, aggregates) for arg in expr.args]
     if name in ("datefloor", "dateceil"):
         period = expr.args[1]
@@ -337,7 +353,9 @@ class Accumulator:
         self.sq = 0.0
         self.value: Any = None
         self.when: int | None = None
-        self.values: Any = array("d") if self.name == "pct" else (set() if self.name == "count_distinct" else None)
+        self.values: Any = (
+            array("d") if self.name == "pct" else (set() if self.name == "count_distinct" else None)
+        )
         self.numbers: list[float] = []
 
     def add(self, row: Row) -> None:
@@ -409,7 +427,18 @@ def percentile(ordered: list[float], percent: float) -> float | None:
 
 def aggregate_calls(expr: ast.Expr, out: list[ast.Call]) -> list[ast.Call]:
     if isinstance(expr, ast.Call):
-        if expr.name in ("count", "count_distinct", "sum", "avg", "min", "max", "pct", "stddev", "earliest", "latest"):
+        if expr.name in (
+            "count",
+            "count_distinct",
+            "sum",
+            "avg",
+            "min",
+            "max",
+            "pct",
+            "stddev",
+            "earliest",
+            "latest",
+        ):
             out.append(expr)
         else:
             for arg in expr.args:
@@ -417,9 +446,7 @@ def aggregate_calls(expr: ast.Expr, out: list[ast.Call]) -> list[ast.Call]:
     elif isinstance(expr, ast.Binary):
         aggregate_calls(expr.left, out)
         aggregate_calls(expr.right, out)
-    elif isinstance(expr, ast.Unary):
-        aggregate_calls(expr.operand, out)
-    elif isinstance(expr, ast.InList):
+    elif isinstance(expr, ast.Unary | ast.InList):
         aggregate_calls(expr.operand, out)
     return out
 
@@ -494,7 +521,9 @@ class Evaluator:
         if display is not None:
             columns = display
         elif not stats_done and not any(isinstance(c, ast.Fields) for c in commands):
-            columns = ["@timestamp", "@message"] + [c for c in columns if c not in ("@timestamp", "@message")]
+            columns = ["@timestamp", "@message"] + [
+                c for c in columns if c not in ("@timestamp", "@message")
+            ]
         return columns, list(stream.rows)
 
     # each step returns a new Stream
@@ -571,38 +600,48 @@ class Evaluator:
             for item, value in zip(command.groups, values, strict=True):
                 if value is not None:
                     row[item.name] = value
-            slot_row = {f"\x00agg{i}": acc.result() for i, acc in enumerate(accumulators)}
+            slot_row: Row = {f"\x00agg{i}": acc.result() for i, acc in enumerate(accumulators)}
             for name, fn in outputs:
                 value = fn(slot_row)
+                slot_row[name] = value  # later items may use this one by its alias
                 if value is not None:
                     row[name] = value
             rows.append(row)
-        return Stream(rows, ordered=False, default_key=group_order([g.name for g in command.groups]))
+        return Stream(
+            rows, ordered=False, default_key=group_order([g.name for g in command.groups])
+        )
 
     def _sort(self, stream: Stream, command: ast.Sort, top: int | None) -> Stream:
         keys = [(compile_expr(k.expr), k.descending) for k in command.keys]
         default = stream.default_key
 
-        def key(row: Row) -> tuple:
+        def key(item: tuple[int, Row]) -> tuple:
+            position, row = item
             parts = []
             for fn, descending in keys:
                 kind, number, text = sort_key(fn(row))
                 if descending:  # missing values still last
-                    parts.append((kind if kind == 2 else 1 - kind, _Reverse(number if kind == 1 else text)))
+                    parts.append(
+                        (kind if kind == 2 else 1 - kind, _Reverse(number if kind == 1 else text))
+                    )
                 else:
                     parts.append((kind, number if kind == 1 else text))
-            return (tuple(parts), default(row))
+            # Ties keep the current order: the previous sort's, else the default order.
+            return (tuple(parts), position if stream.ordered else default(row))
 
+        items = enumerate(stream.rows)
         if top is not None:
-            rows = heapq.nsmallest(top, stream.rows, key=key)
+            rows = [row for _, row in heapq.nsmallest(top, items, key=key)]
         else:
-            rows = sorted(stream.rows, key=key)
+            rows = [row for _, row in sorted(items, key=key)]
         return Stream(rows, ordered=True, default_key=default)
 
     def _limit(self, stream: Stream, count: int) -> Stream:
         if stream.ordered:
             return Stream(itertools.islice(stream.rows, count), True, stream.default_key)
-        return Stream(heapq.nsmallest(count, stream.rows, key=stream.default_key), True, stream.default_key)
+        return Stream(
+            heapq.nsmallest(count, stream.rows, key=stream.default_key), True, stream.default_key
+        )
 
     def _dedup(self, stream: Stream, command: ast.Dedup) -> Stream:
         seen: set[tuple] = set()

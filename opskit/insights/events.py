@@ -112,7 +112,11 @@ def record(event: dict[str, Any], log_group: str | None = None) -> dict[str, Any
 
 
 def _check(event: Any, where: str) -> dict[str, Any]:
-    if not isinstance(event, dict) or not isinstance(event.get("timestamp"), int) or "message" not in event:
+    if (
+        not isinstance(event, dict)
+        or not isinstance(event.get("timestamp"), int)
+        or "message" not in event
+    ):
         raise QueryFailed(
             f"{where} is not a CloudWatch log event",
             'expected {"timestamp": <epoch ms>, "message": "..."}',
@@ -140,10 +144,16 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
         try:
             document = orjson.loads(path.read_bytes())
         except orjson.JSONDecodeError as exc:
-            raise QueryFailed(f"cannot read {path}", f"not JSON lines nor a JSON document: {exc}", "check the file") from None
+            raise QueryFailed(
+                f"cannot read {path}",
+                f"not JSON lines nor a JSON document: {exc}",
+                "check the file",
+            ) from None
         events = document.get("events") if isinstance(document, dict) else None
         if not isinstance(events, list):
-            raise QueryFailed(f"cannot read {path}", "the JSON document has no `events` array", "check the file")
+            raise QueryFailed(
+                f"cannot read {path}", "the JSON document has no `events` array", "check the file"
+            )
         for index, event in enumerate(events):
             yield _check(event, f"events[{index}] of {path}")
         return
@@ -154,7 +164,11 @@ def read_events(path: Path) -> Iterator[dict[str, Any]]:
             try:
                 event = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
-                raise QueryFailed(f"line {number} of {path} is not JSON", str(exc), "one CloudWatch event per line") from None
+                raise QueryFailed(
+                    f"line {number} of {path} is not JSON",
+                    str(exc),
+                    "one CloudWatch event per line",
+                ) from None
             yield _check(event, f"line {number} of {path}")
 
 

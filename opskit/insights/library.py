@@ -50,12 +50,20 @@ class LibraryQuery:
         unknown = sorted(set(values) - known)
         if unknown:
             allowed = ", ".join(sorted(known)) or "none"
-            raise ConfigError(f"query '{self.name}' has no parameter {', '.join(unknown)}", f"its parameters: {allowed}", "check `opskit insights show NAME`")
+            raise ConfigError(
+                f"query '{self.name}' has no parameter {', '.join(unknown)}",
+                f"its parameters: {allowed}",
+                "check `opskit insights show NAME`",
+            )
         text = self.body
         for param in self.params:
             value = str(values.get(param.name, param.default))
             if not _SAFE_VALUE.fullmatch(value):
-                raise ConfigError(f"invalid value for parameter {param.name}: {value!r}", "use a number or a plain word", f"e.g. --param {param.name}={param.default}")
+                raise ConfigError(
+                    f"invalid value for parameter {param.name}: {value!r}",
+                    "use a number or a plain word",
+                    f"e.g. --param {param.name}={param.default}",
+                )
             text = text.replace("{" + param.name + "}", value)
         return text
 
@@ -86,7 +94,9 @@ def parse_file(path: Path) -> LibraryQuery:
         if key == "param":
             pm = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*(?:\((.*)\))?", value)
             if not pm:
-                raise ConfigError(f"{path}: bad param line", value, "write `# param: name=default (help)`")
+                raise ConfigError(
+                    f"{path}: bad param line", value, "write `# param: name=default (help)`"
+                )
             params.append(Param(pm.group(1), pm.group(2), pm.group(3) or ""))
         else:
             meta[key] = value
@@ -95,7 +105,11 @@ def parse_file(path: Path) -> LibraryQuery:
     name = meta.pop("name", path.stem)
     log_group = meta.pop("log-group", "gateway")
     if log_group not in LOG_GROUPS:
-        raise ConfigError(f"{path}: unknown log-group '{log_group}'", f"use one of {', '.join(LOG_GROUPS)}", "fix the file's `# log-group:` line")
+        raise ConfigError(
+            f"{path}: unknown log-group '{log_group}'",
+            f"use one of {', '.join(LOG_GROUPS)}",
+            "fix the file's `# log-group:` line",
+        )
     body = "\n".join(lines[body_start:]).strip() + "\n"
     return LibraryQuery(
         name=name,
@@ -112,7 +126,11 @@ def parse_file(path: Path) -> LibraryQuery:
 def load_library(directory: Path | None = None) -> dict[str, LibraryQuery]:
     directory = directory or default_dir()
     if not directory.is_dir():
-        raise NotFoundError(f"no query library at {directory}", "the directory does not exist", "set OPSKIT_QUERIES_DIR or run from the project")
+        raise NotFoundError(
+            f"no query library at {directory}",
+            "the directory does not exist",
+            "set OPSKIT_QUERIES_DIR or run from the project",
+        )
     queries = {}
     for path in sorted(directory.glob(f"*{SUFFIX}")):
         query = parse_file(path)
@@ -123,5 +141,9 @@ def load_library(directory: Path | None = None) -> dict[str, LibraryQuery]:
 def get_query(name: str, directory: Path | None = None) -> LibraryQuery:
     library = load_library(directory)
     if name not in library:
-        raise NotFoundError(f"no query named '{name}'", f"the library has: {', '.join(sorted(library))}", "run `opskit insights list`")
+        raise NotFoundError(
+            f"no query named '{name}'",
+            f"the library has: {', '.join(sorted(library))}",
+            "run `opskit insights list`",
+        )
     return library[name]

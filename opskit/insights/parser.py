@@ -89,7 +89,28 @@ class Token:
 _NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 _UNIT = re.compile(r"[A-Za-z]+")
 _IDENT = re.compile(r"[A-Za-z_@$][A-Za-z0-9_@$.\-]*")
-_OPERATORS = ("!=", "<=", ">=", "=~", "==", "|", ",", "(", ")", "[", "]", "=", "<", ">", "+", "-", "*", "/", "%", "^")
+_OPERATORS = (
+    "!=",
+    "<=",
+    ">=",
+    "=~",
+    "==",
+    "|",
+    ",",
+    "(",
+    ")",
+    "[",
+    "]",
+    "=",
+    "<",
+    ">",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    "^",
+)
 
 
 class Parser:
@@ -137,7 +158,9 @@ class Parser:
             word = match.group()
             # `a-b` is subtraction unless it is a field name like `x-request-id`; a field name
             # never ends with '-' and we only keep dashes followed by a letter.
-            word = re.match(r"[A-Za-z_@$][A-Za-z0-9_@$.]*(?:-[A-Za-z][A-Za-z0-9_@$.]*)*", word).group()  # type: ignore[union-attr]
+            word = re.match(
+                r"[A-Za-z_@$][A-Za-z0-9_@$.]*(?:-[A-Za-z][A-Za-z0-9_@$.]*)*", word
+            ).group()  # type: ignore[union-attr]
             return Token("ident", word, pos, pos + len(word))
         for op in _OPERATORS:
             if text.startswith(op, pos):
@@ -173,12 +196,16 @@ class Parser:
                 break
             i += 1
         else:
-            raise QuerySyntaxError(text, start, "unterminated regular expression (missing closing /)")
+            raise QuerySyntaxError(
+                text, start, "unterminated regular expression (missing closing /)"
+            )
         pattern = text[start + 1 : i]
         flags_match = re.match(r"[a-z]*", text[i + 1 :])
         flags = flags_match.group() if flags_match else ""
         if set(flags) - {"i"}:
-            raise QuerySyntaxError(text, i + 1, f"unsupported regular expression flag(s) '{flags}' (only i)")
+            raise QuerySyntaxError(
+                text, i + 1, f"unsupported regular expression flag(s) '{flags}' (only i)"
+            )
         self.pos = i + 1 + len(flags)
         py = _to_python_regex(pattern)
         try:
@@ -193,7 +220,9 @@ class Parser:
         return token
 
     def error(self, token: Token, expected: str) -> QuerySyntaxError:
-        return QuerySyntaxError(self.text, token.pos, f"expected {expected}, found {token.describe()}")
+        return QuerySyntaxError(
+            self.text, token.pos, f"expected {expected}, found {token.describe()}"
+        )
 
     def is_op(self, text: str) -> bool:
         token = self.peek()
@@ -244,7 +273,9 @@ class Parser:
         if name not in COMMANDS:
             kind = "unsupported" if name in KNOWN_UNSUPPORTED_COMMANDS else "unknown"
             raise QuerySyntaxError(
-                self.text, token.pos, f"{kind} command '{token.text}' (the local engine runs: {', '.join(COMMANDS)})"
+                self.text,
+                token.pos,
+                f"{kind} command '{token.text}' (the local engine runs: {', '.join(COMMANDS)})",
             )
         self.advance()
         if name in ("fields", "display"):
@@ -287,10 +318,16 @@ class Parser:
 
     def stats(self, token: Token) -> ast.Stats:
         aggregates = self.projections(allow_aggregates=True)
+        earlier: set[str] = set()
         for item in aggregates:
-            if not _contains_aggregate(item.expr):
+            # An item may also combine earlier aggregates by alias (`max_mb - avg_mb as spare`).
+            combines_earlier = _field_names(item.expr) and _field_names(item.expr) <= earlier
+            earlier.add(item.name)
+            if not _contains_aggregate(item.expr) and not combines_earlier:
                 raise QuerySyntaxError(
-                    self.text, item.expr.pos, f"expected an aggregate function (count, sum, avg, ...) in stats, found '{item.name}'"
+                    self.text,
+                    item.expr.pos,
+                    f"expected an aggregate function (count, sum, avg, ...) in stats, found '{item.name}'",
                 )
         groups: tuple[ast.Projection, ...] = ()
         if self.accept_word("by"):
@@ -324,9 +361,15 @@ class Parser:
             regex = self.regex()
             names = tuple(re.findall(r"\(\?P<([^>]+)>", regex.pattern))
             if not names:
-                raise QuerySyntaxError(self.text, regex.pos, "a parse regular expression needs named groups, e.g. (?<status>\\d+)")
+                raise QuerySyntaxError(
+                    self.text,
+                    regex.pos,
+                    "a parse regular expression needs named groups, e.g. (?<status>\\d+)",
+                )
             pattern = ("(?i)" if regex.flags else "") + regex.pattern
-            return ast.Parse(token.pos, source, pattern, tuple(_unmangle(n) for n in names), glob=False)
+            return ast.Parse(
+                token.pos, source, pattern, tuple(_unmangle(n) for n in names), glob=False
+            )
         glob = self.peek()
         if glob.kind != "string":
             raise self.error(glob, 'a glob pattern "..." or a regular expression /.../ after parse')
@@ -339,7 +382,9 @@ class Parser:
         stars = glob.text.count("*")
         if stars != len(names):
             raise QuerySyntaxError(
-                self.text, glob.pos, f"the parse pattern has {stars} '*' but {len(names)} field name(s) follow 'as'"
+                self.text,
+                glob.pos,
+                f"the parse pattern has {stars} '*' but {len(names)} field name(s) follow 'as'",
             )
         parts = [re.escape(part) for part in glob.text.split("*")]
         regex_text = parts[0]
@@ -347,7 +392,9 @@ class Parser:
             regex_text += f"(?P<g{index}>.*?)" + part
         # The last wildcard, if the pattern ends with it, takes the rest of the value.
         if glob.text.endswith("*"):
-            regex_text = regex_text[: -len("(?P<g%d>.*?)" % (len(names) - 1))] + f"(?P<g{len(names) - 1}>.*)"
+            regex_text = (
+                regex_text[: -len(f"(?P<g{len(names) - 1}>.*?)")] + f"(?P<g{len(names) - 1}>.*)"
+            )
         return ast.Parse(token.pos, source, regex_text, tuple(names), glob=True)
 
     def field_name(self) -> str:
@@ -417,7 +464,9 @@ class Parser:
             else:
                 pattern_token = self.peek()
                 if pattern_token.kind != "string":
-                    raise self.error(pattern_token, 'a string "..." or a regular expression /.../ after like')
+                    raise self.error(
+                        pattern_token, 'a string "..." or a regular expression /.../ after like'
+                    )
                 self.advance()
                 pattern = ast.Literal(pattern_token.pos, pattern_token.text)
             return ast.Binary(token.pos, "notlike" if negated else "like", left, pattern)
@@ -494,12 +543,18 @@ class Parser:
         match = re.fullmatch(r"(\d+)([A-Za-z]+)", token.text)
         unit = UNIT_ALIASES.get(match.group(2).lower()) if match else None
         if not match or unit is None:
-            raise QuerySyntaxError(self.text, token.pos, f"invalid time period '{token.text}' (use e.g. 5m, 1h, 1d)")
+            raise QuerySyntaxError(
+                self.text, token.pos, f"invalid time period '{token.text}' (use e.g. 5m, 1h, 1d)"
+            )
         amount = int(match.group(1))
         if amount < 1:
             raise QuerySyntaxError(self.text, token.pos, "a time period must be at least 1")
         if unit in ("mo", "q", "y") and amount != 1:
-            raise QuerySyntaxError(self.text, token.pos, f"unsupported time period '{token.text}' (calendar units only as 1mo, 1q, 1y)")
+            raise QuerySyntaxError(
+                self.text,
+                token.pos,
+                f"unsupported time period '{token.text}' (calendar units only as 1mo, 1q, 1y)",
+            )
         millis = amount * UNIT_MILLIS.get(unit, 0)
         return ast.Duration(token.pos, millis, token.text, unit)
 
@@ -507,9 +562,15 @@ class Parser:
         name = FUNCTION_ALIASES.get(token.text.lower(), token.text.lower())
         is_aggregate = name in AGGREGATE_FUNCTIONS
         if name not in SCALAR_FUNCTIONS and not is_aggregate:
-            raise QuerySyntaxError(self.text, token.pos, f"unsupported function '{token.text}' (see `opskit insights --help` for the supported list)")
+            raise QuerySyntaxError(
+                self.text,
+                token.pos,
+                f"unsupported function '{token.text}' (see `opskit insights --help` for the supported list)",
+            )
         if is_aggregate and not self._aggregates_ok:
-            raise QuerySyntaxError(self.text, token.pos, f"aggregate function '{token.text}' is only allowed in stats")
+            raise QuerySyntaxError(
+                self.text, token.pos, f"aggregate function '{token.text}' is only allowed in stats"
+            )
         self.expect_op("(")
         args: list[ast.Expr] = []
         star = False
@@ -531,13 +592,27 @@ class Parser:
             star = star or not args
         elif len(args) < low or (high is not None and len(args) > high):
             wanted = f"{low}" if low == high else f"{low} to {high}" if high else f"at least {low}"
-            raise QuerySyntaxError(self.text, token.pos, f"function '{token.text}' takes {wanted} argument(s), got {len(args)}")
+            raise QuerySyntaxError(
+                self.text,
+                token.pos,
+                f"function '{token.text}' takes {wanted} argument(s), got {len(args)}",
+            )
         if name in ("bin",) and not isinstance(args[0], ast.Duration):
-            raise QuerySyntaxError(self.text, args[0].pos, "expected a time period such as 5m in bin()")
+            raise QuerySyntaxError(
+                self.text, args[0].pos, "expected a time period such as 5m in bin()"
+            )
         if name in ("datefloor", "dateceil") and not isinstance(args[1], ast.Duration):
-            raise QuerySyntaxError(self.text, args[1].pos, f"expected a time period such as 1h as the second argument of {name}()")
+            raise QuerySyntaxError(
+                self.text,
+                args[1].pos,
+                f"expected a time period such as 1h as the second argument of {name}()",
+            )
         if name == "pct" and not isinstance(args[1], ast.Literal):
-            raise QuerySyntaxError(self.text, args[1].pos, "expected a number (the percentile) as the second argument of pct()")
+            raise QuerySyntaxError(
+                self.text,
+                args[1].pos,
+                "expected a number (the percentile) as the second argument of pct()",
+            )
         return ast.Call(token.pos, name, tuple(args), star)
 
 
@@ -557,6 +632,20 @@ def _to_python_regex(pattern: str) -> str:
 
 def _unmangle(name: str) -> str:
     return name.replace("__at__", "@").replace("__dot__", ".")
+
+
+def _field_names(expr: ast.Expr) -> set[str]:
+    if isinstance(expr, ast.Field):
+        return {expr.name}
+    if isinstance(expr, ast.Call):
+        return set().union(*(_field_names(a) for a in expr.args)) if expr.args else set()
+    if isinstance(expr, ast.Binary):
+        return _field_names(expr.left) | _field_names(expr.right)
+    if isinstance(expr, ast.Unary):
+        return _field_names(expr.operand)
+    if isinstance(expr, ast.InList):
+        return _field_names(expr.operand).union(*(_field_names(i) for i in expr.items))
+    return set()
 
 
 def _contains_aggregate(expr: ast.Expr) -> bool:

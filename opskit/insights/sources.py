@@ -14,9 +14,22 @@ from opskit.aws import aws_error
 from opskit.config import Environment
 from opskit.errors import ConfigError, NotFoundError
 
-OUTPUT_FOR_KIND = {"gateway": "FunctionLogGroupName", "lambda": "FunctionLogGroupName", "access": "AccessLogGroupName"}
+OUTPUT_FOR_KIND = {
+    "gateway": "FunctionLogGroupName",
+    "lambda": "FunctionLogGroupName",
+    "access": "AccessLogGroupName",
+}
 _SINCE = re.compile(r"(\d+)\s*(s|sec|m|min|h|hr|d|w)", re.IGNORECASE)
-_SINCE_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400, "w": 604800}
+_SINCE_SECONDS = {
+    "s": 1,
+    "sec": 1,
+    "m": 60,
+    "min": 60,
+    "h": 3600,
+    "hr": 3600,
+    "d": 86400,
+    "w": 604800,
+}
 
 
 @dataclass(frozen=True)
@@ -36,7 +49,11 @@ class TimeRange:
 def parse_since(text: str) -> timedelta:
     match = _SINCE.fullmatch(text.strip())
     if not match:
-        raise ConfigError(f"invalid --since value {text!r}", "expected a number and a unit (s, m, h, d, w)", "e.g. --since 15m, --since 1h, --since 2d")
+        raise ConfigError(
+            f"invalid --since value {text!r}",
+            "expected a number and a unit (s, m, h, d, w)",
+            "e.g. --since 15m, --since 1h, --since 2d",
+        )
     return timedelta(seconds=int(match.group(1)) * _SINCE_SECONDS[match.group(2).lower()])
 
 
@@ -44,24 +61,40 @@ def parse_instant(text: str, option: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(f"invalid {option} value {text!r}", "expected an ISO 8601 time", f"e.g. {option} 2026-11-24T10:00:00Z") from None
+        raise ConfigError(
+            f"invalid {option} value {text!r}",
+            "expected an ISO 8601 time",
+            f"e.g. {option} 2026-11-24T10:00:00Z",
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def time_range(now: datetime, since: str | None, start: str | None, end: str | None, default_since: str = "1h") -> TimeRange:
+def time_range(
+    now: datetime, since: str | None, start: str | None, end: str | None, default_since: str = "1h"
+) -> TimeRange:
     if since and (start or end):
-        raise ConfigError("--since cannot be combined with --start/--end", "they both set the time range", "use one or the other")
+        raise ConfigError(
+            "--since cannot be combined with --start/--end",
+            "they both set the time range",
+            "use one or the other",
+        )
     end_time = parse_instant(end, "--end") if end else now
     if start:
         start_time = parse_instant(start, "--start")
     else:
         start_time = end_time - parse_since(since or default_since)
     if start_time > end_time:
-        raise ConfigError("the time range is empty", f"--start {start_time.isoformat()} is after --end {end_time.isoformat()}", "swap them")
+        raise ConfigError(
+            "the time range is empty",
+            f"--start {start_time.isoformat()} is after --end {end_time.isoformat()}",
+            "swap them",
+        )
     return TimeRange(start_time, end_time)
 
 
-def resolve_log_group(env: Environment, cfn: Any, kind_or_name: str, warn: Callable[[str], None] | None = None) -> str:
+def resolve_log_group(
+    env: Environment, cfn: Any, kind_or_name: str, warn: Callable[[str], None] | None = None
+) -> str:
     """A log group for a library kind (gateway/access/lambda) or a literal name ('/aws/...').
 
     Reads the stack outputs; falls back to the names the template gives them.
@@ -86,7 +119,9 @@ def _stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
     return stack_outputs(cfn, stack_name)
 
 
-def filter_events(logs: Any, log_group: str, start_ms: int | None = None, end_ms: int | None = None, **extra: Any) -> Iterator[dict[str, Any]]:
+def filter_events(
+    logs: Any, log_group: str, start_ms: int | None = None, end_ms: int | None = None, **extra: Any
+) -> Iterator[dict[str, Any]]:
     """Every event of a log group in a time range (FilterLogEvents, all pages)."""
     params: dict[str, Any] = {"logGroupName": log_group, **extra}
     if start_ms is not None:
@@ -104,7 +139,11 @@ def filter_events(logs: Any, log_group: str, start_ms: int | None = None, end_ms
     except botocore.exceptions.ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "ResourceNotFoundException":
-            raise NotFoundError(f"log group {log_group} not found", "nothing has logged there yet, or the stack is not deployed", "deploy the stack (`opskit deploy`) or pass --log-group") from None
+            raise NotFoundError(
+                f"log group {log_group} not found",
+                "nothing has logged there yet, or the stack is not deployed",
+                "deploy the stack (`opskit deploy`) or pass --log-group",
+            ) from None
         raise aws_error(f"reading log group {log_group}", exc) from None
     except botocore.exceptions.BotoCoreError as exc:
         raise aws_error(f"reading log group {log_group}", exc) from None

@@ -29,7 +29,9 @@ class TailFilter:
             if any(c in self.path for c in "*?["):
                 if not fnmatch.fnmatchcase(path, self.path):
                     return False
-            elif not (path == self.path or (self.path.endswith("/") and path.startswith(self.path))):
+            elif not (
+                path == self.path or (self.path.endswith("/") and path.startswith(self.path))
+            ):
                 return False
         if self.status:
             status = str(fields.get("status", ""))
@@ -64,7 +66,13 @@ def pretty(event: dict[str, Any]) -> tuple[str, str]:
     fields = parse_message(message)
     if fields.get("message") == "request" and "status" in fields:
         status = fields.get("status")
-        style = "red" if isinstance(status, int) and status >= 500 else "yellow" if isinstance(status, int) and status >= 400 else ""
+        style = (
+            "red"
+            if isinstance(status, int) and status >= 500
+            else "yellow"
+            if isinstance(status, int) and status >= 400
+            else ""
+        )
         latency = fields.get("latency_ms")
         latency_text = f"{latency:.1f}ms" if isinstance(latency, int | float) else "-"
         text = (
@@ -109,12 +117,17 @@ def tail(
         newest = since
         fresh: set[str] = set()
         for event in filter_events(logs, log_group, since):
-            key = event.get("eventId") or f"{event.get('timestamp')}:{event.get('logStreamName')}:{event.get('message')}"
+            key = (
+                event.get("eventId")
+                or f"{event.get('timestamp')}:{event.get('logStreamName')}:{event.get('message')}"
+            )
             if key in seen:
                 continue
             fresh.add(key)
             newest = max(newest, int(event.get("timestamp") or 0))
-            if not tail_filter.active or tail_filter.matches(parse_message(str(event.get("message", "")))):
+            if not tail_filter.active or tail_filter.matches(
+                parse_message(str(event.get("message", "")))
+            ):
                 yield event
         # Keep only the ids at the newest timestamp: those are the ones a later poll sees again.
         seen = {k for k in seen | fresh} if newest == since else fresh

@@ -36,7 +36,12 @@ def as_number(value: object) -> float | int | None:
         return value
     if isinstance(value, str) and NUMBER_RE.fullmatch(value):
         number = float(value)
-        if number.is_integer() and "." not in value and "e" not in value.lower() and abs(number) < 2**53:
+        if (
+            number.is_integer()
+            and "." not in value
+            and "e" not in value.lower()
+            and abs(number) < 2**53
+        ):
             return int(value)
         return number
     return None
@@ -85,7 +90,8 @@ def natural_key(text: str) -> str:
     DuckDB computes the same key in SQL (duck.py), so both engines order alike.
     """
     return "".join(
-        f"0{len(chunk):03d}{chunk}" if chunk[0].isdigit() else chunk for chunk in _CHUNKS.findall(text)
+        f"0{len(chunk):03d}{chunk}" if chunk[0].isdigit() else chunk
+        for chunk in _CHUNKS.findall(text)
     )
 
 

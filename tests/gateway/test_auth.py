@@ -159,3 +159,12 @@ def test_other_algorithms_rejected_with_hs_key(gw, alg: str) -> None:
     header = b64({"alg": alg, "typ": "JWT"})
     forged = f"{header}.{b64({'sub': 'x', 'exp': int(time.time()) + 60})}.c2ln"
     assert_401(call(gw, forged), "not accepted")
+
+
+def test_cached_token_still_expires(make_gateway) -> None:
+    gw = make_gateway(GATEWAY_JWT_LEEWAY="0")
+    tok = token(exp_in=1)
+    assert call(gw, tok)["statusCode"] == 200
+    assert call(gw, tok)["statusCode"] == 200  # served from the verified-token cache
+    time.sleep(1.1)
+    assert_401(call(gw, tok), "expired")

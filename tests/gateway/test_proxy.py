@@ -215,3 +215,9 @@ def test_cors_preflight_and_simple(make_gateway) -> None:
     assert "x-request-id" in simple["headers"]["access-control-expose-headers"]
     denied = gw("GET", "/api/users/x", headers={**AUTH, "origin": "https://evil.example"})
     assert "access-control-allow-origin" not in denied["headers"]
+
+
+def test_dots_inside_names_are_fine(gw, upstream) -> None:
+    result = gw("GET", "/api/users/v1..2/.well-known/file.json", headers=AUTH)
+    assert result["statusCode"] == 200
+    assert json.loads(result["body"])["path"] == "/v1..2/.well-known/file.json"

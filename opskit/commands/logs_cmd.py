@@ -1,0 +1,133 @@
+"""`opskit logs`: export a log group's events to a file, or tail the gateway's logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+@click.group()
+def logs() -> None:
+    """Export or follow the gateway's CloudWatch logs."""
+
+
+@logs.command("export")
+@click.option("--since", default=None, help="Time range ending now, e.g. 15m, 1h, 2d (default 1h).")
+@click.option("--start", default=None, help="Range start, ISO 8601.")
+@click.option("--end", default=None, help="Range end, ISO 8601 (default now).")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the events (JSON lines).",
+)
+@click.option(
+    "--log-group",
+    "log_group",
+    default="gateway",
+    show_default=True,
+    help="gateway|access|lambda or a log group name.",
+)
+@click.pass_obj
+def export_cmd(
+    app: Any, since: str | None, start: str | None, end: str | None, out: Path, log_group: str
+) -> None:
+    """Write a log group's events as JSON lines (the `insights run --file` format)."""
+    from opskit.insights.events import write_events
+    from opskit.insights.sources import filter_events, resolve_log_group, time_range
+
+    window = time_range(app.clock(), since, start, end)
+    group = resolve_log_group(
+        app.env, app.clients.client("cloudformation"), log_group, warn=app.terminal.warn
+    )
+    logs_client = app.clients.client("logs")
+    with app.terminal.status(f"Exporting {group}..."):
+        count = write_events(filter_events(logs_client, group, window.start_ms, window.end_ms), out)
+    app.terminal.info(f"Wrote {count} event(s) from {group} to {out}")
+
+
+@logs.command("tail")
+@click.option("--since", default="10m", show_default=True, help="Start this far back, e.g. 5m, 1h.")
+@click.option(
+    "--follow/--no-follow",
+    "-f",
+    default=True,
+    show_default=True,
+    help="Keep polling for new events.",
+)
+@click.option("--level", default=None, help="Only this level (INFO, WARNING, ERROR).")
+@click.option(
+    "--path",
+    "path",
+    default=None,
+    help="Only this request path (exact, a prefix ending in '/', or a glob).",
+)
+@click.option("--status", default=None, help="Only this status (e.g. 503) or class (5xx).")
+@click.option(
+    "--log-group",
+    "log_group",
+    default="gateway",
+    show_default=True,
+    help="gateway|access|lambda or a log group name.",
+)
+@click.option(
+    "--poll",
+    "poll_seconds",
+    type=click.FloatRange(0.5, 60),
+    default=2.0,
+    show_default=True,
+    help="Seconds between polls.",
+)
+@click.option("--raw", is_flag=True, help="Print messages as they are (no pretty-printing).")
+@click.pass_obj
+def tail_cmd(
+    app: Any,
+    since: str,
+    follow: bool,
+    level: str | None,
+    path: str | None,
+    status: str | None,
+    log_group: str,
+    poll_seconds: float,
+    raw: bool,
+) -> None:
+    """Follow the gateway's log group, pretty-printed; Ctrl-C stops."""
+    from rich.text import Text
+
+    from opskit.insights.sources import parse_since, resolve_log_group
+    from opskit.insights.tail import TailFilter, pretty, tail
+
+    if (
+        status
+        and not (status.isdigit() and len(status) == 3)
+        and not (len(status) == 3 and status[0].isdigit() and status[1:].lower() == "xx")
+    ):
+        raise click.BadParameter("use a status code (503) or a class (5xx)", param_hint="--status")
+    start_ms = int((app.clock() - parse_since(since)).timestamp() * 1000)
+    group = resolve_log_group(
+        app.env, app.clients.client("cloudformation"), log_group, warn=app.terminal.warn
+    )
+    app.terminal.info(
+        f"Tailing {group} (since {since}{', following' if follow else ''}; Ctrl-C to stop)"
+    )
+    events = tail(
+        app.clients.client("logs"),
+        group,
+        start_ms,
+        follow=follow,
+        sleep=app.sleep,
+        poll_seconds=poll_seconds,
+        tail_filter=TailFilter(level=level, path=path, status=status),
+    )
+    try:
+        for event in events:
+            if raw:
+                app.terminal.write(str(event.get("message", "")).rstrip("\n") + "\n")
+                continue
+            style, text = pretty(event)
+            app.terminal.print(Text(text, style=style or ""), soft_wrap=True)
+    except KeyboardInterrupt:
+        app.terminal.info("Stopped.")
