@@ -529,7 +529,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--email",
         default=DEFAULT_EMAIL,
-        help=f"budget notification address (default {DEFAULT_EMAIL})",
+        help=f"where alarm and budget notifications go (default {DEFAULT_EMAIL})",
     )
     parser.add_argument("--budget", default="20", help="monthly budget in USD (default 20)")
     parser.add_argument(
@@ -545,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
         help="also write what ran and how long each step took to this file",
     )
     args = parser.parse_args(argv)
+    if args.requests < 400:
+        parser.error("--requests must be at least 400 (the rate-limit bursts alone take 300)")
     # Piped (CI, a log file): wide enough that tables stay readable; a terminal: its width.
     console = Console(highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:

@@ -116,3 +116,21 @@ def test_base64_response_for_binary_upstream(gw) -> None:
         base64.b64decode(result["body"]) if result["isBase64Encoded"] else result["body"].encode()
     )
     assert body == b"hello chunked world"
+
+
+def test_unexpected_exception_is_json_500_without_traceback(gw, capfd) -> None:
+    async def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    gw.runtime.proxy.forward = boom
+    result = gw("GET", "/api/users/1", headers={"authorization": f"Bearer {token()}"})
+    assert result["statusCode"] == 500
+    assert json.loads(result["body"]) == {
+        "error": {"code": "internal", "message": "internal error", "request_id": "req-1"}
+    }
+    captured = capfd.readouterr()
+    assert "Traceback" not in gw.out.getvalue() + captured.out + captured.err
+    errors = [line for line in gw.logs() if line["level"] == "ERROR"]
+    assert [e["error_code"] for e in errors] == ["internal"] and "kaboom" in errors[0]["message"]
+    (line,) = gw.access_lines()
+    assert line["status"] == 500
