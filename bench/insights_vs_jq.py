@@ -4,7 +4,7 @@ Runs `slow-requests` and `stats count(*), avg(latency_ms), pct(latency_ms, 99) b
 with opskit's local engine and the equivalent jq programs in the same run, checks that
 the answers agree, and prints `name=value` lines (speedups are jq time / engine time).
 The events file is generated once into bench/.data/ (gitignored) and reused. Each side
-is timed as the best of BENCH_INSIGHTS_REPEAT (default 2) runs: the machine is shared.
+is timed as the best of BENCH_INSIGHTS_REPEAT (default 2) interleaved runs: the machine is shared.
 """
 
 from __future__ import annotations
@@ -83,14 +83,19 @@ def generate(path: Path, count: int) -> None:
 REPEAT = int(os.environ.get("BENCH_INSIGHTS_REPEAT", "2"))
 
 
-def timed(fn):
-    """Best wall time of REPEAT runs (the same for both sides: the machine is shared)."""
-    best, value = float("inf"), None
+def timed_pair(engine_fn, jq_fn):
+    """Best wall time of REPEAT runs for each side, interleaved (engine, jq, engine, jq, ...)
+    so a burst of load from other processes on this shared machine does not hit one side only."""
+    best_engine = best_jq = float("inf")
+    engine_value = jq_value = None
     for _ in range(REPEAT):
         began = time.perf_counter()
-        value = fn()
-        best = min(best, time.perf_counter() - began)
-    return best, value
+        engine_value = engine_fn()
+        best_engine = min(best_engine, time.perf_counter() - began)
+        began = time.perf_counter()
+        jq_value = jq_fn()
+        best_jq = min(best_jq, time.perf_counter() - began)
+    return best_engine, engine_value, best_jq, jq_value
 
 
 def jq(program: str, path: Path, slurp_inputs: bool = False) -> list:
@@ -133,15 +138,17 @@ def main() -> int:
     slow_query = get_query("slow-requests").render(
         {"threshold_ms": str(THRESHOLD), "limit": str(limit)}
     )
-    engine_filter_s, slow = timed(lambda: run_file(slow_query, path))
-    jq_filter_s, jq_rows = timed(lambda: jq(JQ_FILTER, path))
+    engine_filter_s, slow, jq_filter_s, jq_rows = timed_pair(
+        lambda: run_file(slow_query, path), lambda: jq(JQ_FILTER, path)
+    )
     jq_top = sorted(jq_rows, key=lambda r: (-r["latency_ms"], -r["t"]))[:limit]
     got = [(r["path"], float(r["latency_ms"])) for r in slow.rows]
     want = [(r["path"], float(r["latency_ms"])) for r in jq_top]
     filter_agree = [x[1] for x in got] == [x[1] for x in want] and len(got) == limit
 
-    engine_stats_s, stats = timed(lambda: run_file(STATS_QUERY, path))
-    jq_stats_s, jq_stats = timed(lambda: jq(JQ_STATS, path, slurp_inputs=True))
+    engine_stats_s, stats, jq_stats_s, jq_stats = timed_pair(
+        lambda: run_file(STATS_QUERY, path), lambda: jq(JQ_STATS, path, slurp_inputs=True)
+    )
     by_path = {r["path"]: r for r in stats.rows}
     stats_agree = len(by_path) == len(jq_stats) and all(
         int(by_path[j["path"]]["count(*)"]) == j["count"]

@@ -99,15 +99,28 @@ NOT_TAGGABLE = {
 # Actions that do not support resource-level permissions (IAM service authorization
 # reference): the only place Resource "*" is allowed.
 RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-# What the gateway calls (gateway/ratelimit.py, gateway/sessions.py): the role allows no more.
-RATE_LIMIT_ACTIONS = {"dynamodb:UpdateItem"}
-SESSION_ACTIONS = {
-    "dynamodb:GetItem",
-    "dynamodb:PutItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:Query",
-    "dynamodb:BatchWriteItem",
-}
+# What the gateway calls, read from its source (`ddb.call("Action", ...)`), so the role and the
+# code cannot drift apart: the role must allow exactly these, no more.
+GATEWAY_DIR = Path(__file__).resolve().parents[2] / "gateway"
+DDB_CALL = re.compile(r'ddb\.call\(\s*"(\w+)"')
+
+
+def ddb_actions_in(*modules: str) -> set[str]:
+    found = set()
+    for module in modules:
+        found |= {f"dynamodb:{a}" for a in DDB_CALL.findall((GATEWAY_DIR / module).read_text())}
+    return found
+
+
+# /health/ready (gateway/app.py) describes both tables.
+RATE_LIMIT_ACTIONS = ddb_actions_in("ratelimit.py") | {"dynamodb:DescribeTable"}
+SESSION_ACTIONS = ddb_actions_in("sessions.py") | {"dynamodb:DescribeTable"}
+
+
+def test_gateway_calls_are_the_expected_ones():
+    assert ddb_actions_in("app.py") == {"dynamodb:DescribeTable"}
+    assert RATE_LIMIT_ACTIONS == {"dynamodb:UpdateItem", "dynamodb:DescribeTable"}
+    assert "dynamodb:BatchWriteItem" in SESSION_ACTIONS
 
 
 @pytest.fixture(scope="module")
