@@ -205,6 +205,9 @@ def test_events_documents_and_json_lines_read_alike(tmp_path, doc):
 
 
 def test_ties_keep_the_previous_sort_order(run):
-    events = [event(i, {"g": g, "n": n}) for i, (g, n) in enumerate([("a", 2), ("b", 1), ("a", 1), ("b", 2)])]
+    events = [
+        event(i, {"g": g, "n": n})
+        for i, (g, n) in enumerate([("a", 2), ("b", 1), ("a", 1), ("b", 2)])
+    ]
     rows = run("fields g, n | sort n desc | sort g asc", events).rows
     assert [(r["g"], r["n"]) for r in rows] == [("a", "2"), ("a", "1"), ("b", "2"), ("b", "1")]

@@ -1,0 +1,1 @@
+"""Logs Insights: the query library, the CloudWatch runner and the local engine."""
