@@ -27,6 +27,7 @@ from gateway.errors import GatewayError, error_body
 from gateway.http_client import HttpClient
 from gateway.log import GatewayLogger
 from gateway.ratelimit import Decision, RateLimiter
+from gateway.sessions import TOKEN_PREFIX
 from gateway.tracing import Tracer, get_tracer
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -45,6 +46,7 @@ class RequestContext:
     user_id: str | None = None
     rate_limited: bool = False
     request_bytes: int = 0
+    auth: str | None = None  # credential checked: "jwt", "session" (one DynamoDB read) or None
 
 
 class Runtime:
@@ -195,6 +197,7 @@ class AccessLogMiddleware:
             "rate_limited": ctx.rate_limited,
             "request_bytes": ctx.request_bytes or _declared_length(length, event),
             "response_bytes": sent["bytes"],
+            "auth": ctx.auth,
         }
         _cold_start = False
         self.logger.access(fields)
@@ -446,8 +449,10 @@ class ProxyEndpoint:
 
 async def _authenticate(r: Runtime, scope: Mapping[str, Any], ctx: RequestContext):  # noqa: ANN202
     """Authenticate; a failed attempt counts against the client IP's limit (anonymous key)."""
+    header = _header(scope, b"authorization")
+    ctx.auth = _credential_kind(header)
     try:
-        principal = await r.auth.authenticate(_header(scope, b"authorization"))
+        principal = await r.auth.authenticate(header)
     except GatewayError as exc:
         if exc.status == 401:
             client = scope.get("client")
@@ -456,6 +461,15 @@ async def _authenticate(r: Runtime, scope: Mapping[str, Any], ctx: RequestContex
         raise
     ctx.user_id = principal.user_id
     return principal
+
+
+def _credential_kind(header: str | None) -> str | None:
+    """The bearer credential presented (and checked): "session" (opaque token), "jwt", or None."""
+    scheme, _, token = (header or "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return "session" if token.startswith(TOKEN_PREFIX) else "jwt"
 
 
 async def _rate_limit(r: Runtime, ctx: RequestContext, key: str) -> Decision:

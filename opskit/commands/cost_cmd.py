@@ -287,7 +287,19 @@ ESTIMATE_OPTIONS = [
         default=None,
         help="Log retention (default: LogRetentionDays parameter).",
     ),
-    click.option("--alarms", type=float, default=None, help="CloudWatch alarms."),
+    click.option(
+        "--alarms",
+        type=float,
+        default=None,
+        help="CloudWatch alarm metrics (a metric-math alarm counts each metric it uses; "
+        "default: counted from the alarm baseline).",
+    ),
+    click.option(
+        "--custom-metrics",
+        type=float,
+        default=None,
+        help="CloudWatch custom metrics (default: the alarm baseline's log metric filters).",
+    ),
     click.option("--dashboards", type=float, default=None, help="CloudWatch dashboards."),
     click.option("--s3-gb", type=float, default=None, help="S3 artifact storage (GB)."),
     click.option("--ecr-gb", type=float, default=None, help="ECR image storage (GB)."),
@@ -310,6 +322,7 @@ OVERRIDE_FIELDS = {
     "insights_queries": "insights_queries",
     "log_retention_days": "log_retention_days",
     "alarms": "alarms",
+    "custom_metrics": "custom_metrics",
     "dashboards": "dashboards",
     "s3_gb": "s3_gb",
     "ecr_gb": "ecr_gb",
@@ -336,6 +349,14 @@ def estimate_options(func):
     help="With --from-logs: how far back to read, e.g. 7d, 24h (default 7d).",
 )
 @click.option(
+    "--basis",
+    type=click.Choice(["auto", "observed", "window"]),
+    default="auto",
+    show_default=True,
+    help="With --from-logs: project from the traffic's observed span (first to last request), "
+    "the whole --since window, or auto = the observed span when shorter than the window.",
+)
+@click.option(
     "--file",
     "file",
     type=click.Path(path_type=Path),
@@ -355,6 +376,7 @@ def estimate_cmd(
     app: App,
     from_logs: bool,
     since: str | None,
+    basis: str,
     file: Path | None,
     free_tier: str,
     fmt: str | None,
@@ -366,33 +388,45 @@ def estimate_cmd(
     opskit cost estimate --requests 1M --duration-ms 40 --memory 512 --arch arm64
     opskit cost estimate --from-logs --since 7d
     opskit cost estimate --from-logs --file events.jsonl --requests 10M
+
+    From logs, the month is projected from the traffic's observed span (first to
+    last request, at least 10 s) when it is shorter than the window read, else
+    from the whole window; the output says which (`--basis` to choose).
     """
     from opskit.cost.estimate import base_usage, estimate_from_events
+    from opskit.cost.fixed import fixed_items_or_options
     from opskit.cost.model import estimate, with_overrides
     from opskit.pricing import load_prices
 
     overrides = {
         OVERRIDE_FIELDS[k]: v for k, v in flags.items() if k in OVERRIDE_FIELDS and v is not None
     }
-    prices = load_prices(app.env.region, app.env.state_dir)
-    base = base_usage(app.env)
     output = _format(app, fmt)
-    if (since or file) and not from_logs:
+    if (since or file or basis != "auto") and not from_logs:
         raise ConfigError(
-            "--since/--file without --from-logs", "they pick the logs to read", "add --from-logs"
+            "--since/--file/--basis without --from-logs",
+            "they pick the logs to read",
+            "add --from-logs",
         )
+    prices = load_prices(app.env.region, app.env.state_dir)
+    fixed, fixed_note = fixed_items_or_options(
+        app.env, overrides.get("alarms"), overrides.get("custom_metrics")
+    )
+    base = base_usage(app.env, fixed)
     if not from_logs:
         result = estimate(with_overrides(base, **overrides), prices, free_tier)
-        _render_estimate(
-            app, result.to_dict(), output, title="Estimated monthly cost (from assumptions)"
-        )
+        data = result.to_dict()
+        data["notes"].append(fixed_note)
+        _render_estimate(app, data, output, title="Estimated monthly cost (from assumptions)")
         return
     events, window = _log_events(app, since, file)
-    log_estimate = estimate_from_events(events, base, prices, free_tier, window, overrides)
+    log_estimate = estimate_from_events(events, base, prices, free_tier, window, overrides, basis)
     title = "Estimated monthly cost (projected from logs" + (
         ", local account)" if app.env.local and file is None else ")"
     )
-    _render_estimate(app, log_estimate.to_dict(), output, title=title)
+    data = log_estimate.to_dict()
+    data["notes"].append(fixed_note)
+    _render_estimate(app, data, output, title=title)
 
 
 def _log_events(app: App, since: str | None, file: Path | None):
@@ -455,6 +489,9 @@ def _render_estimate(app: App, data: dict[str, Any], output: str, title: str) ->
         f"Total ${data['total_usd']:.2f}/month for {usage['requests']:,.0f} requests: ${data['per_million_requests_usd']:.2f} per million requests. "
         f"Free tier: {data['free_tier']}. Prices: {data['prices']}."
     )
+    projection = (data.get("from_logs") or {}).get("projection")
+    if projection:
+        app.terminal.print(f"Projection ({projection['basis']}): {projection['label']}.")
     if data.get("routes"):
         app.terminal.render_rows(
             data["routes"],
@@ -469,6 +506,7 @@ def _render_estimate(app: App, data: dict[str, Any], output: str, title: str) ->
 def _local_report(app: App, period: Any, output: str) -> None:
     """--env local: no billing data, so the model applied to the local account's logs."""
     from opskit.cost.estimate import base_usage, estimate_from_events
+    from opskit.cost.fixed import fixed_items_or_options
     from opskit.cost.logs import iter_cloudwatch_events
     from opskit.pricing import load_prices
 
@@ -493,11 +531,13 @@ def _local_report(app: App, period: Any, output: str) -> None:
     app.terminal.info(
         "ESTIMATE: the local account has no billing data; this is the cost model applied to local usage (no Cost Explorer requests made)"
     )
-    # The usage rate over the whole period (not just the span between the first and last event).
+    fixed, fixed_note = fixed_items_or_options(app.env, None, None)
+    # The rate over the period, or over the traffic's own span when that is shorter (labelled).
     result = estimate_from_events(
-        events, base_usage(app.env), prices, "none", (end - start).total_seconds(), {}
+        events, base_usage(app.env, fixed), prices, "none", (end - start).total_seconds(), {}
     )
     data = result.to_dict()
+    data["notes"].append(fixed_note)
     data["period"] = period.as_ce()
     data["source"] = (
         "estimate: cost model applied to local usage (the local account has no billing data)"

@@ -7,13 +7,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from opskit.config import Environment
+from opskit.cost.fixed import FixedItems
 from opskit.cost.logs import Projection, aggregate, project_month
 from opskit.cost.model import Estimate, RouteUsage, Usage, allocate_routes, estimate
 from opskit.pricing import PriceTable
 
 
-def base_usage(env: Environment) -> Usage:
-    """Defaults from the environment's stack parameters (memory, architecture, retention, PITR)."""
+def base_usage(env: Environment, fixed: FixedItems | None = None) -> Usage:
+    """Defaults from the environment's stack parameters (memory, architecture, retention, PITR)
+    and, when given, the alarm baseline's counts (alarm metrics, custom metrics)."""
     params = env.parameters
     usage = Usage()
     try:
@@ -26,7 +28,14 @@ def base_usage(env: Environment) -> Usage:
         retention = usage.log_retention_days
     arch = params.get("Architecture", usage.arch)
     pitr = str(params.get("EnablePointInTimeRecovery", "false")).lower() == "true"
-    return replace(usage, memory_mb=memory, arch=arch, log_retention_days=retention, pitr=pitr)
+    usage = replace(usage, memory_mb=memory, arch=arch, log_retention_days=retention, pitr=pitr)
+    if fixed is not None:
+        usage = replace(
+            usage,
+            alarms=float(fixed.alarm_metrics + 2 * fixed.high_resolution),  # high-res: 3x
+            custom_metrics=float(fixed.custom_metrics),
+        )
+    return usage
 
 
 @dataclass
@@ -50,9 +59,10 @@ def estimate_from_events(
     free_tier: str,
     window_seconds: float | None,
     overrides: dict[str, Any],
+    basis: str = "auto",
 ) -> LogEstimate:
     stats = aggregate(events)
-    projection = project_month(stats, base, window_seconds)
+    projection = project_month(stats, base, window_seconds, basis)
     usage = projection.usage
     routes = projection.routes
     if overrides.get("requests") is not None and usage.requests:

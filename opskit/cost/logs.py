@@ -14,7 +14,7 @@ import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,15 @@ from opskit.errors import ConfigError, NotFoundError
 MONTH_SECONDS = 730 * 3600  # AWS's billing month
 EVENT_OVERHEAD_BYTES = 26  # CloudWatch Logs bills each event as its UTF-8 size + 26 bytes
 API_METERING_BYTES = 512 * 1024
+MIN_SPAN_SECONDS = 10.0  # shortest span a rate is measured over (one request is not a rate)
+BASES = ("auto", "observed", "window")
+
+# DynamoDB request units of the gateway's session calls (gateway/sessions.py, gateway/app.py).
+# Items are well under 1 KB / 4 KB, so every call is the minimum charge.
+SESSION_LOOKUP_RRU = 1.0  # GetItem with ConsistentRead=True (0.5 if it were eventually consistent)
+SESSION_WRITE_WRU = 2.0  # PutItem / DeleteItem: 1 WRU on the table + 1 on the user_id-index GSI
+REVOKE_ALL_RRU = 0.5  # Query on the GSI (GSIs read eventually consistent)
+REVOKE_ALL_ASSUMED_SESSIONS = 1  # the access line does not say how many sessions were deleted
 
 REPORT_RE = re.compile(
     r"RequestId:\s*(?P<id>\S+)\s+Duration:\s*(?P<dur>[\d.]+)\s*ms\s+Billed Duration:\s*(?P<billed>\d+)\s*ms\s+"
@@ -62,7 +71,15 @@ class LogStats:
     api_units: int = 0
     latency_ms: float = 0.0
     access_memory_mb: int | None = None
+    traffic_first_ms: int | None = None  # first/last access or REPORT event: the traffic's span
+    traffic_last_ms: int | None = None
+    auth_lines: int = 0  # access lines that carry the `auth` field
+    session_lookups: int = 0  # `"auth": "session"`: one GetItem each
+    session_creates: int = 0  # POST /auth/sessions -> 201: PutItem
+    session_revokes: int = 0  # DELETE /auth/sessions/current -> 204: DeleteItem
+    session_revoke_alls: int = 0  # DELETE /auth/sessions -> 200: Query + BatchWriteItem
     routes: dict[str, RouteStats] = field(default_factory=dict)
+    _now: int | None = field(default=None, repr=False)
     _billed_by_id: dict[str, float] = field(default_factory=dict, repr=False)
     _route_by_id: dict[str, str] = field(default_factory=dict, repr=False)
 
@@ -78,6 +95,7 @@ class LogStats:
                 self.first_ms = timestamp
             if self.last_ms is None or timestamp > self.last_ms:
                 self.last_ms = timestamp
+        self._now = timestamp
         head = message[:8]
         if head.startswith("REPORT"):
             self._report(message)
@@ -93,6 +111,7 @@ class LogStats:
         if not match:
             return
         billed = float(match.group("billed"))
+        self._traffic()
         self.invocations += 1
         self.billed_ms += billed
         self.memory_mb = int(match.group("mem"))
@@ -107,6 +126,7 @@ class LogStats:
         billed = metrics.get("billedDurationMs")
         if billed is None:
             return
+        self._traffic()
         self.invocations += 1
         self.billed_ms += float(billed)
         if metrics.get("memorySizeMB"):
@@ -128,6 +148,7 @@ class LogStats:
             if line.get("type") == "platform.report":  # Lambda's JSON log format
                 self._platform_report(line.get("record") or {})
             return
+        self._traffic()
         self.requests += 1
         route = str(line.get("route") or "unmatched")
         stats = self.routes.get(route)
@@ -152,6 +173,38 @@ class LogStats:
         request_id = line.get("function_request_id")
         if request_id:
             self._route_by_id[str(request_id)] = route
+        if "auth" in line:
+            self.auth_lines += 1
+            if line["auth"] in ("session", "s"):
+                self.session_lookups += 1
+        if route.startswith("/auth/sessions"):
+            self._session_call(route, str(line.get("method") or ""), line.get("status"))
+
+    def _session_call(self, route: str, method: str, status: Any) -> None:
+        if route == "/auth/sessions" and method == "POST" and status == 201:
+            self.session_creates += 1
+        elif route == "/auth/sessions/current" and method == "DELETE" and status == 204:
+            self.session_revokes += 1
+        elif route == "/auth/sessions" and method == "DELETE" and status == 200:
+            self.session_revoke_alls += 1
+
+    def _traffic(self) -> None:
+        now = self._now
+        if now is None:
+            return
+        if self.traffic_first_ms is None or now < self.traffic_first_ms:
+            self.traffic_first_ms = now
+        if self.traffic_last_ms is None or now > self.traffic_last_ms:
+            self.traffic_last_ms = now
+
+    @property
+    def session_read_units(self) -> float:
+        return self.session_lookups * SESSION_LOOKUP_RRU + self.session_revoke_alls * REVOKE_ALL_RRU
+
+    @property
+    def session_write_units(self) -> float:
+        deletes = self.session_revokes + self.session_revoke_alls * REVOKE_ALL_ASSUMED_SESSIONS
+        return (self.session_creates + deletes) * SESSION_WRITE_WRU
 
     def finish(self) -> LogStats:
         """Join REPORT lines to routes through the Lambda request id."""
@@ -165,9 +218,10 @@ class LogStats:
 
     @property
     def observed_seconds(self) -> float:
-        if self.first_ms is None or self.last_ms is None:
+        """First to last traffic event (access or REPORT line), in seconds (0 if unknown)."""
+        if self.traffic_first_ms is None or self.traffic_last_ms is None:
             return 0.0
-        return max((self.last_ms - self.first_ms) / 1000, 1.0)
+        return (self.traffic_last_ms - self.traffic_first_ms) / 1000
 
 
 def _number(value: Any) -> int:
@@ -188,20 +242,137 @@ def aggregate(events: Iterable[tuple[int | None, str]]) -> LogStats:
     return stats.finish()
 
 
+@dataclass(frozen=True)
+class Basis:
+    """What the month is projected from: the traffic's own span, or the whole window read."""
+
+    kind: str  # "observed" | "window"
+    seconds: float  # the span the rate is measured over
+    observed_seconds: float  # first to last traffic event
+    window_seconds: float | None  # the window read (--since, the report's period); None: a file
+    first_ms: int | None
+    last_ms: int | None
+    requests: int
+
+    @property
+    def minimum_applied(self) -> bool:
+        return self.kind == "observed" and self.observed_seconds < self.seconds
+
+    def label(self, factor: float) -> str:
+        span = f"({_iso_range(self.first_ms, self.last_ms)})"
+        if self.kind == "observed":
+            text = f"observed {self.requests:,} requests over {_duration(self.observed_seconds)} {span}"
+            if self.minimum_applied:
+                text += f", counted as the {_duration(self.seconds)} minimum span"
+            return f"{text}; projected at that rate to a 730-hour month (x{factor:,.0f})"
+        return (
+            f"{self.requests:,} requests in the {_window_name(self.seconds)} window "
+            f"(traffic {span[1:-1]}); projected from the whole window to a 730-hour month (x{factor:,.2f})"
+        )
+
+    def to_dict(self, factor: float) -> dict[str, Any]:
+        return {
+            "basis": self.kind,
+            "label": self.label(factor),
+            "span_seconds": round(self.seconds, 3),
+            "observed_seconds": round(self.observed_seconds, 3),
+            "window_seconds": None
+            if self.window_seconds is None
+            else round(self.window_seconds, 3),
+            "min_span_seconds": MIN_SPAN_SECONDS,
+            "first_traffic": _iso(self.first_ms),
+            "last_traffic": _iso(self.last_ms),
+            "month_factor": round(factor, 6),
+        }
+
+
+def choose_basis(stats: LogStats, window_seconds: float | None, mode: str = "auto") -> Basis:
+    """`auto`: the observed span when it is shorter than the window (a new service, a demo),
+    else the window. The span is at least MIN_SPAN_SECONDS (and at most the window)."""
+    if mode not in BASES:
+        raise ConfigError(
+            f"bad basis '{mode}'", f"expected one of {', '.join(BASES)}", "e.g. --basis auto"
+        )
+    observed = stats.observed_seconds
+    window = window_seconds if window_seconds and window_seconds > 0 else None
+    if mode == "window" and window is None:
+        raise ConfigError(
+            "--basis window without a window",
+            "a file's events have no window of their own",
+            "add --since (the span the export covers), or use --basis auto",
+        )
+    use_window = window is not None and (
+        mode == "window" or (mode == "auto" and observed >= window)
+    )
+    if use_window:
+        kind, seconds = "window", float(window)  # type: ignore[arg-type]
+    else:
+        kind, seconds = "observed", max(observed, MIN_SPAN_SECONDS)
+        if window is not None:
+            seconds = min(seconds, window)
+    return Basis(
+        kind,
+        seconds,
+        observed,
+        window,
+        stats.traffic_first_ms,
+        stats.traffic_last_ms,
+        stats.requests or stats.invocations,
+    )
+
+
+def _iso(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_range(first: int | None, last: int | None) -> str:
+    a, b = _iso(first), _iso(last)
+    if a is None or b is None:
+        return "no timestamps"
+    if a[:10] == b[:10]:
+        return f"{a}\u2013{b[11:]}"
+    return f"{a}\u2013{b}"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.3g} s" if seconds < 10 else f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def _window_name(seconds: float) -> str:
+    if seconds >= 86400 and seconds % 86400 == 0:
+        return f"{seconds / 86400:.0f}-day"
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:.0f}-hour"
+    return _duration(seconds)
+
+
 @dataclass
 class Projection:
     usage: Usage
     routes: list[RouteUsage]
     stats: LogStats
-    window_seconds: float
+    basis: Basis
     factor: float
     notes: list[str]
+
+    @property
+    def window_seconds(self) -> float:
+        """The span the month is scaled from (kept for callers of the old name)."""
+        return self.basis.seconds
 
     def summary(self) -> dict[str, Any]:
         s = self.stats
         return {
             "events": s.events,
-            "window_hours": round(self.window_seconds / 3600, 3),
+            "projection": self.basis.to_dict(self.factor),
             "month_factor": round(self.factor, 3),
             "requests_seen": s.requests,
             "invocations_seen": s.invocations,
@@ -209,20 +380,30 @@ class Projection:
             "rate_limited_share": round(s.rate_limited / s.requests, 4) if s.requests else 0.0,
             "bytes_ingested": s.bytes_ingested,
             "timeouts": s.timeouts,
+            "dynamodb": {
+                "auth_field_seen": s.auth_lines > 0,
+                "session_lookups": s.session_lookups,
+                "session_creates": s.session_creates,
+                "session_revokes": s.session_revokes + s.session_revoke_alls,
+                "session_read_units": s.session_read_units,
+                "session_write_units": s.session_write_units,
+            },
         }
 
 
-def project_month(stats: LogStats, base: Usage, window_seconds: float | None = None) -> Projection:
-    """Scale what the logs show over their window to a 730-hour month."""
+def project_month(
+    stats: LogStats, base: Usage, window_seconds: float | None = None, basis: str = "auto"
+) -> Projection:
+    """Scale what the logs show to a 730-hour month, over the basis `choose_basis` picks."""
     if stats.requests == 0 and stats.invocations == 0:
         raise NotFoundError(
             "no gateway traffic in the logs",
             f'{stats.events} events, none a REPORT line or a JSON access line ("message": "request")',
             "widen --since, check the log group, or pass --file with exported events",
         )
-    window = window_seconds or stats.observed_seconds
-    factor = MONTH_SECONDS / window
-    notes = [f"projected from {window / 3600:.2f} h of logs x {factor:.1f} to a 730 h month"]
+    chosen = choose_basis(stats, window_seconds, basis)
+    factor = MONTH_SECONDS / chosen.seconds
+    notes = [chosen.label(factor)]
     requests = stats.requests or stats.invocations
     invocations = stats.invocations or stats.requests
     if stats.invocations:
@@ -250,6 +431,7 @@ def project_month(stats: LogStats, base: Usage, window_seconds: float | None = N
         )
     if not stats.requests:
         notes.append("no access lines: requests taken from REPORT lines, sizes by assumption")
+    ddb_reads, ddb_writes = _dynamodb_per_request(stats, base, notes)
     usage = with_overrides(
         base,
         requests=requests * factor,
@@ -262,6 +444,8 @@ def project_month(stats: LogStats, base: Usage, window_seconds: float | None = N
         api_units=stats.api_units * factor if stats.requests else None,
         request_bytes=stats.request_bytes / stats.requests if stats.requests else None,
         response_bytes=stats.response_bytes / stats.requests if stats.requests else None,
+        ddb_reads=ddb_reads,
+        ddb_writes=ddb_writes,
     )
     gb = float(memory) / 1024
     routes = [
@@ -277,7 +461,46 @@ def project_month(stats: LogStats, base: Usage, window_seconds: float | None = N
         notes.append(
             f"{stats.rate_limited / stats.requests:.1%} of requests were rate limited (still billed by API Gateway, Lambda and DynamoDB)"
         )
-    return Projection(usage, routes, stats, window, factor, notes)
+    return Projection(usage, routes, stats, chosen, factor, notes)
+
+
+def _dynamodb_per_request(
+    stats: LogStats, base: Usage, notes: list[str]
+) -> tuple[float | None, float | None]:
+    """RRU and WRU per request: the rate limiter's write (base) plus the session calls seen."""
+    if not stats.requests:
+        return None, None
+    reads: float | None = None
+    if stats.auth_lines:
+        reads = stats.session_read_units / stats.requests
+        notes.append(
+            f"DynamoDB reads: {stats.session_lookups:,} session-authenticated requests "
+            f"x {SESSION_LOOKUP_RRU:g} RRU (consistent GetItem)"
+            + (
+                f" + {stats.session_revoke_alls:,} revoke-all queries x {REVOKE_ALL_RRU:g} RRU"
+                if stats.session_revoke_alls
+                else ""
+            )
+        )
+    else:
+        notes.append(
+            "access lines carry no `auth` field (a gateway older than the field): session reads "
+            f"not measured, {base.ddb_reads:g} RRU/request assumed (set --ddb-reads)"
+        )
+    writes = None
+    if stats.session_write_units:
+        writes = base.ddb_writes + stats.session_write_units / stats.requests
+        notes.append(
+            f"DynamoDB writes: rate limiter {base.ddb_writes:g} WRU/request + sessions "
+            f"({stats.session_creates:,} created, {stats.session_revokes + stats.session_revoke_alls:,} revoked)"
+            f" x {SESSION_WRITE_WRU:g} WRU (table + user_id-index)"
+            + (
+                f"; revoke-all assumed to delete {REVOKE_ALL_ASSUMED_SESSIONS} session"
+                if stats.session_revoke_alls
+                else ""
+            )
+        )
+    return reads, writes
 
 
 # --- event sources -------------------------------------------------------------------------

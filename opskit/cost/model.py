@@ -8,9 +8,12 @@ Assumptions worth knowing (also printed with `cost estimate`):
 - API Gateway HTTP API: each request counts ceil(size / 512 KB) times, size
   being the larger of request and response (conservative reading of the page).
 - DynamoDB on-demand: the rate limiter makes one conditional write per request
-  (a failed condition still consumes the WRU); session reads per request are
-  an assumption: the gateway looks sessions up with ConsistentRead, so one
-  opaque-session request costs 1 RRU (JWT requests read nothing).
+  (a failed condition still consumes the WRU); the gateway looks sessions up
+  with ConsistentRead, so one opaque-session request costs 1 RRU (JWT requests
+  read nothing). From logs, both are measured (the access line's `auth`).
+- CloudWatch: alarms are billed per alarm metric (a metric-math alarm per
+  metric it uses), log metric filters publish custom metrics; the counts come
+  from the shipped alarm baseline (opskit.cost.fixed).
 - CloudWatch Logs storage: steady state = monthly ingestion x retention / 30
   days, uncompressed (AWS bills compressed bytes: this is an upper bound).
 """
@@ -81,8 +84,9 @@ class Usage:
     pitr: bool = False
     xray_sampling: float = 0.05
     xray_retrieved: float = 0.0  # traces retrieved/scanned a month
-    alarms: float = 6
-    dashboards: float = 1
+    alarms: float = 22  # alarm metrics of the shipped baseline (base_usage counts the real file)
+    custom_metrics: float = 5  # metrics its log metric filters publish
+    dashboards: float = 1  # dashboards/gateway.json
     s3_gb: float = 0.05
     ecr_gb: float = 0.0
 
@@ -298,7 +302,7 @@ def estimate(usage: Usage, prices: PriceTable, free_tier: str = "none") -> Estim
     )
     add(
         "dynamodb_write_units",
-        "DynamoDB writes (rate limiter)",
+        "DynamoDB writes (rate limiter, sessions)",
         usage.requests * usage.ddb_writes / million,
         "requests",
     )
@@ -340,7 +344,13 @@ def estimate(usage: Usage, prices: PriceTable, free_tier: str = "none") -> Estim
         usage.xray_retrieved / million,
         "fixed",
     )
-    add("cloudwatch_alarm", "CloudWatch alarms", usage.alarms, "fixed")
+    add("cloudwatch_alarm", "CloudWatch alarm metrics", usage.alarms, "fixed")
+    add(
+        "cloudwatch_custom_metric",
+        "CloudWatch custom metrics (log metric filters)",
+        usage.custom_metrics,
+        "fixed",
+    )
     add("cloudwatch_dashboard", "CloudWatch dashboards", usage.dashboards, "fixed")
     add("s3_storage", "S3 artifacts", usage.s3_gb, "fixed")
     add("ecr_storage", "ECR images", usage.ecr_gb, "fixed")
@@ -396,7 +406,7 @@ def allocate_routes(result: Estimate, routes: list[RouteUsage]) -> list[dict[str
     shared = by_driver.get("fixed", 0.0)
     rows.append(
         {
-            "route": "(shared: alarms, dashboards, storage, scans)",
+            "route": "(shared: alarms, metrics, dashboards, storage, scans)",
             "requests_month": 0,
             "share": 0.0,
             "cost_usd": round(shared, 6),

@@ -44,6 +44,7 @@ SPECS = (
     RateSpec("logs_storage", "AmazonCloudWatch", {}, ("TimedStorage-ByteHrs",)),
     RateSpec("logs_insights_scanned", "AmazonCloudWatch", {}, ("DataScanned-Bytes",)),
     RateSpec("cloudwatch_alarm", "AmazonCloudWatch", {}, ("CW:AlarmMonitorUsage",)),
+    RateSpec("cloudwatch_custom_metric", "AmazonCloudWatch", {}, ("CW:MetricMonitorUsage",)),
     RateSpec("cloudwatch_dashboard", "AmazonCloudWatch", {}, ("DashboardsUsageHour",)),
     RateSpec("xray_traces_recorded", "AWSXRay", {}, ("XRay-TracesStored",), factor=1e6),
     RateSpec("xray_traces_retrieved", "AWSXRay", {}, ("XRay-TracesAccessed",), factor=1e6),

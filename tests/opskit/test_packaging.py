@@ -115,10 +115,11 @@ def test_real_build_contents(real_build):
     tops = {n.split("/", 1)[0] for n in names}
     for forbidden in ("opskit", "click", "rich", "moto", "boto3", "botocore", "duckdb", "bin"):
         assert forbidden not in tops
-    assert {"fastapi", "mangum", "jwt", "aiohttp", "structlog", "aws_xray_sdk"} <= tops
+    assert {"fastapi", "mangum", "jwt", "structlog", "aws_xray_sdk"} <= tops
+    assert "aiohttp" not in tops  # the gateway has its own HTTP client (gateway/http_client.py)
     assert not [n for n in names if n.endswith(".dist-info/RECORD")]
     dists = {d.split("==")[0] for d in result.distributions}
-    assert {"fastapi", "mangum", "pyjwt", "cryptography", "aiohttp"} <= dists
+    assert {"fastapi", "mangum", "pyjwt", "cryptography"} <= dists
     assert "botocore" not in dists and "urllib3" not in dists
 
 
@@ -145,7 +146,7 @@ def test_real_build_targets_lambda_arm64(real_build):
     _, result = real_build
     with zipfile.ZipFile(result.path) as archive:
         shared = [n for n in result.files if n.endswith(".so")]
-        assert shared  # cryptography, pydantic-core, aiohttp ...
+        assert shared  # cryptography, pydantic-core ...
         for name in shared:
             header = archive.read(name)[:20]
             assert header[:4] == b"\x7fELF"

@@ -93,6 +93,6 @@ def sample_events(n: int = 100, span_ms: int = 3_600_000) -> list[dict]:
             init_ms=300.2 if i == 0 else None,
             rate_limited=(i % 10 == 9),
         )
-    # the last event's timestamp defines the window end exactly
-    events[-1]["timestamp"] = T0 + span_ms
+    # the traffic (first access line at T0 + 1 ms .. the last REPORT line) spans span_ms exactly
+    events[-1]["timestamp"] = T0 + 1 + span_ms
     return events

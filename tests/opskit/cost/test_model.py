@@ -183,8 +183,8 @@ def test_a_rate_without_source_is_refused():
 
 
 def test_reference_total_like_for_like():
-    """Same scope as the reference row set (no alarms/dashboards, 0.5 GB ECR): ~$0.73, not ~$1.85."""
-    usage = replace(REFERENCE, alarms=0, dashboards=0, ecr_gb=0.5)
+    """Same scope as the reference row set (no alarms/metrics/dashboards, 0.5 GB ECR): ~$0.73, not ~$1.85."""
+    usage = replace(REFERENCE, alarms=0, custom_metrics=0, dashboards=0, ecr_gb=0.5)
     result = estimate(usage, load_prices(), "none")
     by_service = result.by_service()
     assert by_service["API Gateway"] == pytest.approx(0.10)

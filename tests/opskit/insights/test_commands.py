@@ -149,9 +149,9 @@ def test_every_library_query_runs_on_a_file(tmp_path):
         outputs[name] = json.loads(result.stdout)
     assert outputs["errors"][0] == {
         "route": "/api/orders",
-        "errors": "1",
-        "requests": "0",
+        "failed_requests": "0",
         "responses_5xx": "1",
+        "error_lines": "1",
     }
     assert outputs["memory"] == [
         {
