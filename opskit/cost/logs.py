@@ -5,7 +5,7 @@ log group: Lambda `REPORT` lines (billed duration, memory, init duration) and
 the gateway's JSON access lines (`"message": "request"`: route, bytes,
 rate_limited). Events come from CloudWatch (filter_log_events, paginated), a
 file (JSON lines of events, or a document with an `events` array), or the local
-account (the same API on the emulator).
+account (the same API on the emulator). Light imports: botocore only when reading CloudWatch.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from typing import Any
 
 import orjson
 
-from opskit.aws import aws_error, error_code
 from opskit.cost.model import RouteUsage, Usage, with_overrides
 from opskit.errors import ConfigError, NotFoundError
 
@@ -569,6 +568,8 @@ def iter_cloudwatch_events(
     logs: Any, group: str, start: datetime, end: datetime, page_size: int | None = None
 ) -> Iterator[tuple[int | None, str]]:
     """filter_log_events over [start, end), every page followed."""
+    from opskit.aws import aws_error, error_code  # botocore: only when reading CloudWatch
+
     kwargs: dict[str, Any] = {
         "logGroupName": group,
         "startTime": int(start.timestamp() * 1000),

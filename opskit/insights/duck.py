@@ -74,7 +74,7 @@ def num(x: S) -> str:
 def rnum(sql: str) -> str:
     return (
         f"(CASE WHEN isnan({sql}) OR isinf({sql}) THEN NULL WHEN {sql} = trunc({sql}) AND abs({sql}) < 1e15 "
-        f"THEN CAST(CAST({sql} AS BIGINT) AS VARCHAR) ELSE printf('%.15g', {sql}) END)"
+        f"THEN CAST(CAST({sql} AS BIGINT) AS VARCHAR) ELSE printf('%.12g', {sql}) END)"
     )
 
 

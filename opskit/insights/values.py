@@ -70,7 +70,7 @@ def render(value: object) -> str | None:
             return None
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
-        return format(value, ".15g")
+        return format(value, ".12g")  # 12 digits: hides float noise such as 359.594000000001
     return str(value)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 T0 = 1_795_000_000_000  # ms, 2026-11-17T...Z
+OMIT = object()  # leave a key out of the access line (lines from before the field existed)
 
 
 def access_line(
@@ -17,36 +18,41 @@ def access_line(
     response_bytes: int = 1200,
     latency_ms: float = 12.5,
     memory: int = 512,
+    method: str = "GET",
+    status: int | None = None,
+    auth: object = "jwt",
 ) -> str:
-    return json.dumps(
-        {
-            "level": "INFO",
-            "location": "gateway.middleware:log_request:42",
-            "message": "request",
-            "timestamp": "2026-11-17T10:00:00.123Z",
-            "service": "gateway",
-            "cold_start": False,
-            "function_name": "opskit-dev-gateway",
-            "function_memory_size": memory,
-            "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:opskit-dev-gateway",
-            "function_request_id": request_id,
-            "xray_trace_id": "1-5759e988-bd862e3fe1be46a994272793",
-            "correlation_id": f"c-{request_id}",
-            "method": "GET",
-            "path": route,
-            "route": route,
-            "status": 429 if rate_limited else 200,
-            "latency_ms": latency_ms,
-            "upstream": "users" if route.startswith("/api/users") else None,
-            "upstream_latency_ms": 5.0,
-            "upstream_status": 200,
-            "user_id": "u1",
-            "client_ip": "203.0.113.9",
-            "rate_limited": rate_limited,
-            "request_bytes": request_bytes,
-            "response_bytes": response_bytes,
-        }
-    )
+    line = {
+        "level": "INFO",
+        "location": "gateway.middleware:log_request:42",
+        "message": "request",
+        "timestamp": "2026-11-17T10:00:00.123Z",
+        "service": "gateway",
+        "cold_start": False,
+        "function_name": "opskit-dev-gateway",
+        "function_memory_size": memory,
+        "function_arn": "arn:aws:lambda:us-east-1:123456789012:function:opskit-dev-gateway",
+        "function_request_id": request_id,
+        "xray_trace_id": "1-5759e988-bd862e3fe1be46a994272793",
+        "correlation_id": f"c-{request_id}",
+        "method": method,
+        "path": route,
+        "route": route,
+        "status": status if status is not None else (429 if rate_limited else 200),
+        "latency_ms": latency_ms,
+        "upstream": "users" if route.startswith("/api/users") else None,
+        "upstream_latency_ms": 5.0,
+        "upstream_status": 200,
+        "user_id": "u1",
+        "client_ip": "203.0.113.9",
+        "rate_limited": rate_limited,
+        "request_bytes": request_bytes,
+        "response_bytes": response_bytes,
+        "auth": auth,
+    }
+    if auth is OMIT:
+        del line["auth"]
+    return json.dumps(line)
 
 
 def report_line(
@@ -92,6 +98,7 @@ def sample_events(n: int = 100, span_ms: int = 3_600_000) -> list[dict]:
             billed,
             init_ms=300.2 if i == 0 else None,
             rate_limited=(i % 10 == 9),
+            auth=None if route == "/health/live" else "jwt",
         )
     # the traffic (first access line at T0 + 1 ms .. the last REPORT line) spans span_ms exactly
     events[-1]["timestamp"] = T0 + 1 + span_ms

@@ -41,12 +41,13 @@ def test_aggregate_reads_report_and_access_lines():
     assert stats.bytes_ingested == sum(
         len(e["message"].encode()) + EVENT_OVERHEAD_BYTES for e in events
     )
-    assert stats.observed_seconds == 3600
+    assert stats.observed_seconds == 3600  # first access line to last REPORT line
 
 
 def test_projection_scales_to_a_730_hour_month():
     stats = aggregate(pairs(sample_events(100)))
-    projection = project_month(stats, Usage())
+    projection = project_month(stats, Usage())  # a file without --since: the traffic's own span
+    assert projection.basis.kind == "observed"
     assert projection.factor == pytest.approx(MONTH_SECONDS / 3600)
     assert projection.usage.requests == pytest.approx(100 * 730)
     assert projection.usage.duration_ms == pytest.approx((75 * 40 + 25 * 2) / 100)
@@ -54,10 +55,13 @@ def test_projection_scales_to_a_730_hour_month():
     assert projection.usage.init_ms == 301
     assert projection.usage.response_bytes == 1200
     assert any("rate limited" in note for note in projection.notes)
-    # an explicit window (e.g. --since 2h) wins over the span of the timestamps
+    # 1 h of traffic in a 2 h window: still the observed rate, unless --basis window
     assert project_month(stats, Usage(), window_seconds=7200).usage.requests == pytest.approx(
-        100 * 365
+        100 * 730
     )
+    assert project_month(
+        stats, Usage(), window_seconds=7200, basis="window"
+    ).usage.requests == pytest.approx(100 * 365)
 
 
 def test_without_report_lines_latency_stands_in_and_says_so():

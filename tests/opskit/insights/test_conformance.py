@@ -290,4 +290,4 @@ def test_pct_interpolates_between_ranks(run):
         "stats pct(latency, 50) as p50, pct(latency, 99) as p99, pct(latency, 0) as p0, stddev(latency) as sd",
         events,
     )
-    assert result.rows == [{"p50": "5.5", "p99": "9.91", "p0": "1", "sd": "3.02765035409749"}]
+    assert result.rows == [{"p50": "5.5", "p99": "9.91", "p0": "1", "sd": "3.0276503541"}]
