@@ -231,7 +231,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         config_error = exc
         logger.error("config_invalid", f"invalid configuration: {exc}", variable=exc.variable)
 
-    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+    app = GatewayApp(openapi_url=None, docs_url=None, redoc_url=None)
     app.state.runtime = runtime
 
     def rt() -> Runtime:
@@ -241,14 +241,16 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
             )  # type: ignore[union-attr]
         return runtime
 
-    @app.exception_handler(GatewayError)
-    async def _gateway_error(request: Request, exc: GatewayError) -> Response:
-        ctx: RequestContext = request.scope["gw"]
+    def on_gateway_error(exc: GatewayError, ctx: RequestContext) -> Response:
         if exc.status >= 500 and runtime is not None:
             runtime.logger.error(
                 exc.code, exc.message, correlation_id=ctx.request_id, route=ctx.route
             )
         return _error_response(exc, ctx.request_id)
+
+    @app.exception_handler(GatewayError)
+    async def _gateway_error(request: Request, exc: GatewayError) -> Response:
+        return on_gateway_error(exc, request.scope["gw"])
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -343,25 +345,75 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         return _json(200, {"revoked": count}, decision.headers())
 
     # -- proxy (the hot path: a plain ASGI endpoint, no per-request FastAPI machinery) --
-    app.router.routes.append(
-        Route("/api/{rest:path}", endpoint=ProxyEndpoint(rt), methods=list(PROXY_METHODS))
-    )
+    proxy_route = Route("/api/{rest:path}", endpoint=ProxyEndpoint(rt), methods=list(PROXY_METHODS))
+    app.router.routes.append(proxy_route)
 
+    # The same route served without FastAPI's per-request stack (see GatewayApp): the same
+    # access-log and CORS middleware around it, the same 405 and GatewayError answers.
+    fast: Any = AccessLogMiddleware(ProxyApp(proxy_route, on_gateway_error), logger)
     app.add_middleware(AccessLogMiddleware, logger=logger)
     if runtime is not None and runtime.settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
         origins = list(runtime.settings.cors_origins)
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
-            allow_headers=["authorization", "content-type", "x-request-id"],
-            expose_headers=["x-request-id", "ratelimit", "ratelimit-policy", "retry-after"],
-            allow_credentials="*" not in origins,
-            max_age=600,
-        )
+        cors = {
+            "allow_origins": origins,
+            "allow_methods": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            "allow_headers": ["authorization", "content-type", "x-request-id"],
+            "expose_headers": ["x-request-id", "ratelimit", "ratelimit-policy", "retry-after"],
+            "allow_credentials": "*" not in origins,
+            "max_age": 600,
+        }
+        app.add_middleware(CORSMiddleware, **cors)
+        fast = CORSMiddleware(fast, **cors)
+    app.proxy_fast_path = fast
     return app
+
+
+class GatewayApp(FastAPI):
+    """FastAPI, except that ``/api/*`` (the hot path: every proxied request) goes straight to
+    its middleware and endpoint instead of through FastAPI/Starlette's per-request stack
+    (server-error, telemetry, body-limit, exception and exit-stack middleware, then a linear
+    route match). Everything the gateway relies on is kept: the access line and last-resort
+    500 (AccessLogMiddleware), CORS when configured, 405 for other methods and the JSON error
+    answers (ProxyApp). Paths under a ``root_path`` take the ordinary route."""
+
+    proxy_fast_path: Any = None
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if (
+            scope["type"] == "http"
+            and self.proxy_fast_path is not None
+            and scope["path"].startswith("/api/")
+            and not scope.get("root_path")
+        ):
+            await self.proxy_fast_path(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+class ProxyApp:
+    """The proxy route as a bare ASGI app: what Starlette's Route.handle and the app's
+    exception handlers do for it (405 with ``Allow``; GatewayError -> its JSON answer)."""
+
+    def __init__(
+        self, route: Route, on_error: Callable[[GatewayError, RequestContext], Response]
+    ) -> None:
+        self.endpoint = route.app
+        self.methods = route.methods or set()
+        self.allow = ", ".join(self.methods)
+        self.on_error = on_error
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        try:
+            if scope["method"] not in self.methods:
+                raise GatewayError(
+                    405, "method_not_allowed", "Method Not Allowed", {"Allow": self.allow}
+                )
+            await self.endpoint(scope, receive, send)
+        except GatewayError as exc:
+            response = self.on_error(exc, scope["gw"])
+            await response(scope, receive, send)
 
 
 async def _read_body(

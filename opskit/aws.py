@@ -10,7 +10,9 @@ from botocore.config import Config
 
 from opskit.errors import AwsError
 
-RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=5, read_timeout=60)
+RETRY_CONFIG = Config(
+    retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=5, read_timeout=60
+)
 # Fixed-region services: Cost Explorer and Budgets answer only in us-east-1 (Pricing too).
 GLOBAL_SERVICE_REGIONS = {"ce": "us-east-1", "budgets": "us-east-1", "pricing": "us-east-1"}
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -71,7 +73,11 @@ def aws_error(action: str, exc: BaseException, fix: str = "") -> AwsError:
             "run `aws configure` / `aws sso login`, or pass --profile",
         )
     if isinstance(exc, botocore.exceptions.EndpointConnectionError):
-        return AwsError(action, f"cannot reach {exc.kwargs.get('endpoint_url')}", fix or "check the network, region or `opskit local up`")
+        return AwsError(
+            action,
+            f"cannot reach {exc.kwargs.get('endpoint_url')}",
+            fix or "check the network, region or `opskit local up`",
+        )
     if isinstance(exc, botocore.exceptions.ClientError):
         err = exc.response.get("Error", {})
         code, message = err.get("Code", "Error"), err.get("Message", "")

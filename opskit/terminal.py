@@ -17,7 +17,12 @@ OUTPUT_FORMATS = ("table", "json", "csv")
 
 
 class Terminal:
-    def __init__(self, output: str = "table", console: Console | None = None, err_console: Console | None = None):
+    def __init__(
+        self,
+        output: str = "table",
+        console: Console | None = None,
+        err_console: Console | None = None,
+    ):
         self.output = output
         self.console = console or Console(highlight=False, soft_wrap=False)
         self.err = err_console or Console(stderr=True, highlight=False)
@@ -69,7 +74,9 @@ class Terminal:
             self.write(json.dumps(list(rows), indent=2, default=str) + "\n")
         elif output == "csv":
             buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+            writer = csv.DictWriter(
+                buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n"
+            )
             writer.writeheader()
             for row in rows:
                 writer.writerow({c: _plain(row.get(c)) for c in columns})

@@ -36,7 +36,9 @@ def moto_server():
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     endpoint = f"http://127.0.0.1:{port}"
-    requests.post(f"{endpoint}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10).raise_for_status()
+    requests.post(
+        f"{endpoint}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10
+    ).raise_for_status()
     yield endpoint
     server.stop()
 
@@ -45,7 +47,9 @@ def moto_server():
 def moto(moto_server):
     """A clean moto account for one test: the server is shared, its state is reset."""
     requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
-    requests.post(f"{moto_server}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10).raise_for_status()
+    requests.post(
+        f"{moto_server}/moto-api/config", json={"lambda": {"use_docker": False}}, timeout=10
+    ).raise_for_status()
     return moto_server
 
 
