@@ -345,12 +345,13 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         return _json(200, {"revoked": count}, decision.headers())
 
     # -- proxy (the hot path: a plain ASGI endpoint, no per-request FastAPI machinery) --
-    proxy_route = Route("/api/{rest:path}", endpoint=ProxyEndpoint(rt), methods=list(PROXY_METHODS))
+    proxy = ProxyEndpoint(rt)
+    proxy_route = Route("/api/{rest:path}", endpoint=proxy, methods=list(PROXY_METHODS))
     app.router.routes.append(proxy_route)
 
     # The same route served without FastAPI's per-request stack (see GatewayApp): the same
     # access-log and CORS middleware around it, the same 405 and GatewayError answers.
-    fast: Any = AccessLogMiddleware(ProxyApp(proxy_route, on_gateway_error), logger)
+    fast: Any = AccessLogMiddleware(ProxyApp(proxy, proxy_route, on_gateway_error), logger)
     app.add_middleware(AccessLogMiddleware, logger=logger)
     if runtime is not None and runtime.settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
@@ -397,9 +398,12 @@ class ProxyApp:
     exception handlers do for it (405 with ``Allow``; GatewayError -> its JSON answer)."""
 
     def __init__(
-        self, route: Route, on_error: Callable[[GatewayError, RequestContext], Response]
+        self,
+        endpoint: ProxyEndpoint,
+        route: Route,
+        on_error: Callable[[GatewayError, RequestContext], Response],
     ) -> None:
-        self.endpoint = route.app
+        self.endpoint = endpoint
         self.methods = route.methods or set()
         self.allow = ", ".join(self.methods)
         self.on_error = on_error

@@ -7,7 +7,7 @@ import json
 import click
 
 from opskit.app import App
-from opskit.terminal import OUTPUT_FORMATS
+from opskit.commands.options import format_option
 
 
 @click.group()
@@ -84,13 +84,7 @@ def setup(
 
 @budget.command("status")
 @click.option("--name", default=None, help="Budget name (default PROJECT-ENV-monthly).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(OUTPUT_FORMATS),
-    default=None,
-    help="table, json or csv (default: the global --output).",
-)
+@format_option()
 @click.pass_obj
 def status(app: App, name: str | None, fmt: str | None) -> None:
     """Limit, actual and forecast spend, and each notification's state."""

@@ -11,10 +11,8 @@ import click
 from rich.text import Text
 
 from opskit.app import App
+from opskit.commands.options import format_option
 from opskit.errors import ConfigError
-from opskit.terminal import OUTPUT_FORMATS
-
-FORMAT_HELP = "table, json or csv (default: the global --output)."
 
 
 def _format(app: App, fmt: str | None) -> str:
@@ -80,7 +78,7 @@ def _period(app: App, month: str | None, days: int | None, since: str | None, un
 @click.option(
     "--all-account", is_flag=True, help="Do not filter to the project's Project/Environment tags."
 )
-@click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default=None, help=FORMAT_HELP)
+@format_option()
 @click.pass_context
 def cost(
     ctx: click.Context,
@@ -370,7 +368,7 @@ def estimate_options(func):
     show_default=True,
     help="Apply free-tier allowances: new = always-free only; legacy = also the 12-month offers.",
 )
-@click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default=None, help=FORMAT_HELP)
+@format_option()
 @click.pass_obj
 def estimate_cmd(
     app: App,
@@ -500,7 +498,8 @@ def _render_estimate(app: App, data: dict[str, Any], output: str, title: str) ->
             output="table",
         )
     for note in data.get("notes", []):
-        app.terminal.info(f"note: {note}")
+        if not projection or note != projection["label"]:  # already printed above
+            app.terminal.info(f"note: {note}")
 
 
 def _local_report(app: App, period: Any, output: str) -> None:
@@ -556,7 +555,7 @@ def _local_report(app: App, period: Any, output: str) -> None:
     is_flag=True,
     help="Fetch current rates from the AWS Price List API and show what changed.",
 )
-@click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default=None, help=FORMAT_HELP)
+@format_option()
 @click.pass_obj
 def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
     """The price table in use (every rate with its source and date), or --refresh it."""
@@ -604,7 +603,7 @@ def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
 
 @cost.command("anomalies")
 @click.option("--days", type=int, default=30, show_default=True, help="How far back to look.")
-@click.option("--format", "fmt", type=click.Choice(OUTPUT_FORMATS), default=None, help=FORMAT_HELP)
+@format_option()
 @click.pass_obj
 def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:
     """Recent anomalies from Cost Anomaly Detection, with impact and root causes."""

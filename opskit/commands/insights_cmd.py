@@ -9,9 +9,9 @@ from typing import Any
 
 import click
 
+from opskit.commands.options import format_option
 from opskit.errors import ConfigError, OpsError
 
-FORMATS = ("table", "json", "csv")
 SUPPORTED_HELP = """\b
 Local engine (--file, --env local) runs: fields, display, filter, stats ... by,
 sort, limit, parse (glob and regex), dedup; like, =~, in, and/or/not; functions
@@ -55,13 +55,7 @@ def insights() -> None:
 
 
 @insights.command("list")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(FORMATS),
-    default=None,
-    help="Output format (default: --output).",
-)
+@format_option()
 @click.pass_obj
 def list_cmd(app: Any, fmt: str | None) -> None:
     """List the library's queries: name, description, log group, parameters."""
@@ -111,13 +105,7 @@ def _run_options(fn):
             default=None,
             help="At most N rows (CloudWatch caps at 10,000).",
         ),
-        click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(FORMATS),
-            default=None,
-            help="table, json (a contract: strings as GetQueryResults renders them) or csv.",
-        ),
+        format_option("table, json (a contract: strings as GetQueryResults renders them) or csv."),
         click.option(
             "--file",
             "file",

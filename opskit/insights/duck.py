@@ -18,6 +18,7 @@ from typing import Any
 from opskit.insights import ast
 from opskit.insights.evaluator import DEFAULT_LIMIT, aggregate_calls
 from opskit.insights.events import _END, _REPORT, _START, MB
+from opskit.insights.parser import AGGREGATE_FUNCTIONS
 from opskit.insights.values import NUMBER_SQL_RE, Timestamp, render
 
 BUILTIN = {"@timestamp", "@message", "@logStream", "@log", "@ingestionTime"}
@@ -340,18 +341,7 @@ class Compiler:
 
     def call(self, node: ast.Call, aggregate: bool) -> S:
         name = node.name
-        if name in (
-            "count",
-            "count_distinct",
-            "sum",
-            "avg",
-            "min",
-            "max",
-            "pct",
-            "stddev",
-            "earliest",
-            "latest",
-        ):
+        if name in AGGREGATE_FUNCTIONS:
             if not aggregate:
                 raise Unsupported("aggregate outside stats")
             return self.aggregate(node)

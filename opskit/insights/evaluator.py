@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opskit.insights import ast
+from opskit.insights.parser import AGGREGATE_FUNCTIONS
 from opskit.insights.values import Timestamp, as_number, as_text, sort_key
 
 DEFAULT_LIMIT = 10_000  # documented: a query without `limit` returns up to 10,000 rows
@@ -427,18 +428,7 @@ def percentile(ordered: list[float], percent: float) -> float | None:
 
 def aggregate_calls(expr: ast.Expr, out: list[ast.Call]) -> list[ast.Call]:
     if isinstance(expr, ast.Call):
-        if expr.name in (
-            "count",
-            "count_distinct",
-            "sum",
-            "avg",
-            "min",
-            "max",
-            "pct",
-            "stddev",
-            "earliest",
-            "latest",
-        ):
+        if expr.name in AGGREGATE_FUNCTIONS:
             out.append(expr)
         else:
             for arg in expr.args:
