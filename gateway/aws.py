@@ -20,6 +20,19 @@ from urllib.parse import urlsplit
 from gateway.http_client import HttpClient, HttpError
 from gateway.sigv4 import Credentials, Signer
 
+# What json.dumps(params, separators=(",", ":")) uses, built once instead of per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+_date_cache: tuple[int, str] = (-1, "")
+
+
+def _amz_date() -> str:
+    """``YYYYMMDDTHHMMSSZ`` for now (UTC), formatted once per second."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)))
+    return _date_cache[1]
+
 
 class AwsCallError(Exception):
     """An AWS API answered with an error (``code`` is the short exception name)."""
@@ -92,6 +105,7 @@ class AwsJsonClient:
         self.connect_timeout = connect_timeout
         self.calls = 0  # every API call made, for tests and bench/overhead.py
         self._creds = _env_credentials(env)
+        self._headers: dict[str, dict[str, str]] = {}  # operation -> the headers to sign
 
     async def _credentials(self) -> Credentials:
         if self._creds is None:
@@ -101,17 +115,16 @@ class AwsJsonClient:
         return self._creds
 
     async def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        body = json.dumps(params, separators=(",", ":")).encode()
-        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        headers = self.signer.sign(
-            await self._credentials(),
-            self.host_header,
-            {
+        body = _ENCODER.encode(params).encode()
+        headers = self._headers.get(operation)
+        if headers is None:
+            headers = {
                 "content-type": self.content_type,
                 "x-amz-target": f"{self.target_prefix}.{operation}",
-            },
-            body,
-            amz_date,
+            }
+            self._headers[operation] = headers
+        headers = self.signer.sign(
+            await self._credentials(), self.host_header, headers, body, _amz_date()
         )
         self.calls += 1
         try:

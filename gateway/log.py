@@ -126,10 +126,14 @@ _SAFE_KEYS = frozenset(
 def redact_processor(_logger: object, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     """structlog processor: redact sensitive keys and values at any depth."""
     for key, value in event_dict.items():
-        if value is None or value.__class__ in (int, float, bool):
+        cls = value.__class__
+        if value is None or cls is int or cls is float or cls is bool:
             continue
         if key not in _SAFE_KEYS and _sensitive_key(key):
             event_dict[key] = REDACTED
+        elif cls is str:  # _redact's string case, inlined: most values are short plain strings
+            if len(value) >= 12 and _HINT.search(value):
+                event_dict[key] = _SENSITIVE_VALUE.sub(REDACTED, value)
         elif isinstance(value, str | Mapping | list | tuple | set):
             event_dict[key] = _redact(value)
     return event_dict
