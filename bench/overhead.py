@@ -5,6 +5,11 @@ per request under the same load, same run. Also: DynamoDB calls and log bytes pe
 Prints cpu_per_request_ratio (target <= 2.0), ddb_calls_per_request (must be 1 for a
 rate-limited JWT request) and log_bytes_per_request (target <= 700, measured on Lambda-shaped
 lines, which carry the function name/ARN/request id).
+
+Context for the ratio: ``*_sleeps_per_request`` counts how often each server blocked (voluntary
+context switches) per request. The hello app never waits on anything; the gateway waits on moto
+(milliseconds per call, one call at a time) and on the upstream, about twice per request, and
+``idle_wait_cpu_us_per_moto_call`` is what this VM charges a process for one such wait.
 """
 
 from __future__ import annotations
@@ -69,9 +74,12 @@ async def load(port: int, path: str, headers: list[tuple[str, str]], count: int)
     return count
 
 
-def cpu_round(proc: Proc, port: int, path: str, headers: list[tuple[str, str]]) -> float:
-    before = proc.cpu_seconds()
+def cpu_round(
+    proc: Proc, port: int, path: str, headers: list[tuple[str, str]], sleeps: list[float]
+) -> float:
+    before, slept = proc.cpu_seconds(), proc.sleeps()
     asyncio.run(load(port, path, headers, REQUESTS))
+    sleeps.append((proc.sleeps() - slept) / REQUESTS)
     return (proc.cpu_seconds() - before) / REQUESTS
 
 
@@ -151,11 +159,13 @@ def main() -> None:
         asyncio.run(load(hello_port, "/health/live", [], WARMUP))
         asyncio.run(load(gw_port, "/api/users/42", auth, WARMUP))
         base_rounds, gw_rounds, log_rounds = [], [], []
+        base_sleeps: list[float] = []
+        gw_sleeps: list[float] = []
         for _ in range(ROUNDS):  # interleaved, so both see the same machine load
-            base_rounds.append(cpu_round(hello, hello_port, "/health/live", []))
+            base_rounds.append(cpu_round(hello, hello_port, "/health/live", [], base_sleeps))
             logs.seek(0, 2)
             log_start = logs.tell()
-            gw_rounds.append(cpu_round(gw, gw_port, "/api/users/42", auth))
+            gw_rounds.append(cpu_round(gw, gw_port, "/api/users/42", auth, gw_sleeps))
             time.sleep(0.1)
             logs.seek(0, 2)
             log_rounds.append((logs.tell() - log_start) / REQUESTS)
@@ -192,6 +202,8 @@ def main() -> None:
     print(f"overhead_concurrency={CONCURRENCY}")
     print(f"moto_update_item_latency_ms={moto_latency * 1000:.2f}")
     print(f"idle_wait_cpu_us_per_moto_call={idle_cost * 1e6:.0f}")
+    print(f"hello_sleeps_per_request={median(base_sleeps):.2f}")
+    print(f"gateway_sleeps_per_request={median(gw_sleeps):.2f}")
 
 
 if __name__ == "__main__":

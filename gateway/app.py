@@ -11,7 +11,6 @@ import json
 import os
 import re
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +110,11 @@ def _header(scope: Mapping[str, Any], name: bytes) -> str | None:
     return None
 
 
+def _new_request_id() -> str:
+    """128 random bits as 32 hex digits (uuid4().hex's shape, without building a UUID)."""
+    return os.urandom(16).hex()
+
+
 def _lambda_fields(scope: Mapping[str, Any]) -> dict[str, Any]:
     ctx = scope.get("aws.context")
     trace = os.environ.get("_X_AMZN_TRACE_ID", "")
@@ -150,7 +154,7 @@ class AccessLogMiddleware:
         if not request_id:
             candidate = _header(scope, b"x-request-id")
             request_id = (
-                candidate if candidate and _REQUEST_ID.match(candidate) else uuid.uuid4().hex
+                candidate if candidate and _REQUEST_ID.match(candidate) else _new_request_id()
             )
         ctx = RequestContext(request_id)
         scope["gw"] = ctx

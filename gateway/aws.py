@@ -115,7 +115,10 @@ class AwsJsonClient:
         return self._creds
 
     async def call(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:
-        body = _ENCODER.encode(params).encode()
+        return await self.call_body(operation, _ENCODER.encode(params).encode())
+
+    async def call_body(self, operation: str, body: bytes) -> dict[str, Any]:
+        """``call`` with the request JSON already serialised (for callers that template it)."""
         headers = self._headers.get(operation)
         if headers is None:
             headers = {

@@ -139,9 +139,17 @@ def redact_processor(_logger: object, _method: str, event_dict: dict[str, Any]) 
     return event_dict
 
 
+_second: tuple[int, str] = (-1, "")
+
+
 def iso_now() -> str:
+    """``2026-11-24T10:00:00.123Z``; the part up to the second is formatted once per second."""
+    global _second
     now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+    whole = int(now)
+    if _second[0] != whole:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int(now % 1 * 1000):03d}Z"
 
 
 class _Shape:

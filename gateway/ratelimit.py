@@ -8,10 +8,12 @@ means the window is full. Each window is its own item, so a stale item whose TTL
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from gateway.aws import AwsCallError, AwsJsonClient, AwsUnavailable
 
@@ -56,6 +58,34 @@ class RateLimiter:
         self.window = window
         self.fail_open = fail_open
         self.clock = clock
+        self._template: str | None = None
+
+    def update_params(self, key: str, window_start: int, expires_at: int) -> dict[str, Any]:
+        """The UpdateItem request (``update_body`` is this, serialised)."""
+        return {
+            "TableName": self.table,
+            "Key": {"limiter_key": {"S": key}, "window_start": {"N": str(window_start)}},
+            "UpdateExpression": "ADD c :one SET expires_at = :exp",
+            "ConditionExpression": "attribute_not_exists(c) OR c < :limit",
+            "ExpressionAttributeValues": {
+                ":one": {"N": "1"},
+                ":limit": {"N": str(self.limit)},
+                ":exp": {"N": str(expires_at)},
+            },
+            "ReturnValues": "UPDATED_NEW",
+        }
+
+    def update_body(self, key: str, window_start: int, expires_at: int) -> bytes:
+        """``update_params`` as compact JSON, from a template built once: only the key and two
+        numbers change per request (the key is JSON-escaped exactly as json.dumps does)."""
+        if self._template is None:
+            marks = ("\x00key\x00", "\x00start\x00", "\x00expires\x00")  # never in real values
+            text = json.dumps(self.update_params(*marks), separators=(",", ":"))  # type: ignore[arg-type]
+            text = text.replace("%", "%%")
+            for mark, slot in zip(marks, ("%s", '"%d"', '"%d"'), strict=True):
+                text = text.replace(json.dumps(mark), slot)
+            self._template = text
+        return (self._template % (json.dumps(key), window_start, expires_at)).encode()
 
     async def hit(self, key: str) -> tuple[Decision, str | None]:
         """Count one request for ``key``. Returns the decision and, on DynamoDB failure, why."""
@@ -63,20 +93,8 @@ class RateLimiter:
         window_start = int(now) - int(now) % self.window
         reset_after = max(1, math.ceil(window_start + self.window - now))
         try:
-            result = await self.ddb.call(
-                "UpdateItem",
-                {
-                    "TableName": self.table,
-                    "Key": {"limiter_key": {"S": key}, "window_start": {"N": str(window_start)}},
-                    "UpdateExpression": "ADD c :one SET expires_at = :exp",
-                    "ConditionExpression": "attribute_not_exists(c) OR c < :limit",
-                    "ExpressionAttributeValues": {
-                        ":one": {"N": "1"},
-                        ":limit": {"N": str(self.limit)},
-                        ":exp": {"N": str(window_start + self.window + 60)},
-                    },
-                    "ReturnValues": "UPDATED_NEW",
-                },
+            result = await self.ddb.call_body(
+                "UpdateItem", self.update_body(key, window_start, window_start + self.window + 60)
             )
         except AwsCallError as exc:
             if exc.code == "ConditionalCheckFailedException":

@@ -29,10 +29,13 @@ class NoopTracer:
     enabled = False
 
     def segment(self, name: str) -> AbstractContextManager[object]:
-        return nullcontext()
+        return _NULL
 
     def annotate(self, key: str, value: str | int | bool) -> None:
         return None
+
+
+_NULL: AbstractContextManager[object] = nullcontext()  # stateless and reusable
 
 
 class XRayTracer:
