@@ -99,10 +99,10 @@ NOT_TAGGABLE = {
 # Actions that do not support resource-level permissions (IAM service authorization
 # reference): the only place Resource "*" is allowed.
 RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
-# What the gateway calls, read from its source (`ddb.call("Action", ...)`), so the role and the
+# What the gateway calls, read from its source (`ddb.call("Action", ...)` or `ddb.call_body(...)`), so the role and the
 # code cannot drift apart: the role must allow exactly these, no more.
 GATEWAY_DIR = Path(__file__).resolve().parents[2] / "gateway"
-DDB_CALL = re.compile(r'ddb\.call\(\s*"(\w+)"')
+DDB_CALL = re.compile(r'ddb\.call\w*\(\s*"(\w+)"')
 
 
 def ddb_actions_in(*modules: str) -> set[str]:

@@ -221,3 +221,14 @@ def test_dots_inside_names_are_fine(gw, upstream) -> None:
     result = gw("GET", "/api/users/v1..2/.well-known/file.json", headers=AUTH)
     assert result["statusCode"] == 200
     assert json.loads(result["body"])["path"] == "/v1..2/.well-known/file.json"
+
+
+@pytest.mark.parametrize("method", ["TRACE", "CONNECT"])
+def test_unproxied_methods_are_405_with_allow(gw, upstream, method: str) -> None:
+    """The /api fast path answers like FastAPI would: 405, Allow, JSON error, nothing proxied."""
+    before = len(upstream.requests)
+    result = gw(method, "/api/users/1", headers=AUTH)
+    assert result["statusCode"] == 405
+    assert "GET" in result["headers"]["allow"] and "TRACE" not in result["headers"]["allow"]
+    assert json.loads(result["body"])["error"]["code"]
+    assert len(upstream.requests) == before
