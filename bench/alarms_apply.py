@@ -9,6 +9,7 @@ Prints name=value lines; ratios are against the describe_alarms round trip of th
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import statistics
 import sys
@@ -43,6 +44,7 @@ def median_seconds(fn, repeat: int = REPEAT) -> float:
 
 
 def main() -> None:
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access lines
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
