@@ -79,16 +79,6 @@ class Proc:
     def cpu_seconds(self) -> float:
         return sum(self.cpu_split())
 
-    def sleeps(self) -> int:
-        """Times the process has blocked so far (voluntary context switches, all threads):
-        each is an idle wait that ends in a wakeup, which this kind of VM charges for."""
-        total = 0
-        for task in Path(f"/proc/{self.pid}/task").iterdir():
-            for line in (task / "status").read_text().splitlines():
-                if line.startswith("voluntary_ctxt_switches:"):
-                    total += int(line.split()[1])
-        return total
-
     def stop(self) -> None:
         if self.popen.poll() is None:
             self.popen.terminate()
