@@ -13,6 +13,8 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks import gateway/ and tests/tables.py
+    sys.path.insert(0, str(ROOT))
 SECRET = "bench-secret-that-is-at-least-32-bytes-long"
 AWS_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -110,35 +112,10 @@ def start_upstream() -> tuple[Proc, str]:
 def create_tables(endpoint: str) -> None:
     import boto3
 
+    from tests.tables import create_gateway_tables
+
     ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1", **_keys())
-    ddb.create_table(
-        TableName="bench-rate-limits",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "limiter_key", "AttributeType": "S"},
-            {"AttributeName": "window_start", "AttributeType": "N"},
-        ],
-        KeySchema=[
-            {"AttributeName": "limiter_key", "KeyType": "HASH"},
-            {"AttributeName": "window_start", "KeyType": "RANGE"},
-        ],
-    )
-    ddb.create_table(
-        TableName="bench-sessions",
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "session_id", "AttributeType": "S"},
-            {"AttributeName": "user_id", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "user_id-index",
-                "KeySchema": [{"AttributeName": "user_id", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
+    create_gateway_tables(ddb, "bench-rate-limits", "bench-sessions")
 
 
 def _keys() -> dict[str, str]:

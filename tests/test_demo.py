@@ -34,6 +34,7 @@ from opskit.demo.traffic import (
 from opskit.demo.upstreams import Behaviour, Upstreams
 from opskit.errors import LocalAccountError
 from tests.conftest import free_port
+from tests.tables import create_gateway_tables
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "demo-test-secret-" + "s" * 32
@@ -172,35 +173,7 @@ def upstream_process():
 
 @pytest.fixture
 def gateway(moto, clients, upstream_process):
-    ddb = clients.client("dynamodb")
-    ddb.create_table(
-        TableName="demo-rate-limits",
-        AttributeDefinitions=[
-            {"AttributeName": "limiter_key", "AttributeType": "S"},
-            {"AttributeName": "window_start", "AttributeType": "N"},
-        ],
-        KeySchema=[
-            {"AttributeName": "limiter_key", "KeyType": "HASH"},
-            {"AttributeName": "window_start", "KeyType": "RANGE"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    ddb.create_table(
-        TableName="demo-sessions",
-        AttributeDefinitions=[
-            {"AttributeName": "session_id", "AttributeType": "S"},
-            {"AttributeName": "user_id", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "user_id-index",
-                "KeySchema": [{"AttributeName": "user_id", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "ALL"},
-            }
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    create_gateway_tables(clients.client("dynamodb"), "demo-rate-limits", "demo-sessions")
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")},

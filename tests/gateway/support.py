@@ -12,6 +12,8 @@ from typing import Any
 import boto3
 import jwt
 
+from tests.tables import create_gateway_tables
+
 SECRET = "test-secret-that-is-at-least-32-bytes-long!"
 EVENT = json.loads((Path(__file__).parent / "events" / "apigw_v2_example.json").read_text())
 
@@ -19,42 +21,8 @@ EVENT = json.loads((Path(__file__).parent / "events" / "apigw_v2_example.json").
 def create_tables(
     endpoint: str, rate_table: str = "gw-rate-limits", sessions_table: str = "gw-sessions"
 ) -> None:
-    """The brief's key schema: rate-limits (limiter_key S, window_start N), sessions (session_id S,
-    GSI user_id-index), TTL attribute expires_at on both."""
     ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
-    ddb.create_table(
-        TableName=rate_table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "limiter_key", "AttributeType": "S"},
-            {"AttributeName": "window_start", "AttributeType": "N"},
-        ],
-        KeySchema=[
-            {"AttributeName": "limiter_key", "KeyType": "HASH"},
-            {"AttributeName": "window_start", "KeyType": "RANGE"},
-        ],
-    )
-    ddb.create_table(
-        TableName=sessions_table,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": "session_id", "AttributeType": "S"},
-            {"AttributeName": "user_id", "AttributeType": "S"},
-        ],
-        KeySchema=[{"AttributeName": "session_id", "KeyType": "HASH"}],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": "user_id-index",
-                "KeySchema": [{"AttributeName": "user_id", "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
-    for table in (rate_table, sessions_table):
-        ddb.update_time_to_live(
-            TableName=table,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"},
-        )
+    create_gateway_tables(ddb, rate_table, sessions_table)
 
 
 def gateway_env(endpoint: str, upstream_url: str, **overrides: str) -> dict[str, str]:
