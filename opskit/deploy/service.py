@@ -85,6 +85,18 @@ def preflight(
     """Bring the stack to a state a change set can start from; return the ChangeSetType."""
     name = env.stack_name
     interval = 0.2 if env.local else 5.0
+
+    def settle() -> str | None:
+        return stk.wait_until_settled(
+            cfn,
+            name,
+            sleep=sleep,
+            elapsed=timer,
+            on_tick=ui.waiting,
+            timeout=timeout,
+            interval=interval,
+        )
+
     for _ in range(10):
         status = stk.stack_status(cfn, name)
         if status is None:
@@ -102,15 +114,7 @@ def preflight(
                     "run `opskit --env local destroy --yes` and deploy again",
                 )
             ui.note(f"Stack {name} is {status}: waiting for it to finish.")
-            final = stk.wait_until_settled(
-                cfn,
-                name,
-                sleep=sleep,
-                elapsed=timer,
-                on_tick=ui.waiting,
-                timeout=timeout,
-                interval=interval,
-            )
+            final = settle()
             if stk.is_in_progress(final):
                 raise DeployFailed(
                     f"stack {name} is still {final}",
@@ -131,15 +135,7 @@ def preflight(
                 )
             ui.note(f"Deleting {name} ...")
             _call(cfn.delete_stack, f"cannot delete {name}", StackName=name)
-            final = stk.wait_until_settled(
-                cfn,
-                name,
-                sleep=sleep,
-                elapsed=timer,
-                on_tick=ui.waiting,
-                timeout=timeout,
-                interval=interval,
-            )
+            final = settle()
             if final is not None:
                 raise DeployFailed(
                     f"stack {name} could not be deleted", f"it is {final}", "see `opskit status`"
@@ -162,15 +158,7 @@ def preflight(
                 f"cannot continue the rollback of {name}",
                 StackName=name,
             )
-            final = stk.wait_until_settled(
-                cfn,
-                name,
-                sleep=sleep,
-                elapsed=timer,
-                on_tick=ui.waiting,
-                timeout=timeout,
-                interval=interval,
-            )
+            final = settle()
             if final != "UPDATE_ROLLBACK_COMPLETE":
                 raise DeployFailed(
                     f"continuing the rollback of {name} did not finish",
