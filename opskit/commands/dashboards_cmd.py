@@ -101,6 +101,7 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
 
     From CloudWatch metrics (get_metric_data). Cost is an estimate: HTTP API and
     Lambda list prices applied to the requests and Lambda duration, no free tier.
+    On the local account latency is the maximum (the emulator computes no percentiles).
     """
     from opskit.alarms.context import stack_context
     from opskit.dashboards.charts import chart_panel
@@ -124,7 +125,15 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
             "deploy the current template",
         )
     prices = _prices(app)
-    queries = metric_queries(context["ApiId"], context["Stage"], context["FunctionName"], period)
+    # moto computes no percentiles (a p99 query over data fails with HTTP 500): max instead
+    latency_stat, latency_title, latency_note = (
+        ("Maximum", "Latency max", "the local emulator computes no percentiles: max, not p99")
+        if app.env.local
+        else ("p99", "Latency p99", "")
+    )
+    queries = metric_queries(
+        context["ApiId"], context["Stage"], context["FunctionName"], period, latency_stat
+    )
     cw = app.clients.client("cloudwatch")
     width = max(10, min(width, (app.terminal.console.width - 10) // 2))
 
@@ -146,7 +155,14 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
             chart_panel("Error rate (5xx)", series.error_rate, "%", width=width, style="red"),
         )
         grid.add_row(
-            chart_panel("Latency p99", series.p99_latency, " ms", width=width, style="yellow"),
+            chart_panel(
+                latency_title,
+                series.p99_latency,
+                " ms",
+                width=width,
+                style="yellow",
+                note=latency_note,
+            ),
             chart_panel(
                 "Cost so far (estimate, this window)",
                 series.cost_so_far,

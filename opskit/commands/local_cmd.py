@@ -87,7 +87,7 @@ def status(app: App) -> None:
     """Show what runs (pids, ports), the local stack, and what the emulator does not provide."""
     from opskit import stack as stk
     from opskit.aws import ClientFactory
-    from opskit.local.account import SYNTHESIZED_NOTE, process_rows
+    from opskit.local.account import METRICS_NOTE, SYNTHESIZED_NOTE, process_rows
     from opskit.local.state import LocalState
 
     env = _local_env(app)
@@ -109,6 +109,7 @@ def status(app: App) -> None:
             f"Stack {env.stack_name}: {stk.stack_status(cfn, env.stack_name) or 'not deployed'}",
         )
     out(terminal, "Note: " + SYNTHESIZED_NOTE.format(group=env.function_log_group) + ".")
+    out(terminal, f"Note: {METRICS_NOTE}.")
     out(
         terminal,
         "Note: the local gateway runs the project's gateway/ sources under uvicorn "

@@ -18,10 +18,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opskit import stack as stk
+from opskit.alarms.context import context_from_outputs
 from opskit.config import Environment
 from opskit.errors import LocalAccountError
 from opskit.local import procs
 from opskit.local.state import LocalState
+from opskit.local.transform import LOCAL_API_ID
 
 MARKERS = {"emulator": "moto.server", "gateway": "uvicorn", "shipper": "opskit.local.shipper"}
 DEFAULT_APP = "gateway.app:app"
@@ -29,6 +31,12 @@ SYNTHESIZED_NOTE = (
     "START/END/REPORT lines in {group} are synthesized by opskit's log shipper "
     "(no Lambda runtime runs locally): Duration from latency_ms, Max Memory Used from the "
     "gateway process RSS, Init Duration from process start to first request"
+)
+METRICS_NOTE = (
+    "AWS/ApiGateway (Count, 4xx, 5xx, Latency, IntegrationLatency) and AWS/Lambda "
+    "(Invocations, Errors, Duration) metrics are derived from the access lines by the log "
+    "shipper (nothing else publishes them locally); no Throttles or ConcurrentExecutions, "
+    "and the emulator computes no percentiles (`top` shows the maximum latency instead of p99)"
 )
 
 
@@ -145,6 +153,7 @@ def start_gateway(
         state.gateway_url = f"http://127.0.0.1:{procs.free_port()}"
     port = state.gateway_url.rsplit(":", 1)[1]
     variables = gateway_environment(env, state, outputs, function)
+    context = context_from_outputs(env, outputs)  # the dimensions `top` and the alarms read
     app_spec = str(env.settings.get("local_gateway_app", DEFAULT_APP))
     started = time.time()
     gateway = procs.spawn(
@@ -185,6 +194,12 @@ def start_gateway(
             f"{started:.3f}",
             "--tee",
             str(env.state_dir / "gateway.log"),
+            "--api-id",
+            context.get("ApiId", LOCAL_API_ID),
+            "--stage",
+            context["Stage"],
+            "--function-name",
+            function_name,
         ],  # fmt: skip
         log=env.state_dir / "shipper.log",
         cwd=env.root,

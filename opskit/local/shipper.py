@@ -9,6 +9,11 @@ Duration = the line's latency_ms, Billed Duration = Duration rounded up to 1 ms,
 Memory Size = the MemorySize parameter, Max Memory Used = the gateway process's
 peak RSS (VmHWM), Init Duration (first request only) = process start -> first
 request. They are estimates made by opskit, not measurements by Lambda.
+
+DERIVED METRICS: nothing locally publishes what API Gateway and Lambda would publish
+(AWS/ApiGateway Count, 4xx, 5xx, Latency, ...; AWS/Lambda Invocations, Errors,
+Duration), so the shipper derives them from the same access lines, with every batch
+of log events (see opskit.local.metrics for the mapping).
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
+
+from opskit.local.metrics import Target, metric_data
 
 MAX_BATCH = 500
 FLUSH_SECONDS = 0.5
@@ -42,7 +49,7 @@ def rss_peak_mb(pid: int) -> int:
     return 0
 
 
-def _epoch_ms(value: Any, fallback: float) -> int:
+def epoch_ms(value: Any, fallback: float) -> int:
     if isinstance(value, str):
         try:
             return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
@@ -61,7 +68,7 @@ class PlatformLines:
     def around(self, access: dict[str, Any], line: str, now: float) -> list[tuple[int, str]]:
         request_id = str(access.get("function_request_id") or uuid.uuid4())
         duration = float(access.get("latency_ms") or 0.0)
-        end_ms = _epoch_ms(access.get("timestamp"), now)
+        end_ms = epoch_ms(access.get("timestamp"), now)
         start = end_ms / 1000 - duration / 1000  # epoch seconds, not rounded
         start_ms = int(start * 1000)
         report = (
@@ -81,19 +88,35 @@ class PlatformLines:
         ]
 
 
-def to_events(line: str, platform: PlatformLines, now: float) -> list[tuple[int, str]]:
+def read_line(line: str) -> tuple[str, dict[str, Any] | None]:
+    """The line without its newline, and the JSON object it holds (None if it holds none)."""
     line = line.rstrip("\n")
-    if not line.strip():
-        return []
     try:
-        record = json.loads(line)
+        record = json.loads(line) if line.strip() else None
     except ValueError:
         record = None
-    if isinstance(record, dict) and record.get("message") == "request" and "latency_ms" in record:
+    return line, record if isinstance(record, dict) else None
+
+
+def is_access(record: dict[str, Any] | None) -> TypeGuard[dict[str, Any]]:
+    """The gateway's one line per request."""
+    return record is not None and record.get("message") == "request" and "latency_ms" in record
+
+
+def events_for(
+    line: str, record: dict[str, Any] | None, platform: PlatformLines, now: float
+) -> list[tuple[int, str]]:
+    if not line.strip():
+        return []
+    if is_access(record):
         return platform.around(record, line, now)
-    if isinstance(record, dict):
-        return [(_epoch_ms(record.get("timestamp"), now), line)]
+    if record is not None:
+        return [(epoch_ms(record.get("timestamp"), now), line)]
     return [(int(now * 1000), line)]
+
+
+def to_events(line: str, platform: PlatformLines, now: float) -> list[tuple[int, str]]:
+    return events_for(*read_line(line), platform, now)
 
 
 class Sink:
@@ -137,12 +160,41 @@ class Sink:
             self.ready = False
 
 
+class MetricSink:
+    """put_metric_data for the metrics AWS would derive from the shipped access lines."""
+
+    def __init__(self, cloudwatch: Any, target: Target):
+        self.cloudwatch, self.target = cloudwatch, target
+
+    def put(self, accesses: list[tuple[int, dict[str, Any]]]) -> None:
+        if not accesses:
+            return
+        try:
+            for namespace, data in metric_data(accesses, self.target):
+                self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
+        except Exception as exc:  # metrics are a bonus: never stop shipping the logs
+            print(
+                f"shipper: warning: could not publish metrics for {len(accesses)} requests: {exc}",
+                file=sys.stderr,
+                flush=True,
+            )
+
+
 def stream_name(now: datetime) -> str:
     return now.strftime("%Y/%m/%d/") + "[$LATEST]" + uuid.uuid4().hex
 
 
-def run(lines: Iterable[str], sink: Sink, platform: PlatformLines, tee: Any = None) -> int:
-    """Read lines (in a thread), flush every FLUSH_SECONDS or MAX_BATCH events; return count."""
+def run(
+    lines: Iterable[str],
+    sink: Sink,
+    platform: PlatformLines,
+    tee: Any = None,
+    metrics: MetricSink | None = None,
+) -> int:
+    """Read lines (in a thread), flush every FLUSH_SECONDS or MAX_BATCH events; return count.
+
+    Each flush ships the log events, then (with `metrics`) the metrics of its access lines.
+    """
     inbox: queue.Queue[str | None] = queue.Queue()
 
     def reader() -> None:
@@ -152,7 +204,14 @@ def run(lines: Iterable[str], sink: Sink, platform: PlatformLines, tee: Any = No
 
     threading.Thread(target=reader, daemon=True).start()
     pending: list[tuple[int, str]] = []
+    accesses: list[tuple[int, dict[str, Any]]] = []  # (epoch ms, access record) since the flush
     shipped = 0
+
+    def flush() -> None:
+        sink.put(pending)
+        if metrics is not None:
+            metrics.put(accesses)
+
     deadline = time.monotonic() + FLUSH_SECONDS
     while True:
         try:
@@ -165,14 +224,18 @@ def run(lines: Iterable[str], sink: Sink, platform: PlatformLines, tee: Any = No
             if tee is not None:
                 tee.write(line if line.endswith("\n") else line + "\n")
                 tee.flush()
-            pending.extend(to_events(line, platform, time.time()))
+            now = time.time()
+            text, record = read_line(line)
+            pending.extend(events_for(text, record, platform, now))
+            if is_access(record):
+                accesses.append((epoch_ms(record.get("timestamp"), now), record))
         if len(pending) >= MAX_BATCH or (pending and time.monotonic() >= deadline):
-            sink.put(pending)
+            flush()
             shipped += len(pending)
-            pending = []
+            pending, accesses = [], []
         if time.monotonic() >= deadline:
             deadline = time.monotonic() + FLUSH_SECONDS
-    sink.put(pending)
+    flush()
     return shipped + len(pending)
 
 
@@ -185,22 +248,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory", type=int, default=512, help="MemorySize parameter, MB")
     parser.add_argument("--started", type=float, required=True, help="gateway start, epoch seconds")
     parser.add_argument("--tee", default=None, help="also append the raw lines to this file")
+    parser.add_argument("--api-id", default="local", help="ApiId dimension of AWS/ApiGateway")
+    parser.add_argument("--stage", default="$default", help="Stage dimension of AWS/ApiGateway")
+    parser.add_argument(
+        "--function-name", default=None, help="FunctionName of AWS/Lambda (default: from --group)"
+    )
     args = parser.parse_args(argv)
 
     import boto3
 
-    logs = boto3.client(
-        "logs",
-        endpoint_url=args.endpoint,
-        region_name=args.region,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    sink = Sink(logs, args.group, stream_name(datetime.now(UTC)))
+    def client(service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=args.endpoint,
+            region_name=args.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+
+    sink = Sink(client("logs"), args.group, stream_name(datetime.now(UTC)))
+    function_name = args.function_name or args.group.rsplit("/", 1)[-1]
+    metrics = MetricSink(client("cloudwatch"), Target(args.api_id, args.stage, function_name))
     platform = PlatformLines(args.memory, args.pid, args.started)
     tee = open(args.tee, "a") if args.tee else None  # noqa: SIM115 - lives as long as the process
     lines = iter(sys.stdin.readline, "")
-    run(lines, sink, platform, tee)
+    run(lines, sink, platform, tee, metrics)
     return 0
 
 

@@ -106,6 +106,17 @@ def log_messages(endpoint: str, group: str, wanted: int, timeout: float = 10.0) 
     return messages
 
 
+def top_requests(wanted: int, timeout: float = 10.0) -> str:
+    """`opskit --env local top` output once it counts `wanted` requests (metrics trail the logs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = run("--env", "local", "top", "--hours", "1", "--period", "60")
+        assert result.exit_code == 0, result.output
+        if f"{wanted} requests" in result.stdout or time.monotonic() > deadline:
+            return result.stdout
+        time.sleep(0.2)
+
+
 def test_local_up_deploy_status_down(project):
     env = load_environment("local")
     up = run("local", "up")
@@ -174,6 +185,12 @@ def test_local_up_deploy_status_down(project):
     assert sorted(r[0] for r in rows if r[2] == "yes") == ["emulator", "gateway", "shipper"]
     assert f"Stack {STACK}: CREATE_COMPLETE" in status.stdout.splitlines()
     assert "are synthesized by opskit's log shipper" in status.stdout
+    assert "metrics are derived from the access lines by the log shipper" in status.stdout
+
+    # The shipper also published the metrics AWS would derive: `top` reads them.
+    shown = top_requests(len(access))
+    assert f"{len(access)} requests, 0 5xx" in shown, shown
+    assert "no data in this window" not in shown.split("Cost so far")[0], shown
     assert "Local template: not provided by the emulator, dropped: HttpApi" in status.stdout
 
     # A deploy with a change restarts the gateway with the new configuration.

@@ -178,7 +178,7 @@ def test_top_draws_rates_and_cost_from_moto_metrics(local_env, clients):
     for title in (
         "Request rate",
         "Error rate (5xx)",
-        "Latency p99",
+        "Latency max",  # local: the emulator computes no percentiles
         "Cost so far (estimate, this window)",
     ):
         assert title in out
