@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -416,6 +417,7 @@ def test_make_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path) -> None:
         "opskit --env local alarms list",
         "opskit --env local dashboards render > .opskit/dashboard.json",
         "opskit --env local dashboards push",
+        "opskit --env local top --hours 1 --period 60",
         "opskit --env local budget setup --amount 20 --email demo@example.com",
         "opskit --env local cost estimate --from-logs",
         "opskit --env local cost estimate --from-logs --requests 10M",
@@ -425,6 +427,10 @@ def test_make_demo_runs_end_to_end_and_leaves_nothing_behind(tmp_path) -> None:
     traffic = summary["traffic"]
     assert traffic["requests"] >= 600
     assert {"200", "201", "401", "429", "502", "504"} <= set(traffic["by_status"])
+    charted = re.search(r"([\d,]+) requests, ([\d,]+) 5xx", out)  # `top`, from the derived metrics
+    assert charted, out[-4000:]
+    answered = traffic["requests"] - int(traffic["by_status"].get("0", 0))
+    assert int(charted[1].replace(",", "")) >= answered
     assert "what the demo did" in out and "no process left behind" in out
     assert _left_behind(run_id) == []
     workdir = Path(summary["workdir"])

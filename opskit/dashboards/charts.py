@@ -81,7 +81,8 @@ def chart_panel(
     body.append(stats, style="bold")
     if note:
         body.append("\n" + note, style="dim")
-    return Panel(Group(body), title=title, title_align="left", expand=False)
+    # fixed width (bars + border + padding): side-by-side panels line up whatever their notes say
+    return Panel(Group(body), title=title, title_align="left", width=width + 4)
 
 
 def _fmt(value: float | None) -> str:

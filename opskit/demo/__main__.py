@@ -244,6 +244,8 @@ class Demo:
         )
         self.files["dashboard body"] = target
         self.opskit("dashboards", "push", timeout=60)
+        # The metrics behind it, as terminal charts (locally derived from the access lines):
+        self.opskit("top", "--hours", "1", "--period", "60", timeout=60)
 
     def step_budget(self) -> None:
         self.opskit(
@@ -269,7 +271,7 @@ class Demo:
         ("drive traffic through the gateway", "step_traffic"),
         ("ask the logs: slow requests, errors, latency", "step_insights"),
         ("apply the alarm baseline and list it", "step_alarms"),
-        ("render the CloudWatch dashboard and push it", "step_dashboards"),
+        ("render the CloudWatch dashboard, push it, chart its metrics", "step_dashboards"),
         ("set a monthly budget", "step_budget"),
         ("estimate the monthly bill from the gateway's own logs", "step_cost"),
     )
