@@ -27,7 +27,7 @@ from gateway.http_client import HttpClient
 from gateway.log import GatewayLogger
 from gateway.ratelimit import Decision, RateLimiter
 from gateway.sessions import TOKEN_PREFIX
-from gateway.tracing import Tracer, get_tracer
+from gateway.tracing import NoopTracer, Tracer, get_tracer
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON = "application/json"
@@ -137,11 +137,13 @@ def _lambda_fields(scope: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class AccessLogMiddleware:
-    """Pure ASGI: request id, one access line per request, last-resort JSON 500."""
+    """Pure ASGI: request id, one access line and one trace subsegment per request,
+    last-resort JSON 500."""
 
-    def __init__(self, app: Any, logger: GatewayLogger) -> None:
+    def __init__(self, app: Any, logger: GatewayLogger, tracer: Tracer) -> None:
         self.app = app
         self.logger = logger
+        self.tracer = tracer
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -170,18 +172,23 @@ class AccessLogMiddleware:
                 sent["bytes"] += len(message.get("body", b""))
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_wrapper)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence: JSON, never a traceback
-            self.logger.error(
-                "internal",
-                f"unhandled {type(exc).__name__}: {exc}",
-                correlation_id=request_id,
-                route=ctx.route,
-            )
-            if not sent["started"]:
-                resp = _error_response(GatewayError(500, "internal", "internal error"), request_id)
-                await resp(scope, receive, send_wrapper)
+        with self.tracer.segment("request"):
+            try:
+                await self.app(scope, receive, send_wrapper)
+            except Exception as exc:  # noqa: BLE001 - the last line of defence: JSON, never a traceback
+                self.logger.error(
+                    "internal",
+                    f"unhandled {type(exc).__name__}: {exc}",
+                    correlation_id=request_id,
+                    route=ctx.route,
+                )
+                if not sent["started"]:
+                    resp = _error_response(
+                        GatewayError(500, "internal", "internal error"), request_id
+                    )
+                    await resp(scope, receive, send_wrapper)
+            self.tracer.rename(ctx.route)
+            self.tracer.annotate("status", sent["status"])
         client = scope.get("client")
         length = _header(scope, b"content-length")
         fields = {
@@ -355,8 +362,9 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
 
     # The same route served without FastAPI's per-request stack (see GatewayApp): the same
     # access-log and CORS middleware around it, the same 405 and GatewayError answers.
-    fast: Any = AccessLogMiddleware(ProxyApp(proxy, proxy_route, on_gateway_error), logger)
-    app.add_middleware(AccessLogMiddleware, logger=logger)
+    tracer = runtime.tracer if runtime is not None else NoopTracer()
+    fast: Any = AccessLogMiddleware(ProxyApp(proxy, proxy_route, on_gateway_error), logger, tracer)
+    app.add_middleware(AccessLogMiddleware, logger=logger, tracer=tracer)
     if runtime is not None and runtime.settings.cors_origins:
         from starlette.middleware.cors import CORSMiddleware
 
@@ -468,30 +476,29 @@ class ProxyEndpoint:
         raw_path = raw.decode("latin-1") if raw else (scope.get("aws.event") or {}).get("rawPath")
         p.check_path(scope["path"], raw_path)
         body = await _read_body(scope, receive, r.settings.max_body_bytes, ctx)
-        with r.tracer.segment(up.prefix):
-            principal = await _authenticate(r, scope, ctx)
-            decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
-            client = scope.get("client")
-            out_headers = p.request_headers(
-                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
-                ctx.request_id,
-                principal.user_id,
-                client[0] if client else None,
-                r.settings.forward_authorization,
-            )
-            query = scope["query_string"].decode("latin-1")
-            try:
-                with r.tracer.segment(f"upstream.{up.name}"):
-                    result = await r.proxy.forward(
-                        up, scope["method"], suffix, query, out_headers, body
-                    )
-            except GatewayError as exc:
-                exc.headers = {**decision.headers(), **exc.headers}
-                raise
-            upstream = result.response
-            ctx.upstream_latency_ms = round(result.upstream_ms, 2)
-            ctx.upstream_status = upstream.status
-            r.tracer.annotate("upstream_status", upstream.status)
+        principal = await _authenticate(r, scope, ctx)
+        decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
+        client = scope.get("client")
+        out_headers = p.request_headers(
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            ctx.request_id,
+            principal.user_id,
+            client[0] if client else None,
+            r.settings.forward_authorization,
+        )
+        query = scope["query_string"].decode("latin-1")
+        try:
+            with r.tracer.segment(f"upstream.{up.name}"):
+                result = await r.proxy.forward(
+                    up, scope["method"], suffix, query, out_headers, body
+                )
+        except GatewayError as exc:
+            exc.headers = {**decision.headers(), **exc.headers}
+            raise
+        upstream = result.response
+        ctx.upstream_latency_ms = round(result.upstream_ms, 2)
+        ctx.upstream_status = upstream.status
+        r.tracer.annotate("upstream_status", upstream.status)
         headers = [
             (k.encode("latin-1"), v.encode("latin-1"))
             for k, v in p.response_headers(upstream.headers)

@@ -3,9 +3,10 @@
 ``get_tracer(settings_tracing)`` returns a ``NoopTracer`` outside Lambda or when
 GATEWAY_TRACING=off; inside Lambda it returns an ``XRayTracer`` that imports aws-xray-sdk
 lazily (first use), patches botocore if the process uses it (the request path does not: DynamoDB
-is called through ``gateway.aws``), and opens one subsegment per request named after the route
-plus one per outgoing call (``dynamodb.UpdateItem``, ``upstream.<name>``): the gateway's own HTTP
-client is traced explicitly here, since the SDK cannot patch it. The X-Ray SDK is in maintenance mode from 2026-02-25.
+is called through ``gateway.aws``), and opens one subsegment per request, named after the route
+once routing has found it (``rename``, as OpenTelemetry's ``Span.update_name``), plus one per
+outgoing call (``dynamodb.UpdateItem``, ``upstream.<name>``): the gateway's own HTTP client is
+traced explicitly here, since the SDK cannot patch it. The X-Ray SDK is in maintenance mode from 2026-02-25.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ class Tracer(Protocol):
 
     def annotate(self, key: str, value: str | int | bool) -> None: ...
 
+    def rename(self, name: str) -> None: ...
+
 
 class NoopTracer:
     enabled = False
@@ -32,6 +35,9 @@ class NoopTracer:
         return _NULL
 
     def annotate(self, key: str, value: str | int | bool) -> None:
+        return None
+
+    def rename(self, name: str) -> None:
         return None
 
 
@@ -65,6 +71,15 @@ class XRayTracer:
             sub = self._get().current_subsegment()
             if sub is not None:
                 sub.put_annotation(key, value)
+        except Exception:  # noqa: BLE001
+            pass
+
+    def rename(self, name: str) -> None:
+        """Name the innermost open subsegment (sent when it closes, so the name can come late)."""
+        try:
+            sub = self._get().current_subsegment()
+            if sub is not None:
+                sub.name = name[:200]
         except Exception:  # noqa: BLE001
             pass
 

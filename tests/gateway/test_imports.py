@@ -46,3 +46,4 @@ def test_tracer_selection() -> None:
     assert isinstance(tracer, XRayTracer)
     with tracer.segment("/api/users"):  # no facade segment outside Lambda: must not raise
         tracer.annotate("status", 200)
+        tracer.rename("/api/users")

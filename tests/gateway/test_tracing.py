@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.gateway.support import event, gateway_env, token
 
 CODE = (
@@ -18,7 +20,7 @@ CODE = (
 
 
 def run_lambda(
-    tables: str, upstream_url: str, daemon_port: int, tracing: str
+    tables: str, upstream_url: str, daemon_port: int, tracing: str, path: str = "/api/users/1"
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -28,7 +30,7 @@ def run_lambda(
         "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
         "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon_port}",
     }
-    ev = event("GET", "/api/users/1", headers={"authorization": f"Bearer {token()}"})
+    ev = event("GET", path, headers={"authorization": f"Bearer {token()}"})
     root = Path(__file__).resolve().parents[2]
     return subprocess.run(
         [sys.executable, "-c", CODE, json.dumps(ev)],
@@ -62,11 +64,31 @@ def test_subsegments_per_route_and_call(tables, upstream) -> None:
     route = by_name["/api/users"]
     assert route["trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
     assert route["parent_id"] == "53995c3f42cd8ad8" and route["annotations"] == {
-        "upstream_status": 200
+        "upstream_status": 200,
+        "status": 200,
     }
     assert by_name["upstream.users"]["parent_id"] == route["id"]
+    assert by_name["dynamodb.UpdateItem"]["parent_id"] == route["id"]
     line = next(json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{"))
     assert line["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
+
+
+@pytest.mark.parametrize(
+    ("path", "route", "status"),
+    [("/health/live", "/health/live", 200), ("/nowhere", "unmatched", 404)],
+)
+def test_every_request_gets_one_subsegment_named_after_its_route(
+    tables, upstream, path: str, route: str, status: int
+) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(1.0)
+        proc = run_lambda(tables, upstream.url, daemon.getsockname()[1], "on", path)
+        assert proc.returncode == 0 and proc.stdout.strip().splitlines()[-1] == str(status)
+        docs = receive_all(daemon)
+    assert [(d["name"], d["parent_id"], d["annotations"]) for d in docs] == [
+        (route, "53995c3f42cd8ad8", {"status": status})
+    ]
 
 
 def test_tracing_off_sends_nothing(tables, upstream) -> None:
