@@ -11,7 +11,8 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -295,23 +296,32 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         return _json(200, {"status": "ready", "checks": checks})
 
     # -- sessions -------------------------------------------------------------------
-    @app.post("/auth/sessions")
-    async def create_session(request: Request) -> Response:
+    async def signed_in(request: Request, route: str):  # noqa: ANN202
+        """Route, authenticate and rate-limit a session request: (runtime, principal, decision)."""
         ctx: RequestContext = request.scope["gw"]
-        ctx.route = "/auth/sessions"
+        ctx.route = route
         r = rt()
         principal = await _authenticate(r, request.scope, ctx)
-        decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
+        return r, principal, await _rate_limit(r, ctx, f"user:{principal.user_id}")
+
+    @contextmanager
+    def session_store(action: str) -> Iterator[None]:
+        try:
+            yield
+        except (AwsCallError, AwsUnavailable) as exc:
+            raise GatewayError(
+                503, "session_store_unavailable", f"could not {action}: {exc}"
+            ) from None
+
+    @app.post("/auth/sessions")
+    async def create_session(request: Request) -> Response:
+        r, principal, decision = await signed_in(request, "/auth/sessions")
         if principal.kind != "jwt":
             raise GatewayError(
                 400, "jwt_required", "create a session with a JWT, not with another session"
             )
-        try:
+        with session_store("store the session"):
             token, session = await r.sessions.create(principal.user_id)
-        except (AwsCallError, AwsUnavailable) as exc:
-            raise GatewayError(
-                503, "session_store_unavailable", f"could not store the session: {exc}"
-            ) from None
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expires_at))
         payload = {
             "token": token,
@@ -323,36 +333,20 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
 
     @app.delete("/auth/sessions/current")
     async def revoke_current(request: Request) -> Response:
-        ctx: RequestContext = request.scope["gw"]
-        ctx.route = "/auth/sessions/current"
-        r = rt()
-        principal = await _authenticate(r, request.scope, ctx)
-        decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
+        r, principal, decision = await signed_in(request, "/auth/sessions/current")
         if principal.session_id is None:
             raise GatewayError(
                 400, "session_required", "present the session token to revoke as the Bearer token"
             )
-        try:
+        with session_store("revoke the session"):
             await r.sessions.revoke(principal.session_id)
-        except (AwsCallError, AwsUnavailable) as exc:
-            raise GatewayError(
-                503, "session_store_unavailable", f"could not revoke the session: {exc}"
-            ) from None
         return Response(status_code=204, headers=decision.headers())
 
     @app.delete("/auth/sessions")
     async def revoke_all(request: Request) -> Response:
-        ctx: RequestContext = request.scope["gw"]
-        ctx.route = "/auth/sessions"
-        r = rt()
-        principal = await _authenticate(r, request.scope, ctx)
-        decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
-        try:
+        r, principal, decision = await signed_in(request, "/auth/sessions")
+        with session_store("revoke sessions"):
             count = await r.sessions.revoke_all(principal.user_id)
-        except (AwsCallError, AwsUnavailable) as exc:
-            raise GatewayError(
-                503, "session_store_unavailable", f"could not revoke sessions: {exc}"
-            ) from None
         return _json(200, {"revoked": count}, decision.headers())
 
     # -- proxy (the hot path: a plain ASGI endpoint, no per-request FastAPI machinery) --
