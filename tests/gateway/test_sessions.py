@@ -82,3 +82,18 @@ def test_session_cannot_mint_session_and_jwt_cannot_revoke_current(gw) -> None:
 def test_unknown_session_token(gw) -> None:
     result = gw("GET", "/api/users/x", headers={"authorization": "Bearer gws_" + "A" * 43})
     assert result["statusCode"] == 401
+
+
+def test_session_store_failure_is_a_json_503(make_gateway) -> None:
+    gw = make_gateway(GATEWAY_SESSIONS_TABLE="no-such-sessions-table")
+    auth = {"authorization": f"Bearer {token(sub='alice')}"}
+    for method, path, action in (
+        ("POST", "/auth/sessions", "store the session"),
+        ("DELETE", "/auth/sessions", "revoke sessions"),
+    ):
+        result = gw(method, path, headers=auth)
+        assert result["statusCode"] == 503, result
+        error = json.loads(result["body"])["error"]
+        assert error["code"] == "session_store_unavailable"
+        assert error["message"].startswith(f"could not {action}: ") and error["request_id"]
+    assert "Traceback" not in gw.out.getvalue()
