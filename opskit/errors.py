@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-# Exit codes (documented in README "Exit codes"; keep both in sync).
+# Exit codes (documented in docs/exit-codes.md; a test keeps both in sync).
 EXIT_OK = 0
 EXIT_FAILURE = 1  # unexpected failure (a bug: please report it)
 EXIT_USAGE = 2  # bad command-line usage (Click's own code)
