@@ -1,4 +1,8 @@
-"""The one error shape: ``{"error": {"code", "message", "request_id"}}``."""
+"""The one error shape: ``{"error": {"code", "message", "request_id"}}``.
+
+``message`` is what the client reads: generic, never AWS's error text, an upstream address or a
+TLS reason. ``detail`` is what the error log line says instead (redacted like every line).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,19 @@ class GatewayError(Exception):
     """Raised anywhere in request handling; rendered by ``gateway.app`` as a JSON error."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.detail = detail  # for the error log line only
 
 
 def error_body(code: str, message: str, request_id: str | None, **extra: object) -> bytes:
