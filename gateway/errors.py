@@ -1,8 +1,4 @@
-"""The one error shape: ``{"error": {"code", "message", "request_id"}}``.
-
-``message`` is what the client reads: generic, never AWS's error text, an upstream address or a
-TLS reason. ``detail`` is what the error log line says instead (redacted like every line).
-"""
+"""The one error shape: ``{"error": {"code", "message", "request_id"}}``."""
 
 from __future__ import annotations
 
@@ -10,7 +6,10 @@ import json
 
 
 class GatewayError(Exception):
-    """Raised anywhere in request handling; rendered by ``gateway.app`` as a JSON error."""
+    """Raised anywhere in request handling; rendered by ``gateway.app`` as a JSON error.
+
+    ``message`` is what the client reads: generic, no addresses or library errors. ``detail``
+    (optional) is what the error log line says instead, for 5xx answers."""
 
     def __init__(
         self,
@@ -18,6 +17,7 @@ class GatewayError(Exception):
         code: str,
         message: str,
         headers: dict[str, str] | None = None,
+        *,
         detail: str | None = None,
     ) -> None:
         super().__init__(message)
@@ -25,7 +25,7 @@ class GatewayError(Exception):
         self.code = code
         self.message = message
         self.headers = headers or {}
-        self.detail = detail  # for the error log line only
+        self.detail = detail
 
 
 def error_body(code: str, message: str, request_id: str | None, **extra: object) -> bytes:
