@@ -13,7 +13,8 @@ oracle in tests/gateway/test_aws_retries.py):
 - a retry quota per client (500 tokens; a retry costs 14, a throttling retry 5; a success gives
   back 1, or what its last retry took) so an outage does not multiply the traffic;
 - and, unlike botocore, every attempt and every sleep is bounded by the request's remaining time
-  (``request_deadline``): a retry that could not finish in time is not started.
+  (``request_deadline``): a retry that could not finish in time is not started; and a body that
+  fails its checksum on the last attempt is an error (botocore returns it as a success).
 
 Two corrections botocore does not make but the other AWS SDKs do: a signature rejected for clock
 skew (``InvalidSignatureException`` "Signature expired", ``RequestTimeTooSkewed`` ...) sets the

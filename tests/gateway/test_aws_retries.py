@@ -248,7 +248,13 @@ def test_attempts_match_botocore(tables_front: FaultyAws, monkeypatch, script: l
         results.append(runner())
     (boto_outcome, boto_attempts), (our_outcome, our_attempts) = results
     assert our_attempts == boto_attempts, (script, results)
-    assert (our_outcome == "ok") == (boto_outcome == "ok"), (script, results)
+    last = script[boto_attempts - 1] if boto_attempts <= len(script) else "ok"
+    if last == "crc":
+        # The one deliberate difference: when the last attempt's body fails its x-amz-crc32,
+        # botocore returns it as a success; the gateway refuses a corrupted answer.
+        assert boto_outcome == "ok" and our_outcome == "unavailable"
+    else:
+        assert (our_outcome == "ok") == (boto_outcome == "ok"), (script, results)
     if boto_outcome in aws.THROTTLING_CODES:
         assert our_outcome == boto_outcome
 
