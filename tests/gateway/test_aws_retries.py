@@ -170,9 +170,9 @@ FAULTS = ["ok", "throttle", "throttling", "429", "500", "503", "reset", "crc"]
 
 @pytest.fixture(scope="module")
 def tables_front(moto_server: str):  # noqa: ANN201
-    from tests.gateway.support import create_tables
-
     import requests
+
+    from tests.gateway.support import create_tables
 
     requests.post(f"{moto_server}/moto-api/reset", timeout=10).raise_for_status()
     create_tables(moto_server)
