@@ -8,6 +8,7 @@ The proxy forwards every request to moto unless a planned fault matches it (by o
   ``throttling`` (``ThrottlingException``), ``429`` (an empty 429), ``500``/``503`` (with
   DynamoDB's ``InternalServerError`` / ``ServiceUnavailable`` bodies);
 - ``reset``: the request is read, then the connection is reset (RST) without an answer;
+- ``lost``: the request is applied by moto, then the connection is reset (the answer is lost);
 - ``crc``: moto's answer with a wrong ``x-amz-crc32``;
 - ``unprocessed=N``: a BatchWriteItem whose last N requests are *not* sent to moto and come
   back in ``UnprocessedItems`` (the rest really are applied).
@@ -63,6 +64,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if token is not None and token in front.tokens and front.tokens[token] <= time.time():
             self._send(400, _error("ExpiredTokenException", "The security token included in the request is expired"))  # fmt: skip
             return
+        if fault == "lost":
+            front.forward(self.path, dict(self.headers), body)
+            fault = "reset"
         if fault == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True

@@ -262,3 +262,24 @@ def test_revoke_all_never_claims_what_it_did_not_do(make_gw, front: FaultyAws) -
     assert still == body["remaining"] == 1 and body["revoked"] == 2
     errors = [line for line in gw.logs() if line.get("error_code") == "revoke_incomplete"]
     assert len(errors) == 1
+
+
+def test_session_create_whose_answer_was_lost_still_succeeds(
+    make_gw, front: FaultyAws, tables: str
+) -> None:
+    """The PutItem was applied, its answer lost; the retry's condition fails on our own item."""
+    gw = make_gw()
+    gw.runtime.ddb.rand = lambda: 0.0
+    front.plan("lost", "PutItem")
+    created = gw(
+        "POST",
+        "/auth/sessions",
+        headers={"authorization": f"Bearer {token(sub='erin', exp_in=7200)}"},
+    )
+    assert created["statusCode"] == 201, created
+    assert front.count("PutItem") == 2
+    assert get(gw, json.loads(created["body"])["token"])["statusCode"] == 200
+    items = boto3.client("dynamodb", endpoint_url=tables, region_name="us-east-1").scan(
+        TableName="gw-sessions"
+    )["Items"]
+    assert len(items) == 1

@@ -105,3 +105,23 @@ def test_session_store_failure_is_a_json_503(make_gateway) -> None:
     errors = [line for line in gw.logs() if line.get("error_code") == "session_store_unavailable"]
     assert len(errors) == 2 and all("ResourceNotFoundException" in e["message"] for e in errors)
     assert "Traceback" not in gw.out.getvalue()
+
+
+def test_session_never_outlives_the_jwt_that_minted_it(gw, tables) -> None:
+    """Issue 11: a session minted by a JWT with 3 s left lived for the whole session TTL."""
+    jwt = token(sub="brief", exp_in=3)
+    result = gw("POST", "/auth/sessions", headers={"authorization": f"Bearer {jwt}"})
+    assert result["statusCode"] == 201
+    body = json.loads(result["body"])
+    assert 0 < body["expires_in"] <= 3
+    items = boto3.client("dynamodb", endpoint_url=tables, region_name="us-east-1").scan(
+        TableName="gw-sessions"
+    )["Items"]
+    assert int(items[0]["expires_at"]["N"]) <= time.time() + 3
+
+
+def test_no_session_from_a_jwt_past_its_exp(gw) -> None:
+    """Inside the leeway a JWT still authenticates a call, but a session from it would be dead."""
+    result = gw("POST", "/auth/sessions", headers={"authorization": f"Bearer {token(exp_in=-5)}"})
+    assert result["statusCode"] == 401
+    assert "expired" in json.loads(result["body"])["error"]["message"]
