@@ -22,11 +22,9 @@ Client answers say what failed in generic words; AWS and JWKS error text goes to
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 import time
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +33,7 @@ from gateway.aws import AwsCallError, AwsJsonClient, AwsUnavailable, remaining_t
 from gateway.config import Settings
 from gateway.errors import GatewayError
 from gateway.http_client import HttpClient, HttpError
+from gateway.refresh import Backoff, SingleFlight
 from gateway.sessions import TOKEN_PREFIX, SessionStore
 
 _RSA_ALGS = ("RS256", "RS384", "RS512")
@@ -42,8 +41,6 @@ _EC_ALGS = {"secp256r1": "ES256", "secp384r1": "ES384", "secp521r1": "ES512"}
 _JWKS_TTL = 300.0
 _JWKS_MIN_REFRESH = 30.0
 _JWKS_TIMEOUT = 3.0
-_BACKOFF_FIRST = 1.0
-_BACKOFF_MAX = 60.0
 _SECRET_MAX_AGE = 3600.0
 _SECRET_REREAD = 60.0
 _CACHE_SIZE = 2048
@@ -97,50 +94,6 @@ def auth_unavailable(detail: str) -> GatewayError:
         {"Retry-After": "1"},
         detail=detail,
     )
-
-
-class SingleFlight:
-    """At most one run of a coroutine at a time; callers that come while it runs share it."""
-
-    def __init__(self) -> None:
-        self._task: asyncio.Task[Any] | None = None
-
-    def _current(self) -> asyncio.Task[Any] | None:
-        task = self._task
-        if task is None or task.done() or task.get_loop() is not asyncio.get_running_loop():
-            return None
-        return task
-
-    async def run(self, factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
-        task = self._current() or self.start(factory)
-        return await asyncio.shield(task)
-
-    def start(self, factory: Callable[[], Coroutine[Any, Any, Any]]) -> asyncio.Task[Any]:
-        task = self._current()
-        if task is None:
-            task = self._task = asyncio.get_running_loop().create_task(factory())
-            task.add_done_callback(lambda t: t.cancelled() or t.exception())  # retrieved
-        return task
-
-
-class Backoff:
-    """Negative cache: after a failure, no new attempt before 1 s, doubling to 60 s."""
-
-    def __init__(self) -> None:
-        self.failures = 0
-        self.not_before = 0.0
-
-    def ready(self) -> bool:
-        return time.monotonic() >= self.not_before
-
-    def failed(self) -> None:
-        self.failures += 1
-        delay = min(_BACKOFF_FIRST * 2 ** (self.failures - 1), _BACKOFF_MAX)
-        self.not_before = time.monotonic() + delay
-
-    def succeeded(self) -> None:
-        self.failures = 0
-        self.not_before = 0.0
 
 
 def _algs_for_key(key: Any) -> tuple[str, ...]:

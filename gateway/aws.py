@@ -52,6 +52,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.http_client import HttpClient, HttpError
+from gateway.refresh import SingleFlight
 from gateway.sigv4 import Credentials, Signer
 
 # What json.dumps(params, separators=(",", ":")) uses, built once instead of per call.
@@ -280,6 +281,7 @@ class StaticCredentials:
     """Credentials that never expire (the environment variables)."""
 
     refreshable = False
+    on_warning: Callable[[str], None] | None = None
 
     def __init__(self, creds: Credentials) -> None:
         self.creds = creds
@@ -318,7 +320,7 @@ class RefreshingCredentials:
         self.creds: Credentials | None = None
         self.expiry: float | None = None
         self.fetches = 0
-        self._task: asyncio.Task[None] | None = None
+        self._flight = SingleFlight()
 
     def refresh_needed(self, within: float) -> bool:
         if self.creds is None:
@@ -330,15 +332,11 @@ class RefreshingCredentials:
     async def get(self) -> Credentials:
         if not self.refresh_needed(self.advisory):
             return self.creds  # type: ignore[return-value]
-        in_flight = self._task is not None and not self._task.done()
         mandatory = self.refresh_needed(self.mandatory)
-        if in_flight and not mandatory:
+        if self._flight.running() and not mandatory:
             return self.creds  # type: ignore[return-value]  # someone else is refreshing
-        if not in_flight:
-            self._task = asyncio.ensure_future(self._refresh())
-        task = self._task
         try:
-            await asyncio.shield(task)  # type: ignore[arg-type]
+            await self._flight.run(self._refresh)
         except Exception as exc:  # noqa: BLE001 - tolerated in the advisory window only
             if mandatory:
                 raise CredentialsUnavailable(
@@ -492,7 +490,15 @@ def credential_chain(
     key, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
     if key and secret:
         return StaticCredentials(Credentials(key, secret, env.get("AWS_SESSION_TOKEN") or None))
-    url = container_url(env)
+    try:
+        url = container_url(env)
+    except CredentialsUnavailable as exc:
+        problem = exc  # reported on first use, not at build time (no crash in Lambda's init)
+
+        async def refuse() -> tuple[Credentials, float | None]:
+            raise problem
+
+        return RefreshingCredentials(refuse, "container-role")
     if url is not None:
         return RefreshingCredentials(container_fetcher(http, url, env), "container-role")
     return RefreshingCredentials(_botocore_fetch, "botocore")

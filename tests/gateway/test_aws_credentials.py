@@ -225,3 +225,30 @@ def test_chain_prefers_the_environment_then_the_container() -> None:
     )
     assert isinstance(container, aws.RefreshingCredentials) and container.method == "container-role"
     assert aws.credential_chain(http, {}).method == "botocore"
+
+
+def test_a_refused_container_url_is_an_error_at_first_use_not_at_init(tables, upstream) -> None:  # noqa: ANN001
+    from tests.gateway.conftest import Gateway
+    from tests.gateway.support import gateway_env, token
+
+    env = gateway_env(tables, upstream.url, AWS_ACCESS_KEY_ID="", AWS_SECRET_ACCESS_KEY="",
+                      AWS_CONTAINER_CREDENTIALS_FULL_URI="http://creds.invalid/creds",
+                      GATEWAY_RATE_LIMIT_FAILURE_MODE="closed")  # fmt: skip
+    gw = Gateway(env)  # building the app makes no call and raises nothing
+    result = gw("GET", "/api/users/x", headers={"authorization": f"Bearer {token()}"})
+    assert result["statusCode"] == 503
+    errors = [line for line in gw.logs() if line["level"] == "ERROR"]
+    assert errors[0]["error_code"] == "rate_limit_unavailable"
+    assert "AWS_CONTAINER_CREDENTIALS_FULL_URI" in errors[0]["message"]
+
+
+def test_a_failed_advisory_refresh_keeps_the_credentials_and_warns() -> None:
+    warnings: list[str] = []
+
+    async def fetch() -> tuple[Credentials, float | None]:
+        raise RuntimeError("endpoint down")
+
+    creds = aws.RefreshingCredentials(fetch, "test", clock=lambda: NOW, on_warning=warnings.append)
+    creds.creds, creds.expiry = Credentials("OLD", "s", "t"), NOW + 700
+    assert asyncio.run(creds.get()).access_key == "OLD"
+    assert warnings and "advisory" in warnings[0]
