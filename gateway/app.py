@@ -77,7 +77,9 @@ class Runtime:
             "connect_timeout": settings.aws_connect_timeout,
             "max_attempts": settings.aws_max_attempts,
         }
-        aws["credentials"].on_warning = lambda message: logger.warning(message, location="gateway.aws")
+        aws["credentials"].on_warning = lambda message: logger.warning(
+            message, location="gateway.aws"
+        )
         self.ddb = dynamodb_client(self.http, settings.region, env, **aws)
         secrets = None
         if settings.jwt_secret_arn:

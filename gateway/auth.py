@@ -96,6 +96,16 @@ def auth_unavailable(detail: str) -> GatewayError:
     )
 
 
+def _encodable(text: str) -> bool:
+    """Valid Unicode (JSON lets a token carry lone surrogates, which DynamoDB would refuse
+    as a key: a ValidationException must not become the limiter's failure mode)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _algs_for_key(key: Any) -> tuple[str, ...]:
     from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
@@ -365,7 +375,7 @@ class Authenticator:
             except jwt.InvalidSignatureError:
                 raise unauthorized("token signature or format invalid") from None
         sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub or len(sub) > 256:
+        if not isinstance(sub, str) or not sub or len(sub) > 256 or not _encodable(sub):
             raise unauthorized("token subject invalid")
         exp = int(claims["exp"])
         iat = claims.get("iat")

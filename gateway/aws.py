@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import ipaddress
 import json
 import os
 import random
@@ -47,7 +46,6 @@ import time
 import zlib
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -390,6 +388,8 @@ def container_url(env: Mapping[str, str]) -> str | None:
     host = parts.hostname or ""
     if parts.scheme == "https":
         return full
+    import ipaddress  # only with a container URL: not on every cold start
+
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -573,6 +573,8 @@ class AwsJsonClient:
     def _correct_skew(self, date_header: str | None) -> bool:
         if not date_header:
             return False
+        from email.utils import parsedate_to_datetime  # only after a clock-skew error
+
         try:
             server = parsedate_to_datetime(date_header).timestamp()
         except (TypeError, ValueError, IndexError, OverflowError):

@@ -160,17 +160,18 @@ class RateLimiter:
     def _remember_full(self, key: str, window_end: float) -> None:
         if self.deny_cache_size <= 0:
             return
-        if len(self._denied) >= self.deny_cache_size:
-            now = self.clock()
-            self._denied = {k: v for k, v in self._denied.items() if v > now}
-            while len(self._denied) >= self.deny_cache_size:  # dropping one costs a write later
-                del self._denied[next(iter(self._denied))]
+        self._denied.pop(key, None)
+        while len(self._denied) >= self.deny_cache_size:
+            # the oldest entry ends first (every window has the same length); dropping a live
+            # one only costs a DynamoDB write later, never an admission
+            del self._denied[next(iter(self._denied))]
         self._denied[key] = window_end
 
     def _count(self, key: str, window_start: int, count: int) -> None:
-        if len(self._seen) >= 4 * max(self.deny_cache_size, 1):
+        cap = 4 * max(self.deny_cache_size, 1)
+        if len(self._seen) >= cap:  # amortised O(1): at most one sweep per cap/2 new keys
             self._seen = {k: v for k, v in self._seen.items() if v[0] == window_start}
-            if len(self._seen) >= 4 * max(self.deny_cache_size, 1):
+            if len(self._seen) > cap // 2:
                 self._seen.clear()
         self._seen[key] = (window_start, count)
 

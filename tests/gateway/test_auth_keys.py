@@ -279,3 +279,19 @@ def test_unreachable_secret_answers_without_internals(tables: str, upstream) -> 
     assert errors and "ResourceNotFoundException" in errors[0]["message"]
     assert call(gw, token())["statusCode"] == 503
     assert gw.runtime.auth.secrets.calls == 1  # backing off: no second read within a second
+
+
+def test_a_subject_with_a_lone_surrogate_is_refused(gw: Gateway) -> None:
+    """JSON can carry "\\ud800"; as a limiter key DynamoDB would refuse it (ValidationException),
+    which must not turn into the limiter's failure mode."""
+    body = '{"sub":"\\ud800x","exp":' + str(int(time.time()) + 60) + "}"
+    header = b64({"alg": "HS256", "typ": "JWT"})
+    payload = base64.urlsafe_b64encode(body.encode()).rstrip(b"=").decode()
+    import hashlib
+    import hmac
+
+    sig = hmac.new(SECRET.encode(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    forged = f"{header}.{payload}.{base64.urlsafe_b64encode(sig).rstrip(b'=').decode()}"
+    result = call(gw, forged)
+    assert result["statusCode"] == 401
+    assert "subject" in json.loads(result["body"])["error"]["message"]

@@ -283,3 +283,14 @@ def test_session_create_whose_answer_was_lost_still_succeeds(
         TableName="gw-sessions"
     )["Items"]
     assert len(items) == 1
+
+
+def test_a_full_deny_cache_evicts_but_never_admits(make_gw, front: FaultyAws) -> None:
+    gw = make_gw(GATEWAY_RATE_LIMIT="1/60", GATEWAY_RATE_LIMIT_DENY_CACHE="2")
+    users = [token(sub=f"evict-{i}") for i in range(4)]
+    assert [get(gw, t)["statusCode"] for t in users] == [200] * 4
+    assert len(gw.runtime.limiter._denied) == 2  # bounded: the two oldest were dropped
+    writes = front.count("UpdateItem")
+    again = [users[2], users[3], users[0], users[1]]  # the cached two first
+    assert [get(gw, t)["statusCode"] for t in again] == [429] * 4
+    assert front.count("UpdateItem") == writes + 2  # only the evicted two asked DynamoDB again
