@@ -6,8 +6,8 @@ creation, never extended, and checked on every lookup (TTL deletion can lag by d
 never outlives the credential that minted it: ``expires_at = min(now + TTL, not_after)`` with the
 JWT's ``exp`` as ``not_after``.
 
-``revoke_all`` deletes in batches of 25 and re-sends ``UnprocessedItems`` with full-jitter
-exponential backoff inside the request's remaining time; if any remain it raises
+``revoke_all`` deletes in batches of 25 and re-sends ``UnprocessedItems`` with the AWS client's
+full-jitter exponential backoff, inside the request's remaining time; if any remain it raises
 ``RevokeIncomplete`` with what it really did, so the answer never claims more.
 """
 
@@ -21,14 +21,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from gateway.aws import AwsCallError, AwsJsonClient, AwsUnavailable, remaining_time
+from gateway.aws import AwsCallError, AwsJsonClient, AwsUnavailable, backoff_delay, remaining_time
 
 TOKEN_PREFIX = "gws_"
 USER_INDEX = "user_id-index"
 BATCH = 25  # BatchWriteItem's maximum
-UNPROCESSED_ATTEMPTS = 8
-UNPROCESSED_BASE_S = 0.05
-UNPROCESSED_MAX_S = 2.0
+UNPROCESSED_ATTEMPTS = 8  # with DynamoDB's 25 ms backoff scale: at most ~3 s of waiting
 
 
 class RevokeIncomplete(Exception):
@@ -164,8 +162,8 @@ class SessionStore:
             requests = (result.get("UnprocessedItems") or {}).get(self.table) or []
             if not requests or attempt == UNPROCESSED_ATTEMPTS:
                 break
-            delay = self.rand() * min(UNPROCESSED_BASE_S * 2 ** (attempt - 1), UNPROCESSED_MAX_S)
-            if remaining_time(default=UNPROCESSED_MAX_S * 4) - delay < 0.25:
+            delay = backoff_delay(attempt, False, "dynamodb", self.rand)
+            if remaining_time(default=10.0) - delay < 0.25:
                 break  # no time left for another round trip
             await self.sleep(delay)
         return requests
