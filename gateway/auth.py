@@ -254,7 +254,7 @@ class Authenticator:
     async def _fetch_jwks(self) -> None:
         self._jwks_tried = time.monotonic()
         self.jwks_fetches += 1
-        url = urlsplit(self.s.jwks_url)
+        url = urlsplit(self.s.jwks_url or "")
         port = url.port or (443 if url.scheme == "https" else 80)
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
         timeout = max(min(_JWKS_TIMEOUT, remaining_time(_JWKS_TIMEOUT)), 0.001)
