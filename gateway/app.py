@@ -71,15 +71,14 @@ class Runtime:
         self.logger = logger
         self.tracer = tracer
         self.http = HttpClient()
-        aws = {
-            "credentials": credential_chain(self.http, env),  # one chain, shared
+        credentials = credential_chain(self.http, env)  # one chain, shared by both clients
+        credentials.on_warning = lambda message: logger.warning(message, location="gateway.aws")
+        aws: dict[str, Any] = {
+            "credentials": credentials,
             "timeout": settings.aws_timeout,
             "connect_timeout": settings.aws_connect_timeout,
             "max_attempts": settings.aws_max_attempts,
         }
-        aws["credentials"].on_warning = lambda message: logger.warning(
-            message, location="gateway.aws"
-        )
         self.ddb = dynamodb_client(self.http, settings.region, env, **aws)
         secrets = None
         if settings.jwt_secret_arn:

@@ -82,19 +82,19 @@ TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 # Errors of the operations the gateway calls, from botocore's service models (a test keeps this
 # equal to them): an unmodelled 429 is throttling; a modelled error decides for itself.
 # value: the modelled ``retryable`` trait ("throttling" / "transient"), or None.
-_DDB_READ = {
+_DDB_READ: dict[str, str | None] = {
     "InternalServerError": None,
     "ProvisionedThroughputExceededException": None,
     "RequestLimitExceeded": None,
     "ResourceNotFoundException": None,
     "ThrottlingException": None,
 }
-_DDB_BATCH = {
+_DDB_BATCH: dict[str, str | None] = {
     **_DDB_READ,
     "ItemCollectionSizeLimitExceededException": None,
     "ReplicatedWriteConflictException": "transient",
 }
-_DDB_WRITE = {
+_DDB_WRITE: dict[str, str | None] = {
     **_DDB_BATCH,
     "ConditionalCheckFailedException": None,
     "TransactionConflictException": None,
@@ -335,7 +335,7 @@ class RefreshingCredentials:
             return self.creds  # type: ignore[return-value]  # someone else is refreshing
         try:
             await self._flight.run(self._refresh)
-        except Exception as exc:  # noqa: BLE001 - tolerated in the advisory window only
+        except Exception as exc:  # any failure: tolerated in the advisory window only
             if mandatory:
                 raise CredentialsUnavailable(
                     f"{self.method}: credential refresh failed: {exc}"
@@ -404,6 +404,7 @@ def container_url(env: Mapping[str, str]) -> str | None:
 
 def _container_token(env: Mapping[str, str]) -> str | None:
     path = env.get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+    token: str | None
     if path:
         with open(path, encoding="utf-8") as fh:  # re-read every time: EKS rotates the file
             token = fh.read()
@@ -474,7 +475,7 @@ def _botocore_credentials() -> tuple[Credentials, float | None]:
     frozen = found.get_frozen_credentials()
     expiry = getattr(found, "_expiry_time", None)  # RefreshableCredentials only
     return (
-        Credentials(frozen.access_key, frozen.secret_key, frozen.token),
+        Credentials(frozen.access_key or "", frozen.secret_key or "", frozen.token),
         expiry.timestamp() if expiry is not None else None,
     )
 

@@ -48,7 +48,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         return
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         operation = (self.headers.get("X-Amz-Target") or "").rsplit(".", 1)[-1]
         front = self.server
@@ -244,7 +244,7 @@ class _CredentialHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         return
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         srv = self.server
         with srv.lock:
             srv.requests.append({k.lower(): v for k, v in self.headers.items()})

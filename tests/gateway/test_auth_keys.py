@@ -51,7 +51,7 @@ class JwksServer(ThreadingHTTPServer):
             def log_message(self, *args: object) -> None:
                 return
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 with server.lock:
                     server.fetches += 1
                     delay, keys = server.delay, server.keys
@@ -84,7 +84,7 @@ def jwks() -> Iterator[JwksServer]:
 
 
 @pytest.fixture
-def jwks_gw(tables: str, upstream, jwks: JwksServer) -> Gateway:  # noqa: ANN001
+def jwks_gw(tables: str, upstream, jwks: JwksServer) -> Gateway:
     return Gateway(
         gateway_env(tables, upstream.url, GATEWAY_JWT_SECRET="", GATEWAY_JWKS_URL=jwks.url)
     )
@@ -227,7 +227,7 @@ def test_non_string_kid_is_a_401(jwks_gw: Gateway, kid: object) -> None:
 
 def secret_gateway(
     tables: str, upstream, monkeypatch, reread: float | None = None
-) -> tuple[Gateway, object, str]:  # noqa: ANN001
+) -> tuple[Gateway, object, str]:
     sm = boto3.client("secretsmanager", endpoint_url=tables, region_name="us-east-1")
     arn = sm.create_secret(Name=f"gw/jwt-{time.monotonic_ns()}", SecretString=SECRET)["ARN"]
     if reread is not None:

@@ -48,7 +48,7 @@ def botocore_result(remaining: float | None, outcome: str) -> tuple[bool, str]:
     )  # fmt: skip
     try:
         result = creds.get_frozen_credentials().access_key
-    except Exception:  # noqa: BLE001 - botocore raises the fetcher's error or RuntimeError
+    except Exception:
         result = "error"
     return bool(calls), result
 
@@ -227,7 +227,7 @@ def test_chain_prefers_the_environment_then_the_container() -> None:
     assert aws.credential_chain(http, {}).method == "botocore"
 
 
-def test_a_refused_container_url_is_an_error_at_first_use_not_at_init(tables, upstream) -> None:  # noqa: ANN001
+def test_a_refused_container_url_is_an_error_at_first_use_not_at_init(tables, upstream) -> None:
     from tests.gateway.conftest import Gateway
     from tests.gateway.support import gateway_env, token
 

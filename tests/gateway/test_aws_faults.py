@@ -28,7 +28,7 @@ def front(tables: str) -> Iterator[FaultyAws]:
 
 
 @pytest.fixture
-def make_gw(front: FaultyAws, upstream):  # noqa: ANN001, ANN201
+def make_gw(front: FaultyAws, upstream):
     def make(**overrides: str) -> Gateway:
         return Gateway(gateway_env(front.url, upstream.url, **overrides))
 

@@ -29,7 +29,7 @@ OPERATIONS = sorted(aws.MODELLED_ERRORS)
 _SESSION = botocore.session.get_session()
 
 
-def op_model(service: str, operation: str):  # noqa: ANN201
+def op_model(service: str, operation: str):
     return _SESSION.get_service_model(service).operation_model(operation)
 
 
@@ -37,7 +37,7 @@ class _Raw:
     def __init__(self, body: bytes) -> None:
         self.body = body
 
-    def stream(self, **_: object):  # noqa: ANN201
+    def stream(self, **_: object):
         yield self.body
 
 
@@ -50,7 +50,7 @@ def boto_context(
     crc_bad=False,
     retry_after=None,
     attempt=1,
-):  # noqa: ANN001, ANN201
+):
     if connection_error:
         return standard.RetryContext(
             attempt_number=attempt,
@@ -71,7 +71,7 @@ def boto_context(
     )
 
 
-def botocore_verdict(ctx) -> str | None:  # noqa: ANN001
+def botocore_verdict(ctx) -> str | None:
     retryable = standard.StandardRetryConditions(max_attempts=10).is_retryable(ctx)
     if not retryable:
         return None
@@ -152,7 +152,7 @@ def test_verdicts_match_botocore(service: str, operation: str) -> None:
     service=st.sampled_from(["dynamodb", "secretsmanager"]),
 )
 @settings(max_examples=400, deadline=None)
-def test_backoff_matches_botocore(attempt, r, code, status, retry_after, service) -> None:  # noqa: ANN001
+def test_backoff_matches_botocore(attempt, r, code, status, retry_after, service) -> None:
     operation = "UpdateItem" if service == "dynamodb" else "GetSecretValue"
     ctx = boto_context(service, operation, status, code, retry_after=retry_after, attempt=attempt)
     detector = standard.ThrottlingErrorDetector(standard.RetryEventAdapter())
@@ -169,7 +169,7 @@ FAULTS = ["ok", "throttle", "throttling", "429", "500", "503", "reset", "crc"]
 
 
 @pytest.fixture(scope="module")
-def tables_front(moto_server: str):  # noqa: ANN201
+def tables_front(moto_server: str):
     import requests
 
     from tests.gateway.support import create_tables
@@ -180,7 +180,7 @@ def tables_front(moto_server: str):  # noqa: ANN201
         yield front
 
 
-def run_botocore(front: FaultyAws, monkeypatch_sleep) -> tuple[str, int]:  # noqa: ANN001
+def run_botocore(front: FaultyAws, monkeypatch_sleep) -> tuple[str, int]:
     client = boto3.client(
         "dynamodb",
         endpoint_url=front.url,
@@ -195,7 +195,7 @@ def run_botocore(front: FaultyAws, monkeypatch_sleep) -> tuple[str, int]:  # noq
             exc.response["Error"]["Code"]
             or f"HTTP {exc.response['ResponseMetadata']['HTTPStatusCode']}"
         )
-    except Exception as exc:  # noqa: BLE001 - connection errors and checksum failures
+    except Exception as exc:  # connection errors and checksum failures
         outcome = type(exc).__name__
     return outcome, front.count("GetItem")
 
