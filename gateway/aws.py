@@ -287,7 +287,7 @@ class StaticCredentials:
     async def get(self) -> Credentials:
         return self.creds
 
-    def invalidate(self) -> None:
+    def invalidate(self, used: Credentials | None = None) -> None:
         pass
 
 
@@ -353,9 +353,11 @@ class RefreshingCredentials:
         creds, expiry = await self._fetch()
         self.creds, self.expiry = creds, expiry
 
-    def invalidate(self) -> None:
-        """The service called the credentials expired: the next ``get`` must fetch new ones."""
-        self.expiry = self.clock() - 1 if self.creds is not None else None
+    def invalidate(self, used: Credentials | None = None) -> None:
+        """The service called ``used`` expired: the next ``get`` must fetch new ones (unless
+        they were already replaced while that call was under way)."""
+        if self.creds is not None and (used is None or used is self.creds):
+            self.expiry = self.clock() - 1
 
 
 def parse_expiry(value: object) -> float | None:
@@ -661,7 +663,7 @@ class AwsJsonClient:
                     and not refreshed
                 ):
                     refreshed = True
-                    self.credentials.invalidate()
+                    self.credentials.invalidate(creds)
                     verdict = "transient"
                 if resp.status >= 500 or checksum_failed:
                     error = AwsUnavailable(f"{operation}: HTTP {resp.status} {code}: {message}")

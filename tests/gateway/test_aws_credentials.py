@@ -252,3 +252,23 @@ def test_a_failed_advisory_refresh_keeps_the_credentials_and_warns() -> None:
     creds.creds, creds.expiry = Credentials("OLD", "s", "t"), NOW + 700
     assert asyncio.run(creds.get()).access_key == "OLD"
     assert warnings and "advisory" in warnings[0]
+
+
+def test_a_late_expired_answer_does_not_discard_fresh_credentials() -> None:
+    fetches: list[int] = []
+
+    async def fetch() -> tuple[Credentials, float | None]:
+        fetches.append(1)
+        return Credentials(f"K{len(fetches)}", "s", "t"), NOW + 3600
+
+    async def scenario() -> list[str]:
+        creds = aws.RefreshingCredentials(fetch, "test", clock=lambda: NOW)
+        first = await creds.get()
+        creds.invalidate(first)  # AWS called K1 expired
+        second = await creds.get()
+        creds.invalidate(first)  # a straggler that had signed with K1 says so too: K2 stays
+        third = await creds.get()
+        return [first.access_key, second.access_key, third.access_key]
+
+    assert asyncio.run(scenario()) == ["K1", "K2", "K2"]
+    assert len(fetches) == 2
