@@ -33,7 +33,7 @@ class ApplyResult:
     skipped: list[str]
 
 
-def function_timeout_seconds(env: Environment) -> float:
+def configured_timeout_seconds(env: Environment) -> float:
     raw = env.parameters.get(
         "Timeout", env.settings.get("function_timeout", DEFAULT_TIMEOUT_SECONDS)
     )
@@ -43,6 +43,37 @@ def function_timeout_seconds(env: Environment) -> float:
         raise ConfigError(
             f"Timeout parameter {raw!r}", "not a number of seconds", "fix opskit.toml"
         ) from None
+
+
+def function_timeout_seconds(
+    lambda_client: Any, function_name: str, env: Environment
+) -> tuple[float, str]:
+    """The deployed function's Timeout (what requests are cut at), and a note when assumed.
+
+    opskit.toml's Timeout is what the next deploy would set; an alarm watches the function
+    that runs now, so its threshold comes from GetFunctionConfiguration.
+    """
+    try:
+        timeout = lambda_client.get_function_configuration(FunctionName=function_name).get(
+            "Timeout"
+        )
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        timeout, why = None, f"GetFunctionConfiguration: {error_code(exc) or type(exc).__name__}"
+    else:
+        why = "no Timeout in the answer"
+    if timeout:
+        return float(timeout), ""
+    configured = configured_timeout_seconds(env)
+    return configured, (
+        f"cannot read the deployed function's timeout ({why}): using {configured:g}s "
+        "from opskit.toml for the duration alarm"
+    )
+
+
+def custom_domain_context(env: Environment) -> dict[str, str]:
+    """${CertificateArn} only when the stack has a custom domain (both parameters set)."""
+    domain, cert = env.parameters.get("DomainName"), env.parameters.get("CertificateArn")
+    return {"DomainName": str(domain), "CertificateArn": str(cert)} if domain and cert else {}
 
 
 def account_concurrency_limit(lambda_client: Any, overrides: dict[str, Any]) -> tuple[float, str]:
@@ -70,9 +101,14 @@ def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = Non
     document, source = read_alarm_file(alarm_file)
     overrides = alarm_overrides(env.settings)
     context = stack_context(clients.client("cloudformation"), env)
-    limit, note = account_concurrency_limit(clients.client("lambda"), overrides)
+    context = {**custom_domain_context(env), **context}
+    lambda_client = clients.client("lambda")
+    limit, note = account_concurrency_limit(lambda_client, overrides)
+    timeout, timeout_note = function_timeout_seconds(
+        lambda_client, context.get("FunctionName", env.function_name), env
+    )
     variables = {
-        "function_timeout_ms": function_timeout_seconds(env) * 1000.0,
+        "function_timeout_ms": timeout * 1000.0,
         "account_concurrency_limit": limit,
     }
     result = load_alarm_set(
@@ -83,8 +119,7 @@ def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = Non
         variables=variables,
         source=source,
     )
-    if note:
-        result.notes.append(note)
+    result.notes += [n for n in (note, timeout_note) if n]
     return result
 
 

@@ -136,7 +136,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
             break
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise FilterPatternError(f"unexpected {text[pos:pos + 10]!r}")
+            raise FilterPatternError(f"unexpected {text[pos : pos + 10]!r}")
         kind = match.lastgroup or ""
         out.append((kind, match.group(kind)))
         pos = match.end()
@@ -170,7 +170,9 @@ def _selector(text: str) -> tuple[str | int, ...]:
         if index is not None:
             parts.append(int(index))
         else:
-            parts.append(name if name is not None else (quoted if quoted is not None else bracketed))
+            parts.append(
+                name if name is not None else (quoted if quoted is not None else bracketed)
+            )
         pos = match.end()
     if not parts:
         raise FilterPatternError("a JSON selector names a field: $.name")

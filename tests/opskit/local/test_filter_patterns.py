@@ -149,7 +149,7 @@ def test_documented_space_delimited_examples(pattern: str, matched: list[int]) -
 
 
 def test_metric_value_and_dimensions_from_fields() -> None:
-    """"Creating metric filters": metric value $.field; dimensions from fields; no value, no datum."""
+    """ "Creating metric filters": metric value $.field; dimensions from fields; no value, no datum."""
     flt = MetricFilter.from_api(
         {
             "filterName": "latency",
