@@ -277,6 +277,40 @@ def resolve_alarm_name(cw: Any, stack: str, name: str) -> dict[str, Any]:
     )
 
 
+def state_history(cw: Any, stack: str, name: str | None, limit: int) -> list[dict[str, Any]]:
+    """StateUpdate items of DescribeAlarmHistory for the stack's alarms (or one), newest first."""
+    import json
+
+    kwargs: dict[str, Any] = {"HistoryItemType": "StateUpdate", "ScanBy": "TimestampDescending"}
+    if name:
+        kwargs["AlarmName"] = resolve_alarm_name(cw, stack, name)["AlarmName"]
+    rows: list[dict[str, Any]] = []
+    try:
+        for page in cw.get_paginator("describe_alarm_history").paginate(**kwargs):
+            for item in page.get("AlarmHistoryItems", []):
+                if not item.get("AlarmName", "").startswith(f"{stack}-"):
+                    continue
+                try:
+                    data = json.loads(item.get("HistoryData") or "{}")
+                except ValueError:
+                    data = {}
+                rows.append(
+                    {
+                        "alarm": item["AlarmName"],
+                        "time": item["Timestamp"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "from": data.get("oldState", {}).get("stateValue", ""),
+                        "to": data.get("newState", {}).get("stateValue", ""),
+                        "reason": data.get("newState", {}).get("stateReason", "")
+                        or item.get("HistorySummary", ""),
+                    }
+                )
+                if len(rows) >= limit:
+                    return rows
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise aws_error("cannot read the alarm history", exc) from None
+    return rows
+
+
 @dataclass
 class TestResult:
     name: str
