@@ -142,15 +142,18 @@ def test_min_sample_guard_with_if_and_percentiles_from_raw_values():
         {quiet: [30.0, 40.0, 5000.0], busy: [20.0] * 98 + [3000.0, 4000.0]},
         "Milliseconds",
     )
-    metric = lambda i, name, stat: {
-        "Id": i,
-        "MetricStat": {
-            "Metric": {"Namespace": "AWS/ApiGateway", "MetricName": name, "Dimensions": []},
-            "Period": 60,
-            "Stat": stat,
-        },
-        "ReturnData": False,
-    }  # noqa: E731
+
+    def metric(i, name, stat):
+        return {
+            "Id": i,
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/ApiGateway", "MetricName": name, "Dimensions": []},
+                "Period": 60,
+                "Stat": stat,
+            },
+            "ReturnData": False,
+        }
+
     guarded = alarm(
         Namespace=None, MetricName=None, Statistic=None, Period=None,
         EvaluationPeriods=1, DatapointsToAlarm=1, Threshold=1500.0, TreatMissingData="notBreaching",
