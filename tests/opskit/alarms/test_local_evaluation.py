@@ -13,9 +13,9 @@ from datetime import UTC, datetime, timedelta
 from click.testing import CliRunner
 
 from opskit.cli import cli
-from opskit.local.metrics import FilterMetrics, RawStore, Target, raw_metrics_path
-from opskit.local.shipper import MetricSink, PlatformLines, Sink, run
+from opskit.local.metrics import Target
 from tests.opskit.alarms.fake_stack import OUTPUTS, STACK, create_fake_stack
+from tests.opskit.local_traffic import ship, traffic
 
 GROUP = f"/aws/lambda/{STACK}-gateway"
 
@@ -24,53 +24,13 @@ def invoke(*args: str):
     return CliRunner().invoke(cli, ["--env", "local", *args])
 
 
-def access(at: datetime, status: int, upstream: str | None, upstream_status: int | None) -> str:
-    return json.dumps(
-        {
-            "level": "INFO",
-            "location": "gateway.access",
-            "message": "request",
-            "timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-            "route": "/api/users",
-            "status": status,
-            "latency_ms": 12.5,
-            "upstream": upstream,
-            "upstream_status": upstream_status,
-            "rate_limited": status == 429 and upstream is None,
-        }
-    )
-
-
-def traffic(now: datetime) -> list[str]:
-    """4 complete minutes: 30 upstream calls (10 fail with 502) and 20 rate-limited 429s each."""
-    lines = []
-    minute = now.replace(second=0, microsecond=0)
-    for back in range(4, 0, -1):
-        start = minute - timedelta(minutes=back)
-        for i in range(50):
-            at = start + timedelta(seconds=i)
-            if i < 10:
-                lines.append(access(at, 502, "users", None))
-            elif i < 30:
-                lines.append(access(at, 200, "users", 200))
-            else:
-                lines.append(access(at, 429, None, None))
-    return lines
-
-
 def test_failure_burst_fires_the_upstream_alarm_locally(local_env, clients):
     create_fake_stack(clients)
     assert invoke("alarms", "apply").exit_code == 0
-    logs, cw = clients.client("logs"), clients.client("cloudwatch")
+    cw = clients.client("cloudwatch")
     now = datetime.now(UTC)
-    metrics = MetricSink(
-        cw,
-        Target(OUTPUTS["ApiId"], "$default", OUTPUTS["FunctionName"]),
-        filters=FilterMetrics(logs, GROUP),
-        store=RawStore(raw_metrics_path(local_env / ".opskit")),
-    )
-    platform = PlatformLines(512, 0, started=now.timestamp() - 600)
-    shipped = run(iter(traffic(now)), Sink(logs, GROUP, "s"), platform, metrics=metrics)
+    target = Target(OUTPUTS["ApiId"], "$default", OUTPUTS["FunctionName"])
+    shipped = ship(clients, local_env / ".opskit", GROUP, target, traffic(now), now)
     assert shipped == 4 * 50 * 4  # START, line, END, REPORT
 
     # The filter metrics reached the emulator as CloudWatch Logs would publish them.
