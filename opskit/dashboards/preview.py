@@ -282,8 +282,9 @@ th { position: sticky; top: 0; background: var(--card); }
 .ALARM { background: #d13212; } .OK { background: #1d8102; }
 .INSUFFICIENT_DATA, .UNKNOWN { background: #7d8998; }
 .alarms { display: flex; flex-wrap: wrap; gap: 6px; overflow: auto; }
-.alarm { border: 1px solid var(--line); border-radius: 3px; padding: 3px 6px; max-width: 32%; }
-.alarm small { display: block; color: var(--muted); white-space: nowrap; overflow: hidden;
+.alarm-item { border: 1px solid var(--line); border-radius: 3px; padding: 3px 6px;
+              width: calc(25% - 6px); }
+.alarm-item small { display: block; color: var(--muted); white-space: nowrap; overflow: hidden;
                text-overflow: ellipsis; }
 .error { color: #d13212; }
 .text p { margin: 0 0 4px; } .text h1 { font-size: 18px; margin: 0 0 4px; }
@@ -337,6 +338,7 @@ _SCRIPT = r"""
     var opts = { width: Math.max(120, Math.floor(rect.width)),
                  height: Math.max(80, Math.floor(rect.height) - 28),
                  scales: { x: { time: true, range: [data.start, data.end] } },
+                 tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Etc/UTC"); },
                  series: series, axes: axes, legend: { show: true, live: false } };
     var plot = new uPlot(opts, cols, box);
     charts.push({ widget: w, plot: plot });
@@ -363,7 +365,7 @@ _SCRIPT = r"""
     } else if (w.kind === "alarm") {
       var list = el("div", "alarms"); card.appendChild(list);
       w.body.alarms.forEach(function (a) {
-        var item = el("div", "alarm");
+        var item = el("div", "alarm-item");
         item.appendChild(el("span", "state " + a.state, a.state));
         item.appendChild(document.createTextNode(" " + a.name));
         item.appendChild(el("small", "", a.reason));
@@ -376,6 +378,9 @@ _SCRIPT = r"""
   });
   // Self-check for tests (file.html#selftest): how many charts drew, and ink on each canvas.
   if (location.hash === "#selftest") {
+    setTimeout(selftest, 100);  // uPlot draws after the current task
+  }
+  function selftest() {
     var report = charts.map(function (c) {
       var canvas = c.plot.root.querySelector("canvas");
       var ctx = canvas.getContext("2d");
@@ -392,8 +397,13 @@ _SCRIPT = r"""
       return { title: c.widget.title, canvases: c.plot.root.querySelectorAll("canvas").length,
                ink: ink, colored: colored, points: points };
     });
+    var logs = Array.prototype.map.call(document.querySelectorAll("section.log"), function (card) {
+      return { title: card.querySelector("h2").textContent,
+               rows: card.querySelectorAll("tr").length - (card.querySelector("table") ? 1 : 0) };
+    });
     var out = el("pre"); out.id = "selftest";
-    out.textContent = JSON.stringify({ charts: report, errors: window.__previewErrors || [] });
+    out.textContent = JSON.stringify({ charts: report, logs: logs,
+                                       errors: window.__previewErrors || [] });
     document.body.appendChild(out);
   }
 })();

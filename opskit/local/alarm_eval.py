@@ -164,10 +164,10 @@ def decide(alarm: Mapping[str, Any], series: Series, at: int, current: str) -> D
     }
     if not real:
         data["recentDatapoints"] = []
-        if missing == "ignore":
-            return Decision(current, "", data)
         plural = "s" if n != 1 else ""
-        if missing == "missing":
+        if missing == "ignore" and current != "INSUFFICIENT_DATA":
+            return Decision(current, "", data)  # kept as it is
+        if missing in ("missing", "ignore"):
             verb = "were" if n != 1 else "was"
             return Decision(
                 "INSUFFICIENT_DATA",
