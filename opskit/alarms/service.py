@@ -6,6 +6,7 @@ Functions take clients (and a clock/sleep where time matters); they never build 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -100,13 +101,19 @@ def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = Non
     """The alarm set for `env`: file + overrides + the stack's outputs."""
     document, source = read_alarm_file(alarm_file)
     overrides = alarm_overrides(env.settings)
-    context = stack_context(clients.client("cloudformation"), env)
-    context = {**custom_domain_context(env), **context}
-    lambda_client = clients.client("lambda")
-    limit, note = account_concurrency_limit(lambda_client, overrides)
-    timeout, timeout_note = function_timeout_seconds(
-        lambda_client, context.get("FunctionName", env.function_name), env
-    )
+    cfn, lambda_client = clients.client("cloudformation"), clients.client("lambda")
+    # Independent round trips, made at once (the no-op `apply` is mostly waiting on them).
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        context_f = pool.submit(stack_context, cfn, env)
+        limit_f = pool.submit(account_concurrency_limit, lambda_client, overrides)
+        timeout_f = pool.submit(function_timeout_seconds, lambda_client, env.function_name, env)
+        context = {**custom_domain_context(env), **context_f.result()}
+        limit, note = limit_f.result()
+        timeout, timeout_note = timeout_f.result()
+    if context.get("FunctionName", env.function_name) != env.function_name:
+        timeout, timeout_note = function_timeout_seconds(
+            lambda_client, context["FunctionName"], env
+        )
     variables = {
         "function_timeout_ms": timeout * 1000.0,
         "account_concurrency_limit": limit,
@@ -163,17 +170,21 @@ def plan_alarms(
     sns_topic: str | None = None,
 ) -> tuple[Plan, sns_ops.TopicPlan]:
     stack = env.stack_name
-    topic = sns_ops.plan_topic(
-        clients.client("sns"),
-        sts=clients.client("sts"),
-        stack=stack,
-        email=email,
-        explicit_arn=sns_topic or alarm_overrides(env.settings).get("sns_topic"),
-    )
-    alarms = existing_alarms(clients.client("cloudwatch"), f"{stack}-")
-    filters = existing_filters(
-        clients.client("logs"), {f.log_group for f in desired.filters}, f"{stack}-opskit-"
-    )
+    sns, sts, cw, logs = (clients.client(n) for n in ("sns", "sts", "cloudwatch", "logs"))
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        topic_f = pool.submit(
+            sns_ops.plan_topic,
+            sns,
+            sts=sts,
+            stack=stack,
+            email=email,
+            explicit_arn=sns_topic or alarm_overrides(env.settings).get("sns_topic"),
+        )
+        alarms_f = pool.submit(existing_alarms, cw, f"{stack}-")
+        filters_f = pool.submit(
+            existing_filters, logs, {f.log_group for f in desired.filters}, f"{stack}-opskit-"
+        )
+        topic, alarms, filters = topic_f.result(), alarms_f.result(), filters_f.result()
     plan = build_plan(desired, alarms, filters, stack=stack, topic_arn=topic.arn_for_alarms)
     plan.changes[:0] = topic.changes
     return plan, topic

@@ -83,7 +83,7 @@ def push(app: App, template: Path | None, queries_dir: Path | None, name: str | 
     app.terminal.print(console_url(app.env.region, name))
     if app.env.local:
         app.terminal.info(
-            "(local emulator: that is where it would be in AWS; read it back with get_dashboard)"
+            "(local emulator: that is where it would be in AWS; see it with `opskit --env local dashboards preview --open`)"
         )
 
 
