@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from opskit.local.metric_query import MetricIndex, MetricQueryError, Series, get_metric_data
+from opskit.local.metric_query import MetricIndex, MetricQueryError, Series, query_series
 
 REPLAY_SECONDS = 3600
 EVALUATION_INTERVAL = 60
@@ -126,15 +126,12 @@ def alarm_queries(alarm: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def alarm_series(alarm: Mapping[str, Any], index: MetricIndex, start: int, end: int) -> Series:
     """The alarm's datapoints from `start` to `end` (both aligned to its period by the caller)."""
-    results = get_metric_data(index, alarm_queries(alarm), start, end)
+    results = query_series(index, alarm_queries(alarm), start, end)
     if len(results) != 1:
         raise MetricQueryError(
             f"alarm {alarm.get('AlarmName')}: exactly one query must return data"
         )
-    return {
-        int(ts.timestamp()): value
-        for ts, value in zip(results[0]["Timestamps"], results[0]["Values"], strict=True)
-    }
+    return results[0][1]
 
 
 def treat_missing(alarm: Mapping[str, Any]) -> str:
@@ -143,74 +140,121 @@ def treat_missing(alarm: Mapping[str, Any]) -> str:
     return alarm.get("TreatMissingData") or "missing"
 
 
-def decide(alarm: Mapping[str, Any], series: Series, at: int, current: str) -> Decision:
-    """The alarm's state when evaluated at `at` (epoch seconds), from its datapoints."""
-    period = alarm_period(alarm)
-    n = int(alarm["EvaluationPeriods"])
-    m = int(alarm.get("DatapointsToAlarm") or n)
-    threshold = float(alarm["Threshold"])
-    compare, words = _COMPARE[alarm["ComparisonOperator"]]
-    missing = treat_missing(alarm)
-    end = at // period * period
-    starts = [end - period * (i + 1) for i in range(n + EXTRA_PERIODS)]  # newest first
-    real = [(ts, series[ts]) for ts in starts if ts in series]
-    data: dict[str, Any] = {
-        "evaluatedBy": EVALUATED_BY,
-        "version": "1.0",
-        "queryDate": _iso(at),
-        "period": period,
-        "threshold": threshold,
-        "treatMissingData": missing,
-    }
-    if not real:
-        data["recentDatapoints"] = []
-        plural = "s" if n != 1 else ""
-        if missing == "ignore" and current != "INSUFFICIENT_DATA":
-            return Decision(current, "", data)  # kept as it is
-        if missing in ("missing", "ignore"):
-            verb = "were" if n != 1 else "was"
-            return Decision(
-                "INSUFFICIENT_DATA",
-                f"Insufficient Data: {n} datapoint{plural} {verb} unknown.",
-                data,
-            )
-        treated = "Breaching" if missing == "breaching" else "NonBreaching"
-        reason = (
-            f"Threshold Crossed: no datapoints were received for {n} period{plural} and {n} "
-            f"missing datapoint{plural} {'were' if n != 1 else 'was'} treated as [{treated}]."
-        )
-        return Decision("ALARM" if missing == "breaching" and m <= n else "OK", reason, data)
+@dataclass(frozen=True)
+class Rule:
+    """What decide needs of an alarm, read once (an alarm is judged every minute)."""
 
-    used = real[:n]
-    breaching = [(ts, v) for ts, v in used if compare(v, threshold)]
-    filled = n - len(used)
-    data["recentDatapoints"] = [v for _, v in used]
+    period: int
+    n: int
+    m: int
+    threshold: float
+    compare: Callable[[float, float], bool]
+    words: str
+    missing: str
+
+    @classmethod
+    def of(cls, alarm: Mapping[str, Any]) -> Rule:
+        n = int(alarm["EvaluationPeriods"])
+        compare, words = _COMPARE[alarm["ComparisonOperator"]]
+        return cls(
+            period=alarm_period(alarm),
+            n=n,
+            m=int(alarm.get("DatapointsToAlarm") or n),
+            threshold=float(alarm["Threshold"]),
+            compare=compare,
+            words=words,
+            missing=treat_missing(alarm),
+        )
+
+
+def judge(rule: Rule, series: Series, at: int, current: str) -> str:
+    """The state only (cheap): what decide() explains."""
+    return _judge(rule, series, at, current)[0]
+
+
+def _judge(
+    rule: Rule, series: Series, at: int, current: str
+) -> tuple[str, list[tuple[int, float]], list[tuple[int, float]], int]:
+    """(state, real datapoints used newest first, breaching ones, count as judged)."""
+    end = at // rule.period * rule.period
+    real = []
+    for i in range(rule.n + EXTRA_PERIODS):
+        ts = end - rule.period * (i + 1)
+        if ts in series:
+            real.append((ts, series[ts]))
+            if len(real) == rule.n:
+                break
+    missing, n, m = rule.missing, rule.n, rule.m
+    if not real:
+        if missing == "ignore" and current != "INSUFFICIENT_DATA":
+            return current, real, [], 0
+        if missing in ("missing", "ignore"):
+            return "INSUFFICIENT_DATA", real, [], 0
+        return ("ALARM" if missing == "breaching" and m <= n else "OK"), real, [], 0
+    breaching = [(ts, v) for ts, v in real if rule.compare(v, rule.threshold)]
+    filled = n - len(real)
     if filled and missing == "breaching":
         count, needed = len(breaching) + filled, m
     elif filled and missing in ("missing", "ignore"):
-        count, needed = len(breaching), min(m, len(used))
+        count, needed = len(breaching), min(m, len(real))
     else:  # enough real datapoints, or notBreaching fill
         count, needed = len(breaching), m
     if count >= needed:
         if filled and missing == "ignore":
-            return Decision(current, "", data)
+            return current, real, breaching, count
+        return "ALARM", real, breaching, count
+    return "OK", real, breaching, count
+
+
+def decide(alarm: Mapping[str, Any] | Rule, series: Series, at: int, current: str) -> Decision:
+    """The alarm's state when evaluated at `at` (epoch seconds), with CloudWatch's reason."""
+    rule = alarm if isinstance(alarm, Rule) else Rule.of(alarm)
+    state, used, breaching, count = _judge(rule, series, at, current)
+    n, m = rule.n, rule.m
+    data: dict[str, Any] = {
+        "evaluatedBy": EVALUATED_BY,
+        "version": "1.0",
+        "queryDate": _iso(at),
+        "period": rule.period,
+        "threshold": rule.threshold,
+        "treatMissingData": rule.missing,
+        "recentDatapoints": [v for _, v in used],
+    }
+    plural = "s" if n != 1 else ""
+    if not used:
+        if state == current and rule.missing == "ignore" and current != "INSUFFICIENT_DATA":
+            return Decision(current, "", data)  # kept as it is
+        if state == "INSUFFICIENT_DATA":
+            verb = "were" if n != 1 else "was"
+            return Decision(
+                state, f"Insufficient Data: {n} datapoint{plural} {verb} unknown.", data
+            )
+        treated = "Breaching" if rule.missing == "breaching" else "NonBreaching"
+        reason = (
+            f"Threshold Crossed: no datapoints were received for {n} period{plural} and {n} "
+            f"missing datapoint{plural} {'were' if n != 1 else 'was'} treated as [{treated}]."
+        )
+        return Decision(state, reason, data)
+    if state == "ALARM":
         shown = ", ".join(f"{_num(v)} ({_cw_time(ts)})" for ts, v in breaching)
         reason = (
-            f"Threshold Crossed: {count} out of the last {n} datapoint{'s' if n != 1 else ''} "
-            f"[{shown}] {'were' if count != 1 else 'was'} {words} the threshold "
-            f"({_num(threshold)}) (minimum {m} datapoint{'s' if m != 1 else ''} for "
+            f"Threshold Crossed: {count} out of the last {n} datapoint{plural} "
+            f"[{shown}] {'were' if count != 1 else 'was'} {rule.words} the threshold "
+            f"({_num(rule.threshold)}) (minimum {m} datapoint{'s' if m != 1 else ''} for "
             "OK -> ALARM transition)."
         )
-        return Decision("ALARM", reason, data)
-    calm = [(ts, v) for ts, v in used if not compare(v, threshold)]
+        return Decision(state, reason, data)
+    if state != "OK":  # kept by `ignore`
+        return Decision(state, "", data)
+    calm = [(ts, v) for ts, v in used if not rule.compare(v, rule.threshold)]
     shown = ", ".join(f"{_num(v)} ({_cw_time(ts)})" for ts, v in calm)
     reason = (
         f"Threshold Crossed: {len(calm)} datapoint{'s' if len(calm) != 1 else ''} [{shown}] "
-        f"{'were' if len(calm) != 1 else 'was'} not {words} the threshold ({_num(threshold)}) "
-        f"(minimum {n - m + 1} datapoint{'s' if n - m + 1 != 1 else ''} for ALARM -> OK "
-        "transition)."
+        f"{'were' if len(calm) != 1 else 'was'} not {rule.words} the threshold "
+        f"({_num(rule.threshold)}) (minimum {n - m + 1} datapoint{'s' if n - m + 1 != 1 else ''} "
+        "for ALARM -> OK transition)."
     )
-    return Decision("OK", reason, data)
+    return Decision(state, reason, data)
 
 
 # ---- the local account: evaluate every alarm, set its state, keep its history
@@ -291,8 +335,15 @@ def evaluate_alarms(
             continue
         current = str(memory["state"])
         decision = None
+        rule = Rule.of(alarm)
+        last = first
         for at in range(first, at_now + 1, EVALUATION_INTERVAL):
-            decision = decide(alarm, series, at, current)
+            last = at
+            if judge(rule, series, at, current) == current and "reason" in memory:
+                continue
+            decision = decide(rule, series, at, current)
+            if decision.reason and "reason" not in memory:
+                memory["reason"] = f"[opskit] {decision.reason}"  # the first state
             if decision.state != current:
                 transitions.append(
                     Transition(
@@ -311,6 +362,6 @@ def evaluate_alarms(
             memory["reason"] = f"[opskit] {decision.reason}"  # the first state, unchanged since
         memory.update(state=current, until=at_now)
         state.alarms[name] = memory
-        if decision is not None:
-            latest[name] = Decision(current, str(memory.get("reason", "")), decision.data)
+        data = decide(rule, series, last, current).data
+        latest[name] = Decision(current, str(memory.get("reason", "")), data)
     return transitions, latest

@@ -335,14 +335,14 @@ def _epoch(value: datetime | int | float) -> int:
     return int(value.timestamp()) if isinstance(value, datetime) else int(value)
 
 
-def get_metric_data(
+def query_series(
     index: MetricIndex,
     queries: Iterable[Mapping[str, Any]],
     start: datetime | int,
     end: datetime | int,
     default_period: int = 60,
-) -> list[dict[str, Any]]:
-    """MetricDataResults for `queries` (the GetMetricData request's MetricDataQueries)."""
+) -> list[tuple[Mapping[str, Any], Series]]:
+    """(query, its series) for each query that returns data, in request order."""
     queries = list(queries)
     begin, finish = _epoch(start), _epoch(end)
     if finish <= begin:
@@ -375,11 +375,19 @@ def get_metric_data(
         values[query_id] = result
         return result
 
+    return [(query, resolve(query["Id"])) for query in queries if query.get("ReturnData", True)]
+
+
+def get_metric_data(
+    index: MetricIndex,
+    queries: Iterable[Mapping[str, Any]],
+    start: datetime | int,
+    end: datetime | int,
+    default_period: int = 60,
+) -> list[dict[str, Any]]:
+    """MetricDataResults for `queries` (the GetMetricData request's MetricDataQueries)."""
     results = []
-    for query in queries:
-        if not query.get("ReturnData", True):
-            continue
-        series = resolve(query["Id"])
+    for query, series in query_series(index, queries, start, end, default_period):
         stamps = sorted(series, reverse=True)
         results.append(
             {

@@ -28,7 +28,6 @@ which the local GetMetricData reads for percentiles and metric math.
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -36,6 +35,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from opskit.local.filter_patterns import FilterPatternError, MetricFilter
 
@@ -252,34 +253,37 @@ class RawStore:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         lines = [
-            json.dumps(
-                {"ns": ns, "name": name, "dims": dims, "unit": unit, "t": minute, "v": values},
-                separators=(",", ":"),
+            orjson.dumps(
+                {"ns": ns, "name": name, "dims": dims, "unit": unit, "t": minute, "v": values}
             )
             for (ns, name, dims, unit, minute), values in buckets.items()
         ]
-        with self.path.open("a") as handle:
-            handle.write("\n".join(lines) + "\n")
+        with self.path.open("a+b") as handle:
+            # A line cut short (the shipper was killed mid-write) must not swallow this one.
+            if handle.tell() and (handle.seek(-1, 2), handle.read(1))[1] != b"\n":
+                handle.write(b"\n")
+            handle.write(b"\n".join(lines) + b"\n")
 
     def read(self) -> Buckets:
         """Everything stored, merged per metric and minute."""
         buckets: Buckets = {}
         try:
-            text = self.path.read_text()
+            text = self.path.read_bytes()
         except FileNotFoundError:
             return buckets
         for line in text.splitlines():
             try:
-                row = json.loads(line)
+                row = orjson.loads(line)
+                values = row["v"]
                 key = (
                     row["ns"],
                     row["name"],
-                    tuple((str(k), str(v)) for k, v in row["dims"]),
+                    tuple(map(tuple, row["dims"])),
                     row["unit"],
-                    int(row["t"]),
+                    row["t"],
                 )
-                values = [float(v) for v in row["v"]]
-            except (ValueError, KeyError, TypeError):
+            except (orjson.JSONDecodeError, KeyError, TypeError):
                 continue  # a line cut short by a crash: the rest still counts
-            buckets.setdefault(key, []).extend(values)
+            if isinstance(values, list) and isinstance(key[4], int):
+                buckets.setdefault(key, []).extend(values)
         return buckets
