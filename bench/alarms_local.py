@@ -24,24 +24,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from moto.server import ThreadedMotoServer  # noqa: E402
+from moto.server import ThreadedMotoServer
 
-from bench._support import free_port  # noqa: E402
-from opskit.alarms.service import apply_plan, desired_alarms, existing_alarms, plan_alarms  # noqa: E402
-from opskit.aws import ClientFactory  # noqa: E402
-from opskit.config import Environment  # noqa: E402
-from opskit.dashboards import preview as pv  # noqa: E402
-from opskit.dashboards.render import fill_template, load_template, managed_alarm_arns  # noqa: E402
-from opskit.insights.library import load_library  # noqa: E402
-from opskit.local.alarm_eval import EvaluationState, evaluate_alarms  # noqa: E402
-from opskit.local.metric_query import MetricIndex, get_metric_data  # noqa: E402
-from opskit.local.metrics import (  # noqa: E402
+from bench._support import free_port
+from opskit.alarms.service import apply_plan, desired_alarms, existing_alarms, plan_alarms
+from opskit.aws import ClientFactory
+from opskit.config import Environment
+from opskit.dashboards import preview as pv
+from opskit.dashboards.render import fill_template, load_template, managed_alarm_arns
+from opskit.insights.library import load_library
+from opskit.local.alarm_eval import EvaluationState, evaluate_alarms
+from opskit.local.metric_query import MetricIndex, get_metric_data
+from opskit.local.metrics import (
     FilterMetrics,
     RawStore,
     Target,
     raw_metrics_path,
 )
-from opskit.local.shipper import MetricSink, PlatformLines, Sink, run  # noqa: E402
+from opskit.local.shipper import MetricSink, PlatformLines, Sink, run
 
 REPEAT = 7
 STACK = "bench-local"

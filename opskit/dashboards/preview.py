@@ -176,7 +176,7 @@ def build_views(
                 }
             else:
                 view.body = {"note": f"{view.kind} widgets are not previewed"}
-        except Exception as exc:  # noqa: BLE001 - one broken widget must not lose the page
+        except Exception as exc:  # one broken widget must not lose the page
             view.body = {"error": f"{type(exc).__name__}: {exc}"}
         views.append(view)
     return views

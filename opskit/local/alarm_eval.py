@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -294,7 +294,7 @@ def read_history(path: Path) -> list[dict[str, Any]]:
 
 
 def evaluate_alarms(
-    alarms: list[Mapping[str, Any]],
+    alarms: Sequence[Mapping[str, Any]],
     index: MetricIndex,
     state: EvaluationState,
     now: datetime,
@@ -311,9 +311,11 @@ def evaluate_alarms(
         configured = alarm.get("AlarmConfigurationUpdatedTimestamp")
         config = str(configured or "")
         configured_at = configured.timestamp() if isinstance(configured, datetime) else 0.0
-        memory = state.alarms.get(name)
-        replay = memory is None or memory.get("config") != config
-        if replay:
+        remembered = state.alarms.get(name)
+        memory: dict[str, Any]
+        if remembered is not None and remembered.get("config") == config:
+            memory = remembered
+        else:
             memory = {
                 "state": "INSUFFICIENT_DATA",
                 "until": at_now - REPLAY_SECONDS,

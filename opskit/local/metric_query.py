@@ -217,12 +217,15 @@ def _binary(op: str) -> Callable[[float, float], float | None]:
 
 
 def _combine(a: Value, b: Value, fn: Callable[[float, float], float | None]) -> Value:
+    pairs: Iterable[tuple[int, float, float]]
     if isinstance(a, dict) and isinstance(b, dict):
         pairs = ((ts, a[ts], b[ts]) for ts in a.keys() & b.keys())
     elif isinstance(a, dict):
-        pairs = ((ts, v, b) for ts, v in a.items())  # type: ignore[misc]
+        scalar_b = float(b)  # type: ignore[arg-type]
+        pairs = ((ts, v, scalar_b) for ts, v in a.items())
     elif isinstance(b, dict):
-        pairs = ((ts, a, v) for ts, v in b.items())  # type: ignore[misc]
+        scalar_a = float(a)
+        pairs = ((ts, scalar_a, v) for ts, v in b.items())
     else:
         result = fn(a, b)
         return math.nan if result is None else result
@@ -278,29 +281,38 @@ class _Evaluator:
             how = args[1]
             if how.kind == "word":
                 return _fill(series, self.timestamps, how.value)
-            value = self.eval(how)
-            if isinstance(value, dict):
+            filler = self.eval(how)
+            if isinstance(filler, dict):
                 raise MetricQueryError("metric math: FILL's value must be a number")
-            return {ts: series.get(ts, value) for ts in self.timestamps}
-        unary = {"ABS": abs, "CEIL": math.ceil, "FLOOR": math.floor}
+            return {ts: series.get(ts, filler) for ts in self.timestamps}
+        unary: dict[str, Callable[[float], float]] = {
+            "ABS": abs,
+            "CEIL": lambda v: float(math.ceil(v)),
+            "FLOOR": lambda v: float(math.floor(v)),
+        }
         if name in unary:
             if len(args) != 1:
                 raise MetricQueryError(f"metric math: {name} takes one argument")
-            fn = unary[name]
-            return _combine(self.eval(args[0]), 0.0, lambda a, _b: float(fn(a)))
-        many = {"MIN": min, "MAX": max, "SUM": sum, "AVG": lambda v: sum(v) / len(v)}
+            one = unary[name]
+            return _combine(self.eval(args[0]), 0.0, lambda a, _b: one(a))
+        many: dict[str, Callable[[list[float]], float]] = {
+            "MIN": min,
+            "MAX": max,
+            "SUM": lambda v: float(sum(v)),
+            "AVG": lambda v: sum(v) / len(v),
+        }
         if name in many and args:
+            reduce = many[name]
             values = [self.eval(a) for a in args]
             series_list = [v for v in values if isinstance(v, dict)]
             if not series_list:
-                return float(many[name](values))  # type: ignore[arg-type]
-            keys = set().union(*series_list)
-            out = {}
+                return float(reduce([float(v) for v in values]))  # type: ignore[arg-type]
+            keys: set[int] = set().union(*series_list)
+            combined: Series = {}
             for ts in keys:
                 row = [v.get(ts) if isinstance(v, dict) else v for v in values]
-                row = [r for r in row if r is not None]
-                out[ts] = float(many[name](row))  # type: ignore[arg-type]
-            return out
+                combined[ts] = float(reduce([r for r in row if r is not None]))
+            return combined
         raise MetricQueryError(f"metric math function {name} is not supported locally")
 
 

@@ -171,10 +171,8 @@ class FilterMetrics:
                 try:
                     found.append(MetricFilter.from_api(raw, self.log_group))
                 except FilterPatternError as exc:  # CloudWatch would have refused it
-                    print(
-                        f"shipper: warning: metric filter {raw.get('filterName')}: {exc}",
-                        file=sys.stderr,
-                        flush=True,
+                    sys.stderr.write(
+                        f"shipper: warning: metric filter {raw.get('filterName')}: {exc}\n"
                     )
         self.filters = found
 

@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
@@ -202,7 +202,9 @@ class MetricSink:
         self.filters, self.store = filters, store
 
     def put(
-        self, accesses: list[tuple[int, dict[str, Any]]], events: list[tuple[int, str]] = ()
+        self,
+        accesses: list[tuple[int, dict[str, Any]]],
+        events: Sequence[tuple[int, str]] = (),
     ) -> None:
         try:
             buckets = derived_buckets(accesses, self.target)
