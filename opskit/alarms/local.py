@@ -76,4 +76,6 @@ def local_history(state_dir: Path, stack: str, name: str | None = None) -> list[
     ]
     if name is not None:
         rows = [r for r in rows if r["alarm"] in (name, f"{stack}-{name}")]
-    return sorted(rows, key=lambda r: r["time"], reverse=True)
+    # An alarm whose definition changed is replayed: the same transitions may be recorded twice.
+    unique = {(r["alarm"], r["time"], r["from"], r["to"]): r for r in rows}
+    return sorted(unique.values(), key=lambda r: (r["time"], r["alarm"]), reverse=True)

@@ -72,7 +72,7 @@ def metric_queries(properties: Mapping[str, Any]) -> list[dict[str, Any]]:
             "_color": options.get("color"),
         }
         if "expression" in options and not entry:
-            queries.append({**common, "Expression": options["expression"], "Period": widget_period})
+            queries.append({**common, "Expression": options["expression"]})
             continue
         resolved = [
             previous[i] if value == "." and i < len(previous) else value
@@ -110,8 +110,6 @@ def api_queries(queries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         clean = {k: v for k, v in query.items() if not k.startswith("_")}
         if not clean.get("Label"):
             clean.pop("Label", None)
-        if "MetricStat" in clean:
-            clean.pop("Period", None)
         out.append(clean)
     return out
 

@@ -165,8 +165,16 @@ class FilterMetrics:
             return
         self._read_at = now
         found: list[MetricFilter] = []
-        paginator = self.logs.get_paginator("describe_metric_filters")
-        for page in paginator.paginate(logGroupName=self.log_group):
+        try:
+            pages = list(
+                self.logs.get_paginator("describe_metric_filters").paginate(
+                    logGroupName=self.log_group
+                )
+            )
+        except Exception as exc:  # keep the filters we had; the derived metrics still go out
+            sys.stderr.write(f"shipper: warning: cannot read the metric filters: {exc}\n")
+            return
+        for page in pages:
             for raw in page.get("metricFilters", []):
                 try:
                     found.append(MetricFilter.from_api(raw, self.log_group))
