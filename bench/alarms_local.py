@@ -14,22 +14,16 @@ filters and the derived metrics, raw values kept). Then, medians of REPEAT runs:
 from __future__ import annotations
 
 import json
-import logging
-import statistics
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from moto.server import ThreadedMotoServer
 
-from bench._support import free_port
+from bench._alarm_stack import median_seconds, standin_stack
 from opskit.alarms.service import apply_plan, desired_alarms, existing_alarms, plan_alarms
-from opskit.aws import ClientFactory
-from opskit.config import Environment
 from opskit.dashboards import preview as pv
 from opskit.dashboards.render import fill_template, load_template, managed_alarm_arns
 from opskit.insights.library import load_library
@@ -43,18 +37,8 @@ from opskit.local.metrics import (
 )
 from opskit.local.shipper import MetricSink, PlatformLines, Sink, run
 
-REPEAT = 7
 STACK = "bench-local"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def median_seconds(fn, repeat: int = REPEAT) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def hour_of_lines(now: datetime) -> list[str]:
@@ -86,40 +70,8 @@ def hour_of_lines(now: datetime) -> list[str]:
 
 
 def main() -> None:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
     tmp = Path(tempfile.mkdtemp(prefix="opskit-bench-"))
-    try:
-        clients = ClientFactory("us-east-1", endpoint_url=f"http://127.0.0.1:{port}")
-        outputs = {
-            "ApiId": "benchapi",
-            "FunctionName": f"{STACK}-gateway",
-            "RateLimitTableName": f"{STACK}-rate-limits",
-            "SessionsTableName": f"{STACK}-sessions",
-            "FunctionLogGroupName": f"/aws/lambda/{STACK}-gateway",
-        }
-        template = {
-            "Resources": {
-                "Logs": {
-                    "Type": "AWS::Logs::LogGroup",
-                    "Properties": {"LogGroupName": outputs["FunctionLogGroupName"]},
-                }
-            },
-            "Outputs": {k: {"Value": v} for k, v in outputs.items()},
-        }
-        clients.client("cloudformation").create_stack(
-            StackName=STACK, TemplateBody=json.dumps(template)
-        )
-        env = Environment(
-            name="local",
-            stack_name=STACK,
-            region="us-east-1",
-            parameters={"Timeout": "30"},
-            settings={"alarms": {"account_concurrency_limit": 1000}},
-            root=tmp,
-        )
+    with standin_stack(STACK, "local", tmp) as (clients, env, outputs):
         desired = desired_alarms(clients, env)
         plan, topic = plan_alarms(clients, env, desired)
         apply_plan(clients, env, plan, topic)
@@ -216,8 +168,6 @@ def main() -> None:
         print(f"alarms_local.preview_bare_calls_ms={bare_s * 1000:.1f}")
         print(f"alarms_local.preview_ms={preview_s * 1000:.1f}")
         print(f"preview_ratio={preview_s / bare_s:.2f}")
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

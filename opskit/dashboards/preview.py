@@ -12,6 +12,7 @@ style are inlined; nothing is fetched when the file is opened.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -123,10 +124,15 @@ def split_source(query: str) -> tuple[list[str], str]:
     return groups, match.group(3)
 
 
-def _markdown(text: str) -> str:
+@functools.cache
+def _markdown_parser() -> Any:
     from markdown_it import MarkdownIt
 
-    return MarkdownIt("commonmark", {"html": False}).render(text)
+    return MarkdownIt("commonmark", {"html": False})  # raw HTML in the text is escaped
+
+
+def _markdown(text: str) -> str:
+    return str(_markdown_parser().render(text))
 
 
 def build_views(
@@ -212,6 +218,7 @@ def _metric_view(
 # ---- HTML
 
 
+@functools.cache
 def _asset(name: str) -> str:
     return resources.files("opskit.dashboards").joinpath("assets", name).read_text()
 
