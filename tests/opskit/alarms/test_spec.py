@@ -204,3 +204,32 @@ def test_certificate_alarm_only_with_a_custom_domain():
 def test_min_requests_must_be_a_positive_whole_number(bad):
     with pytest.raises(ConfigError, match="min_requests"):
         load({"min_requests": bad})
+
+
+def test_duration_threshold_comes_from_the_deployed_function(env, clients):
+    """Timeout 30 in opskit.toml, 12 s deployed: the alarm watches what runs (0.8 x 12 s)."""
+    import io
+    import zipfile
+
+    from opskit.alarms.service import desired_alarms
+    from tests.opskit.alarms.fake_stack import STACK, create_fake_stack
+
+    create_fake_stack(clients)
+    role = clients.client("iam").create_role(
+        RoleName="fn", AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}'
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
+    clients.client("lambda").create_function(
+        FunctionName=f"{STACK}-gateway",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": code.getvalue()},
+        Timeout=12,
+    )
+    result = desired_alarms(clients, env)
+    duration = next(a for a in result.alarms if a.key == "lambda-duration-p99")
+    assert duration.params["Threshold"] == 9600.0
+    assert not any("deployed function's timeout" in note for note in result.notes)
