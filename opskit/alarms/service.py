@@ -17,7 +17,13 @@ import botocore.exceptions
 from opskit.alarms import sns as sns_ops
 from opskit.alarms.context import stack_context
 from opskit.alarms.plan import Change, Plan, build_plan, is_owned
-from opskit.alarms.spec import AlarmSet, alarm_overrides, load_alarm_set, read_alarm_file
+from opskit.alarms.spec import (
+    AlarmSet,
+    alarm_overrides,
+    custom_domain_context,
+    load_alarm_set,
+    read_alarm_file,
+)
 from opskit.aws import aws_error, error_code
 from opskit.config import Environment
 from opskit.errors import ConfigError, NotFoundError
@@ -71,12 +77,6 @@ def function_timeout_seconds(
     )
 
 
-def custom_domain_context(env: Environment) -> dict[str, str]:
-    """${CertificateArn} only when the stack has a custom domain (both parameters set)."""
-    domain, cert = env.parameters.get("DomainName"), env.parameters.get("CertificateArn")
-    return {"DomainName": str(domain), "CertificateArn": str(cert)} if domain and cert else {}
-
-
 def account_concurrency_limit(lambda_client: Any, overrides: dict[str, Any]) -> tuple[float, str]:
     """The account's concurrency limit, and a note when it had to be assumed."""
     configured = overrides.get("account_concurrency_limit")
@@ -107,7 +107,7 @@ def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = Non
         context_f = pool.submit(stack_context, cfn, env)
         limit_f = pool.submit(account_concurrency_limit, lambda_client, overrides)
         timeout_f = pool.submit(function_timeout_seconds, lambda_client, env.function_name, env)
-        context = {**custom_domain_context(env), **context_f.result()}
+        context = {**custom_domain_context(env.parameters), **context_f.result()}
         limit, note = limit_f.result()
         timeout, timeout_note = timeout_f.result()
     if context.get("FunctionName", env.function_name) != env.function_name:

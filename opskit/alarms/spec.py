@@ -151,6 +151,12 @@ def load_alarm_set(
     return result
 
 
+def custom_domain_context(parameters: dict[str, Any]) -> dict[str, str]:
+    """${DomainName}/${CertificateArn} only when the stack has a custom domain (both set)."""
+    domain, cert = parameters.get("DomainName"), parameters.get("CertificateArn")
+    return {"DomainName": str(domain), "CertificateArn": str(cert)} if domain and cert else {}
+
+
 def min_requests(overrides: dict[str, Any]) -> int:
     """The minimum-sample guard N of `IF(requests >= ${MinRequests}, ...)` (per environment)."""
     raw = overrides.get("min_requests", DEFAULT_MIN_REQUESTS)
