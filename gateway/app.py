@@ -47,6 +47,8 @@ PROXY_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 class RequestContext:
     request_id: str
     route: str = "unmatched"
+    # Set only once the request is forwarded (see docs/access-line.md): a request rejected
+    # before any upstream call (401, 413, 429, ...) logs upstream and upstream_status as null.
     upstream: str | None = None
     upstream_latency_ms: float | None = None
     upstream_status: int | None = None
@@ -510,7 +512,7 @@ class ProxyEndpoint:
         if match is None:
             raise GatewayError(404, "not_found", "no upstream serves this path")
         up, suffix = match
-        ctx.route, ctx.upstream = up.prefix, up.name
+        ctx.route = up.prefix
         raw = scope.get("raw_path")
         raw_path = raw.decode("latin-1") if raw else (scope.get("aws.event") or {}).get("rawPath")
         p.check_path(scope["path"], raw_path)
@@ -526,6 +528,7 @@ class ProxyEndpoint:
             r.settings.forward_authorization,
         )
         query = scope["query_string"].decode("latin-1")
+        ctx.upstream = up.name  # from here on an upstream is called (or its open breaker answers)
         try:
             with r.tracer.segment(f"upstream.{up.name}"):
                 result = await r.proxy.forward(
