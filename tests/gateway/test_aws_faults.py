@@ -174,14 +174,14 @@ def test_container_credentials_are_refreshed_before_they_expire(
     make_gw, front, container_creds
 ) -> None:
     """Issue 11: container credentials were read once; after expiry every call was ExpiredToken."""
-    container_creds.lifetime = 1.5  # always inside the mandatory window: refreshed on every use
+    container_creds.lifetime = 2.0  # always inside the mandatory window: refreshed on every use
     gw = make_gw(**container_env(container_creds))
     session = json.loads(
         gw("POST", "/auth/sessions", headers={"authorization": f"Bearer {token(exp_in=7200)}"})[
             "body"
         ]
     )["token"]
-    time.sleep(1.6)  # the first set is now expired for the front
+    time.sleep(2.1)  # the first set is now expired for the front
     ok = get(gw, session)
     assert ok["statusCode"] == 200, ok
     assert container_creds.issued >= 2
