@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from opskit.cost.model import RouteUsage, Usage, with_overrides
+from opskit.cost.xray import DEFAULT_RULE, SamplingRule
 from opskit.errors import ConfigError, NotFoundError
 from opskit.logs import platform
 from opskit.logs.platform import Report
@@ -29,6 +30,7 @@ EVENT_OVERHEAD_BYTES = 26  # CloudWatch Logs bills each event as its UTF-8 size 
 API_METERING_BYTES = 512 * 1024
 MIN_SPAN_SECONDS = 10.0  # shortest span a rate is measured over (one request is not a rate)
 BASES = ("auto", "observed", "window")
+ANONYMOUS = "(anonymous)"  # access lines without a user_id
 
 # DynamoDB request units of the gateway's session calls (gateway/sessions.py, gateway/app.py).
 # Items are well under 1 KB / 4 KB, so every call is the minimum charge.
@@ -78,14 +80,20 @@ class LogStats:
     session_creates: int = 0  # POST /auth/sessions -> 201: PutItem
     session_revokes: int = 0  # DELETE /auth/sessions/current -> 204: DeleteItem
     session_revoke_alls: int = 0  # DELETE /auth/sessions -> 200: Query + BatchWriteItem
+    apigw_lines: int = 0  # API Gateway access lines (the /aws/apigateway/<stack>-api group)
+    apigw_bytes: int = 0  # ... their ingested bytes (kept apart: flat-priced, not vended)
+    apigw_rejected: int = 0  # ... of requests it answered without Lambda
     routes: dict[str, RouteStats] = field(default_factory=dict)
+    users: dict[str, RouteStats] = field(default_factory=dict)  # by the access line's user_id
     _now: int | None = field(default=None, repr=False)
+    _per_second: dict[int, int] = field(default_factory=dict, repr=False)
+    _user_by_id: dict[str, str] = field(default_factory=dict, repr=False)
     _billed_by_id: dict[str, float] = field(default_factory=dict, repr=False)
     _route_by_id: dict[str, str] = field(default_factory=dict, repr=False)
 
     def add(self, timestamp: int | None, message: str) -> None:
         self.events += 1
-        self.bytes_ingested += (
+        size = (
             len(message.encode("utf-8", "replace")) + EVENT_OVERHEAD_BYTES
             if not message.isascii()
             else len(message) + EVENT_OVERHEAD_BYTES
@@ -97,6 +105,10 @@ class LogStats:
                 self.last_ms = timestamp
         self._now = timestamp
         head = message[:8]
+        if head.startswith('{"reques') and '"routeKey"' in message:
+            self._apigw(message, size)  # an API Gateway access line (its own log group)
+            return
+        self.bytes_ingested += size
         if head.startswith("REPORT"):
             self._report(message)
         elif head.startswith("XRAY "):
@@ -157,6 +169,9 @@ class LogStats:
             return
         self._traffic()
         self.requests += 1
+        if self._now is not None:
+            second = self._now // 1000
+            self._per_second[second] = self._per_second.get(second, 0) + 1
         route = str(line.get("route") or "unmatched")
         stats = self.routes.get(route)
         if stats is None:
@@ -177,15 +192,39 @@ class LogStats:
         memory = line.get("function_memory_size")
         if memory:
             self.access_memory_mb = int(_number(memory))
+        user = line.get("user_id")
+        user_key = ANONYMOUS if user is None or user == "" else str(user)
+        user_stats = self.users.get(user_key)
+        if user_stats is None:
+            user_stats = self.users[user_key] = RouteStats()
+        user_stats.requests += 1
+        user_stats.response_bytes += response_bytes
         request_id = line.get("function_request_id")
         if request_id:
             self._route_by_id[str(request_id)] = route
+            self._user_by_id[str(request_id)] = user_key
         if "auth" in line:
             self.auth_lines += 1
             if line["auth"] in ("session", "s"):
                 self.session_lookups += 1
         if route.startswith("/auth/sessions"):
             self._session_call(route, str(line.get("method") or ""), line.get("status"))
+
+    def _apigw(self, message: str, size: int) -> None:
+        """API Gateway's own access line (the template's format): every request it metered,
+        `integrationLatency` "-" when it answered without calling Lambda (throttled, no route)."""
+        try:
+            line = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            self.bytes_ingested += size
+            return
+        if not isinstance(line, dict):
+            self.bytes_ingested += size
+            return
+        self.apigw_lines += 1
+        self.apigw_bytes += size
+        if str(line.get("integrationLatency", "-")).strip() in ("-", ""):
+            self.apigw_rejected += 1
 
     def _session_call(self, route: str, method: str, status: Any) -> None:
         if route == "/auth/sessions" and method == "POST" and status == 201:
@@ -219,9 +258,29 @@ class LogStats:
             billed = self._billed_by_id.get(request_id)
             if billed is not None:
                 self.routes[route].billed_ms += billed
+        for request_id, user in self._user_by_id.items():
+            billed = self._billed_by_id.get(request_id)
+            if billed is not None:
+                self.users[user].billed_ms += billed
         self._route_by_id.clear()
+        self._user_by_id.clear()
         self._billed_by_id.clear()
         return self
+
+    def merge_access_logs(self, other: LogStats) -> LogStats:
+        """Take the API Gateway access lines read from their own log group."""
+        self.apigw_lines += other.apigw_lines
+        self.apigw_bytes += other.apigw_bytes
+        self.apigw_rejected += other.apigw_rejected
+        return self
+
+    def traced_by_rule(self, rule: SamplingRule = DEFAULT_RULE) -> float:
+        """Traces the default sampling rule would record for the requests seen, second by second."""
+        return rule.traced_per_second(self._per_second.values())
+
+    @property
+    def hours_with_traffic(self) -> int:
+        return len({second // 3600 for second in self._per_second})
 
     @property
     def observed_seconds(self) -> float:
@@ -369,6 +428,7 @@ class Projection:
     basis: Basis
     factor: float
     notes: list[str]
+    users: list[RouteUsage] = field(default_factory=list)
 
     @property
     def window_seconds(self) -> float:
@@ -443,6 +503,10 @@ def project_month(
     if not stats.requests:
         notes.append("no access lines: requests taken from REPORT lines, sizes by assumption")
     ddb_reads, ddb_writes = _dynamodb_per_request(stats, base, notes)
+    xray_traces = _xray_traces(stats, factor, notes)
+    access_bytes, rejected = _access_logs(stats, factor, requests, base, notes)
+    hours = chosen.seconds / 3600
+    hours_share = min(1.0, stats.hours_with_traffic / hours) if stats.requests and hours else None
     usage = with_overrides(
         base,
         requests=requests * factor,
@@ -457,6 +521,10 @@ def project_month(
         response_bytes=stats.response_bytes / stats.requests if stats.requests else None,
         ddb_reads=ddb_reads,
         ddb_writes=ddb_writes,
+        xray_traces=xray_traces,
+        access_log_bytes=access_bytes,
+        apigw_rejected=rejected,
+        metric_hours_share=hours_share,
     )
     gb = float(memory) / 1024
     routes = [
@@ -468,11 +536,62 @@ def project_month(
         )
         for route, r in stats.routes.items()
     ]
+    per_invocation = duration + cold_rate * init_ms
+    users = [
+        RouteUsage(
+            user,
+            r.requests * factor,
+            (r.billed_ms if r.billed_ms else r.requests * per_invocation)
+            * factor
+            / 1000
+            * gb,
+            r.response_bytes * factor,
+        )
+        for user, r in stats.users.items()
+    ]
     if stats.rate_limited:
         notes.append(
             f"{stats.rate_limited / stats.requests:.1%} of requests were rate limited (still billed by API Gateway, Lambda and DynamoDB)"
         )
-    return Projection(usage, routes, stats, chosen, factor, notes)
+    return Projection(usage, routes, stats, chosen, factor, notes, users)
+
+
+def _xray_traces(stats: LogStats, factor: float, notes: list[str]) -> float | None:
+    """Traces recorded a month: the XRAY lines' `Sampled: true`, else the default rule applied
+    to the requests seen in each second."""
+    if stats.xray_lines:
+        notes.append(
+            f"X-Ray: {stats.xray_sampled:,} of {stats.xray_lines:,} invocations sampled "
+            "(XRAY lines, Sampled: true)"
+        )
+        return stats.xray_sampled * factor
+    if not stats.requests:
+        return None
+    traced = stats.traced_by_rule()
+    notes.append(
+        f"X-Ray: no XRAY lines; the default rule ({DEFAULT_RULE.label()}) applied to the requests "
+        f"seen in each second: {traced:,.1f} of {stats.requests:,} traced"
+    )
+    return traced * factor
+
+
+def _access_logs(
+    stats: LogStats, factor: float, requests: int, base: Usage, notes: list[str]
+) -> tuple[float | None, float | None]:
+    """API Gateway access-log bytes per Lambda request, and the requests it answered alone."""
+    if not stats.apigw_lines:
+        notes.append(
+            f"no API Gateway access logs read: {base.access_log_bytes:g} bytes a request assumed, "
+            "requests rejected before Lambda not counted"
+        )
+        return None, None
+    rejected = stats.apigw_rejected
+    notes.append(
+        f"API Gateway access logs: {stats.apigw_lines:,} lines, {rejected:,} requests answered "
+        "without Lambda (throttled or unrouted: billed by API Gateway only)"
+    )
+    reached = max(requests, stats.apigw_lines - rejected, 1)
+    return stats.apigw_bytes / (reached + rejected), rejected * factor
 
 
 def _init_notes(stats: LogStats) -> list[str]:
