@@ -72,6 +72,7 @@ class LogStats:
     response_bytes: int = 0
     api_units: int = 0
     latency_ms: float = 0.0
+    upstream_latency_ms: float = 0.0  # of latency_ms: waiting for the upstream (not CPU)
     access_memory_mb: int | None = None
     traffic_first_ms: int | None = None  # first/last access or REPORT event: the traffic's span
     traffic_last_ms: int | None = None
@@ -186,6 +187,9 @@ class LogStats:
         latency = float(line.get("latency_ms") or 0.0)
         self.latency_ms += latency
         stats.latency_ms += latency
+        upstream = line.get("upstream_latency_ms")
+        if isinstance(upstream, int | float) and 0 < upstream:
+            self.upstream_latency_ms += min(float(upstream), latency)
         if line.get("rate_limited"):
             self.rate_limited += 1
             stats.rate_limited += 1
@@ -336,9 +340,25 @@ class Basis:
             f"(traffic {span[1:-1]}); projected from the whole window to a 730-hour month (x{factor:,.2f})"
         )
 
+    def lead(self) -> str:
+        """The projection's basis in one sentence, rate and window first."""
+        rate = self.requests / self.seconds if self.seconds else 0.0
+        shown = f"{rate:,.3g}" if rate < 100 else f"{rate:,.0f}"
+        if self.kind == "observed":
+            return (
+                f"at the observed rate of {shown} requests/s sustained for a 730-hour month "
+                f"(measured over {_duration(self.observed_seconds)} of traffic, "
+                f"{_iso_range(self.first_ms, self.last_ms)})"
+            )
+        return (
+            f"at the average rate of {shown} requests/s over the {_window_name(self.seconds)} "
+            "window, for a 730-hour month"
+        )
+
     def to_dict(self, factor: float) -> dict[str, Any]:
         return {
             "basis": self.kind,
+            "lead": self.lead(),
             "label": self.label(factor),
             "span_seconds": round(self.seconds, 3),
             "observed_seconds": round(self.observed_seconds, 3),
@@ -541,10 +561,7 @@ def project_month(
         RouteUsage(
             user,
             r.requests * factor,
-            (r.billed_ms if r.billed_ms else r.requests * per_invocation)
-            * factor
-            / 1000
-            * gb,
+            (r.billed_ms if r.billed_ms else r.requests * per_invocation) * factor / 1000 * gb,
             r.response_bytes * factor,
         )
         for user, r in stats.users.items()
@@ -749,3 +766,14 @@ def iter_cloudwatch_events(
 
 def window_of(since: timedelta) -> float:
     return since.total_seconds()
+
+
+def optional_events(
+    logs: Any, group: str, start: datetime, end: datetime
+) -> Iterator[tuple[int | None, str]]:
+    """Like iter_cloudwatch_events, but a missing group yields nothing (access logs are read
+    when they exist; the estimate says when they were not)."""
+    try:
+        yield from iter_cloudwatch_events(logs, group, start, end)
+    except NotFoundError:
+        return

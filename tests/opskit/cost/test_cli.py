@@ -166,7 +166,7 @@ def test_cost_report_against_moto_cost_explorer(moto, tmp_path):
     text = console.export_text()
     assert "AWS Lambda" in text and "496.00" in text and "+496.00" in text  # 1 + 2 + ... + 31
     assert "2026-10-31 " + "█" * 40 in text  # the biggest day gets the full bar
-    assert "Cost Explorer requests: 2 ($0.02)" in result.stderr
+    assert "Cost Explorer paid requests: 2 ($0.02)" in result.stderr
     again = CliRunner().invoke(
         cli,
         ["cost", "--month", "2026-10", "--all-account", "--format", "json"],
@@ -178,13 +178,20 @@ def test_cost_report_against_moto_cost_explorer(moto, tmp_path):
         ),
     )
     data = json.loads(again.stdout)
-    assert data["cost_explorer"] == {"requests": 0, "cost_usd": 0.0, "cached": 2}
+    assert data["cost_explorer"] == {
+        "requests": 0,
+        "cost_usd": 0.0,
+        "cached": 2,
+        "failed": 0,
+        "by_operation": {},
+    }  # a warm cached report makes 0 paid requests
     assert data["rows"][0] == {
         "group": "AWS Lambda",
         "cost_usd": 496.0,
         "previous_usd": 0.0,
         "delta_usd": 496.0,
         "delta_pct": None,
+        "kind": "usage",
     }
     conflict = CliRunner().invoke(cli, ["cost", "--month", "2026-10", "--days", "3"], obj=app)
     assert conflict.exit_code == EXIT_CONFIG and "use one of" in conflict.output
@@ -224,12 +231,40 @@ def test_budget_cli_on_the_local_account(local_env):
     assert too_many.exit_code == EXIT_CONFIG and "at most 10" in too_many.output
 
 
+class FakeSession:
+    """What ClientFactory.session offers the account cache: the credentials' access key id."""
+
+    def __init__(self, access_key: str):
+        self.access_key = access_key
+
+    def get_credentials(self):
+        return self
+
+
+def stubbed_sts(account: str):
+    import boto3
+    from botocore.stub import Stubber
+
+    sts = boto3.client("sts", region_name="us-east-1")
+    stub = Stubber(sts)
+    stub.add_response(
+        "get_caller_identity",
+        {"UserId": "AIDAEXAMPLE", "Account": account, "Arn": f"arn:aws:iam::{account}:user/ops"},
+    )
+    stub.activate()
+    return sts
+
+
 class StubFactory:
     """Hands out pre-stubbed clients (botocore Stubber) where moto lacks the API."""
 
     endpoint_url = None
 
-    def __init__(self, **clients):
+    def __init__(
+        self, access_key: str = "AKIAEXAMPLE0000001", account: str = "111111111111", **clients
+    ):
+        self.session = FakeSession(access_key)
+        clients.setdefault("sts", stubbed_sts(account))
         self.clients = clients
 
     def client(self, service, region=None):
@@ -285,9 +320,13 @@ def test_open_month_report_shows_estimated_and_forecast(tmp_path):
         result = CliRunner().invoke(cli, ["cost"], obj=app)
     assert result.exit_code == 0, result.output
     text = console.export_text()
-    assert "2026-11 (Project=opskit, Environment=prod)" in text and "[ESTIMATED" in text
+    flat = " ".join(text.split())
+    assert "2026-11 to date (2026-11-01..2026-11-24) (Project=opskit, Environment=prod)" in flat
+    assert "[ESTIMATED" in flat and "the same 24 days" in flat
+    assert "(untaggable, estimated)" in flat
+    assert "cannot carry the Project/Environment" in " ".join(result.stderr.split())
     assert "Forecast to month end: $10.00" in text
-    assert "Cost Explorer requests: 4 ($0.04)" in result.stderr
+    assert "Cost Explorer paid requests: 4 ($0.04)" in result.stderr
 
 
 def test_prices_refresh_cli_saves_the_table(tmp_path):

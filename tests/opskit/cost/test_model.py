@@ -347,7 +347,7 @@ def test_access_log_bytes_default_is_the_template_format():
         "$context.integrationErrorMessage": "-",
         "$context.identity.sourceIp": "203.0.113.9",
         "$context.identity.userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) "
-            "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
         "$context.requestTimeEpoch": "1795000000000",
     }
     for key in sorted(values, key=len, reverse=True):

@@ -14,7 +14,7 @@ from botocore.stub import ANY, Stubber
 
 from opskit.config import Environment
 from opskit.cost.anomalies import recent_anomalies
-from opskit.cost.explorer import CostExplorer, DiskCache
+from opskit.cost.explorer import CostExplorer, DiskCache, ttl_for
 from opskit.cost.periods import month_period
 from opskit.cost.report import ReportRequest, build_report, scope_filter
 from opskit.errors import AwsError, ConfigError
@@ -96,25 +96,40 @@ def test_closed_month_report_paginates_caches_and_counts(moto, clients, tmp_path
     )
     assert len(report.daily) == 31 and all(v == pytest.approx(1.25) for _, v in report.daily)
     assert not report.estimated and report.forecast is None
-    # A closed month is cached for good: a second run (even much later) makes no request.
-    clock.now += timedelta(days=40)
+    # The same day: both months from the cache, 0 paid requests.
+    clock.now += timedelta(hours=2)
     again = explorer_for(clients.client("ce"), tmp_path, clock)
     same = build_report(
         again, env(tmp_path), ReportRequest(month_period("2026-10"), all_account=True), TODAY
     )
     assert again.counter.requests == 0 and again.counter.cached == 2
     assert same.rows == report.rows
+    # Two days later: October closed only 25 days ago, so a late refund or a tag backfill may
+    # still change it: asked again (daily). September (closed 55 days ago) is final: cached.
+    clock.now += timedelta(days=2)
+    inject(moto, {"ResultsByTime": october[15:]})  # moto replays page 1 for the same request
+    later = explorer_for(clients.client("ce"), tmp_path, clock)
+    build_report(
+        later, env(tmp_path), ReportRequest(month_period("2026-10"), all_account=True), TODAY
+    )
+    assert later.counter.by_operation == {"GetCostAndUsage": 2}  # October's two pages again
+    assert later.counter.cached == 1  # September
 
 
 def test_open_ranges_expire_from_the_cache(tmp_path):
     clock = Clock(datetime(2026, 11, 24, 12, tzinfo=UTC))
     cache = DiskCache(tmp_path, clock)
-    cache.put({"q": 1}, {"v": 1}, closed=False)
-    cache.put({"q": 2}, {"v": 2}, closed=True)
+    cache.put({"q": 1}, {"v": 1}, ttl_for(date(2026, 11, 25), TODAY))  # open: 6 h
+    cache.put({"q": 2}, {"v": 2}, ttl_for(date(2026, 10, 1), TODAY))  # ended 54 days ago: final
+    cache.put({"q": 3}, {"v": 3}, ttl_for(date(2026, 11, 1), TODAY))  # ended 23 days ago: 1 day
     clock.now += timedelta(hours=5)
     assert cache.get({"q": 1}) == {"v": 1}
     clock.now += timedelta(hours=2)
     assert cache.get({"q": 1}) is None
+    assert cache.get({"q": 2}) == {"v": 2}
+    assert cache.get({"q": 3}) == {"v": 3}
+    clock.now += timedelta(hours=18)
+    assert cache.get({"q": 3}) is None  # re-validated daily until final
     assert cache.get({"q": 2}) == {"v": 2}
 
 
@@ -123,9 +138,20 @@ def stubbed_ce():
     return client, Stubber(client)
 
 
-def test_current_month_is_estimated_with_a_forecast_and_scoped_to_tags(tmp_path):
-    ce, stub = stubbed_ce()
-    e = env(tmp_path)
+def typed_day(day: date, groups: dict[tuple[str, str], float], estimated: bool = False) -> dict:
+    """A GetCostAndUsage day grouped by SERVICE and RECORD_TYPE (API reference shape)."""
+    return {
+        "TimePeriod": {"Start": day.isoformat(), "End": (day + timedelta(days=1)).isoformat()},
+        "Total": {},
+        "Groups": [
+            {"Keys": list(k), "Metrics": {"UnblendedCost": {"Amount": f"{v:.10f}", "Unit": "USD"}}}
+            for k, v in groups.items()
+        ],
+        "Estimated": estimated,
+    }
+
+
+def tags_active(stub) -> None:
     stub.add_response(
         "list_cost_allocation_tags",
         {
@@ -136,10 +162,27 @@ def test_current_month_is_estimated_with_a_forecast_and_scoped_to_tags(tmp_path)
         },
         {"TagKeys": ["Environment", "Project"]},
     )
+
+
+BY_SERVICE_AND_TYPE = [
+    {"Type": "DIMENSION", "Key": "SERVICE"},
+    {"Type": "DIMENSION", "Key": "RECORD_TYPE"},
+]
+
+
+def test_current_month_is_estimated_with_a_forecast_and_scoped_to_tags(tmp_path):
+    """Month to date (24 days) against the same 24 days of October, usage apart from a credit
+    and tax: 24 x $2 usage - $5 credit + $1 tax = $44 net; October's 24 days: $24."""
+    ce, stub = stubbed_ce()
+    e = env(tmp_path)
+    tags_active(stub)
     november = [
-        day_result(date(2026, 11, 1) + timedelta(days=i), {"AWS Lambda": 2.0}, estimated=True)
+        typed_day(date(2026, 11, 1) + timedelta(days=i), {("AWS Lambda", "Usage"): 2.0}, True)
         for i in range(24)
     ]
+    november[0]["Groups"] += typed_day(
+        date(2026, 11, 1), {("AWS Lambda", "Credit"): -5.0, ("Tax", "Tax"): 1.0}
+    )["Groups"]
     stub.add_response(
         "get_cost_and_usage",
         {"ResultsByTime": november, "DimensionValueAttributes": []},
@@ -147,18 +190,22 @@ def test_current_month_is_estimated_with_a_forecast_and_scoped_to_tags(tmp_path)
             "TimePeriod": {"Start": "2026-11-01", "End": "2026-11-25"},
             "Granularity": "DAILY",
             "Metrics": ["UnblendedCost"],
-            "GroupBy": [{"Type": "DIMENSION", "Key": "SERVICE"}],
+            "GroupBy": BY_SERVICE_AND_TYPE,
             "Filter": scope_filter(e),
         },
     )
+    october = [
+        typed_day(date(2026, 10, 1) + timedelta(days=i), {("AWS Lambda", "Usage"): 1.0})
+        for i in range(24)
+    ]
     stub.add_response(
         "get_cost_and_usage",
-        {"ResultsByTime": days(date(2026, 10, 1), 31, {"AWS Lambda": 1.0})},
+        {"ResultsByTime": october},
         {
-            "TimePeriod": {"Start": "2026-10-01", "End": "2026-11-01"},
+            "TimePeriod": {"Start": "2026-10-01", "End": "2026-10-25"},  # like for like
             "Granularity": "DAILY",
             "Metrics": ["UnblendedCost"],
-            "GroupBy": ANY,
+            "GroupBy": BY_SERVICE_AND_TYPE,
             "Filter": ANY,
         },
     )
@@ -189,13 +236,19 @@ def test_current_month_is_estimated_with_a_forecast_and_scoped_to_tags(tmp_path)
         report = build_report(explorer, e, ReportRequest(month_period("2026-11")), TODAY)
     stub.assert_no_pending_responses()
     assert report.estimated
-    assert report.total == pytest.approx(48.0)
+    assert report.kinds == {"usage": 48.0, "credits": -5.0, "tax": 1.0}
+    assert report.total == pytest.approx(44.0) and report.previous_total == pytest.approx(24.0)
+    lambda_row = next(r for r in report.rows if r["group"] == "AWS Lambda")
+    assert (lambda_row["cost_usd"], lambda_row["previous_usd"]) == (48.0, 24.0)
+    assert lambda_row["delta_pct"] == 100.0  # usage rose; netting the credit would hide it
+    kinds = [r["kind"] for r in report.table_rows()]
+    assert kinds == ["usage", "credits", "tax", "total"]
     assert report.forecast == {
-        "month_to_date_usd": 48.0,
+        "month_to_date_usd": 44.0,
         "remaining_usd": 14.0,
-        "month_end_usd": 62.0,
-        "month_end_low_usd": 58.0,
-        "month_end_high_usd": 66.0,
+        "month_end_usd": 58.0,
+        "month_end_low_usd": 54.0,
+        "month_end_high_usd": 62.0,
     }
     assert explorer.counter.requests == 4
     assert report.to_dict()["scope"] == {"Project": "opskit", "Environment": "dev"}
@@ -309,6 +362,24 @@ def test_tag_group_labels_strip_the_key(tmp_path):
     }
     stub.add_response("get_cost_and_usage", {"ResultsByTime": [result]})
     stub.add_response("get_cost_and_usage", {"ResultsByTime": []})
+    # two --group-by leave no room for RECORD_TYPE: one request for the record types of both
+    by_type = {
+        "TimePeriod": {"Start": "2026-10-01", "End": "2026-10-02"},
+        "Groups": [
+            {"Keys": ["Usage"], "Metrics": {"UnblendedCost": {"Amount": "4", "Unit": "USD"}}},
+            {"Keys": ["Refund"], "Metrics": {"UnblendedCost": {"Amount": "-2", "Unit": "USD"}}},
+        ],
+    }
+    stub.add_response(
+        "get_cost_and_usage",
+        {"ResultsByTime": [by_type]},
+        {
+            "TimePeriod": {"Start": "2026-09-01", "End": "2026-11-01"},
+            "Granularity": "DAILY",
+            "Metrics": ["UnblendedCost"],
+            "GroupBy": [{"Type": "DIMENSION", "Key": "RECORD_TYPE"}],
+        },
+    )
     clock = Clock(datetime(2026, 11, 24, tzinfo=UTC))
     with stub:
         report = build_report(
@@ -323,6 +394,7 @@ def test_tag_group_labels_strip_the_key(tmp_path):
         "AWS Lambda / prod",
         "AWS Lambda / (no Environment)",
     ]
+    assert report.kinds == {"usage": 4.0, "refunds": -2.0} and report.total == 2.0
 
 
 def test_anomalies_paginated_with_impact_and_root_causes(tmp_path):
