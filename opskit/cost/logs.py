@@ -88,9 +88,9 @@ class LogStats:
     users: dict[str, RouteStats] = field(default_factory=dict)  # by the access line's user_id
     _now: int | None = field(default=None, repr=False)
     _per_second: dict[int, int] = field(default_factory=dict, repr=False)
-    _user_by_id: dict[str, str] = field(default_factory=dict, repr=False)
     _billed_by_id: dict[str, float] = field(default_factory=dict, repr=False)
-    _route_by_id: dict[str, str] = field(default_factory=dict, repr=False)
+    # request id -> (its route's stats, its user's stats): REPORT lines join through it
+    _by_id: dict[str, tuple[RouteStats, RouteStats]] = field(default_factory=dict, repr=False)
 
     def add(self, timestamp: int | None, message: str) -> None:
         self.events += 1
@@ -168,11 +168,16 @@ class LogStats:
                 if isinstance(report, Report):
                     self._invocation(report)
             return
-        self._traffic()
+        now = self._now
+        if now is not None:
+            if self.traffic_first_ms is None or now < self.traffic_first_ms:
+                self.traffic_first_ms = now
+            if self.traffic_last_ms is None or now > self.traffic_last_ms:
+                self.traffic_last_ms = now
+            per_second = self._per_second
+            second = now // 1000
+            per_second[second] = per_second.get(second, 0) + 1
         self.requests += 1
-        if self._now is not None:
-            second = self._now // 1000
-            self._per_second[second] = self._per_second.get(second, 0) + 1
         route = str(line.get("route") or "unmatched")
         stats = self.routes.get(route)
         if stats is None:
@@ -188,8 +193,8 @@ class LogStats:
         self.latency_ms += latency
         stats.latency_ms += latency
         upstream = line.get("upstream_latency_ms")
-        if isinstance(upstream, int | float) and 0 < upstream:
-            self.upstream_latency_ms += min(float(upstream), latency)
+        if upstream.__class__ in (int, float) and 0 < upstream:
+            self.upstream_latency_ms += upstream if upstream < latency else latency
         if line.get("rate_limited"):
             self.rate_limited += 1
             stats.rate_limited += 1
@@ -205,8 +210,7 @@ class LogStats:
         user_stats.response_bytes += response_bytes
         request_id = line.get("function_request_id")
         if request_id:
-            self._route_by_id[str(request_id)] = route
-            self._user_by_id[str(request_id)] = user_key
+            self._by_id[str(request_id)] = (stats, user_stats)
         if "auth" in line:
             self.auth_lines += 1
             if line["auth"] in ("session", "s"):
@@ -258,16 +262,13 @@ class LogStats:
 
     def finish(self) -> LogStats:
         """Join REPORT lines to routes through the Lambda request id."""
-        for request_id, route in self._route_by_id.items():
-            billed = self._billed_by_id.get(request_id)
+        billed_by_id = self._billed_by_id
+        for request_id, (route, user) in self._by_id.items():
+            billed = billed_by_id.get(request_id)
             if billed is not None:
-                self.routes[route].billed_ms += billed
-        for request_id, user in self._user_by_id.items():
-            billed = self._billed_by_id.get(request_id)
-            if billed is not None:
-                self.users[user].billed_ms += billed
-        self._route_by_id.clear()
-        self._user_by_id.clear()
+                route.billed_ms += billed
+                user.billed_ms += billed
+        self._by_id.clear()
         self._billed_by_id.clear()
         return self
 
