@@ -59,7 +59,7 @@ class CostReport:
     previous_kinds: dict[str, float]
     daily: list[tuple[date, float]]
     estimated: bool
-    forecast: dict[str, float] | None
+    forecast: dict[str, float | None] | None
     scope: dict[str, str] | None
     exclude_credits: bool = False
     previous_full: Period | None = None  # the whole previous month, when `previous` is part of it
@@ -419,7 +419,7 @@ def _forecast(
     today: date,
     month_to_date: float,
     notes: list[str],
-) -> dict[str, float] | None:
+) -> dict[str, float | None] | None:
     window = month_remainder(today)
     body: dict[str, Any] = {
         "TimePeriod": window.as_ce(),
