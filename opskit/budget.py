@@ -508,7 +508,7 @@ PAST = {
 
 def apply_plan(budgets: Any, plan: BudgetPlan) -> list[str]:
     """Run the steps in order; stop at the first failure (nothing after it runs)."""
-    done = []
+    done: list[str] = []
     for step in plan.steps:
         try:
             getattr(budgets, step.call)(**step.kwargs)

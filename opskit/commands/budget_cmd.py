@@ -90,7 +90,7 @@ def setup(
         name,
     )  # every input checked before any call
     account_id = account_id_of(app.clients.client("sts"))
-    confirm = lambda question: app.terminal.confirm(question, assume_yes)  # noqa: E731
+    confirm = lambda question: app.terminal.confirm(question, assume_yes or app.assume_yes)  # noqa: E731
     warnings = [] if app.env.local else _check_tags(app, spec.tags, confirm, plan_only)
     result = setup_budget(
         app.clients.client("budgets"),
