@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -574,22 +573,10 @@ def _local_report(app: App, period: Any, output: str) -> None:
     from opskit.cost.estimate import base_usage, estimate_from_events
     from opskit.cost.fixed import fixed_items_or_options
     from opskit.cost.logs import iter_cloudwatch_events, optional_events
+    from opskit.cost.periods import local_window
     from opskit.pricing import load_prices
 
-    now = app.clock()
-    start = datetime.combine(period.start, datetime.min.time(), tzinfo=now.tzinfo)
-    end = datetime.combine(period.end, datetime.min.time(), tzinfo=now.tzinfo)
-    if (
-        period.end == now.date()
-    ):  # --days N: the last N days up to now, so today's local traffic counts
-        end += timedelta(days=1)
-    end = min(now, end)
-    if end <= start:
-        raise ConfigError(
-            f"period {period.label()} has not started",
-            f"it is {now.isoformat(timespec='seconds')}",
-            "pick a past period",
-        )
+    start, end = local_window(period, app.clock())
     logs = app.clients.client("logs")
     events = iter_cloudwatch_events(logs, app.env.function_log_group, start, end)
     access = optional_events(logs, app.env.access_log_group, start, end)

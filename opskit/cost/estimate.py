@@ -29,7 +29,15 @@ def base_usage(env: Environment, fixed: FixedItems | None = None) -> Usage:
         retention = usage.log_retention_days
     arch = params.get("Architecture", usage.arch)
     pitr = str(params.get("EnablePointInTimeRecovery", "false")).lower() == "true"
-    usage = replace(usage, memory_mb=memory, arch=arch, log_retention_days=retention, pitr=pitr)
+    secrets = 1.0 if str(params.get("JwtSecretArn") or "").strip() else 0.0  # read per cold start
+    usage = replace(
+        usage,
+        memory_mb=memory,
+        arch=arch,
+        log_retention_days=retention,
+        pitr=pitr,
+        secrets=secrets,
+    )
     if fixed is not None:
         usage = replace(
             usage,
@@ -119,6 +127,8 @@ def estimate_from_events(
             xray_traces=None if usage.xray_traces is None else usage.xray_traces * ratio,
         )
         routes, users = _scaled(routes, ratio), _scaled(users, ratio)
+    if overrides.get("xray_sampling") is not None:
+        usage = replace(usage, xray_traces=None)  # a given share replaces the measured count
     usage = replace(usage, **{k: v for k, v in overrides.items() if v is not None})
     baseline = None
     if what_if is not None and what_if.active:

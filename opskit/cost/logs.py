@@ -465,6 +465,19 @@ class Projection:
             "requests_seen": s.requests,
             "invocations_seen": s.invocations,
             "cold_starts_seen": s.cold_starts,
+            "init_billing": {
+                "included_in_billed_duration": s.init_included,
+                "added_once_old_format": s.init_added,
+                "free_before_2025_08_01": s.init_free,
+                "init_ms_charged": round(s.init_ms, 3),
+            },
+            "xray": {"report_lines_with_xray": s.xray_lines, "sampled": s.xray_sampled},
+            "api_gateway_access_logs": {
+                "lines": s.apigw_lines,
+                "bytes": s.apigw_bytes,
+                "answered_without_lambda": s.apigw_rejected,
+            },
+            "users_seen": len(s.users),
             "rate_limited_share": round(s.rate_limited / s.requests, 4) if s.requests else 0.0,
             "bytes_ingested": s.bytes_ingested,
             "timeouts": s.timeouts,
@@ -527,7 +540,9 @@ def project_month(
     xray_traces = _xray_traces(stats, factor, notes)
     access_bytes, rejected = _access_logs(stats, factor, requests, base, notes)
     hours = chosen.seconds / 3600
-    hours_share = min(1.0, stats.hours_with_traffic / hours) if stats.requests and hours else None
+    hours_share = (
+        min(1.0, stats.hours_with_traffic / hours) if stats._per_second and hours else None
+    )
     usage = with_overrides(
         base,
         requests=requests * factor,
@@ -583,8 +598,8 @@ def _xray_traces(stats: LogStats, factor: float, notes: list[str]) -> float | No
             "(XRAY lines, Sampled: true)"
         )
         return stats.xray_sampled * factor
-    if not stats.requests:
-        return None
+    if not stats.requests or not stats._per_second:
+        return None  # no timestamps: the estimate applies the rule to evenly spread requests
     traced = stats.traced_by_rule()
     notes.append(
         f"X-Ray: no XRAY lines; the default rule ({DEFAULT_RULE.label()}) applied to the requests "

@@ -10,7 +10,7 @@ import calendar
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from opskit.errors import ConfigError
 
@@ -212,3 +212,20 @@ def comparison_period(period: Period, today: date) -> tuple[Period, Period | Non
         end = min(previous.end, previous.start + timedelta(days=elapsed))
         return Period(previous.start, end), previous
     return Period(period.start - timedelta(days=elapsed), period.start), previous
+
+
+def local_window(period: Period, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) instants of `period` for reading the local account's logs, cut at `now`;
+    `--days N` ends today, so today's local traffic counts too."""
+    start = datetime.combine(period.start, datetime.min.time(), tzinfo=now.tzinfo)
+    end = datetime.combine(period.end, datetime.min.time(), tzinfo=now.tzinfo)
+    if period.end == now.date():
+        end += timedelta(days=1)
+    end = min(now, end)
+    if end <= start:
+        raise ConfigError(
+            f"period {period.label()} has not started",
+            f"it is {now.isoformat(timespec='seconds')}",
+            "pick a past period",
+        )
+    return start, end

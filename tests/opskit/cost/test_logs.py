@@ -310,3 +310,11 @@ def test_memory_what_if_scales_only_the_gateways_own_work():
         pairs(events), Usage(), load_prices(), "none", None, {}, what_if=WhatIf(arch="x86_64")
     )
     assert any("assumed unchanged" in n for n in unmeasured.projection.notes)
+
+
+def test_events_without_timestamps_fall_back_to_the_evenly_spread_rule():
+    events = [(None, e["message"]) for e in sample_events(20)]
+    stats = aggregate(events)
+    projection = project_month(stats, Usage(), window_seconds=3600)
+    assert projection.usage.xray_traces is None and projection.usage.metric_hours_share is None
+    assert projection.usage.traced()[0] > 0  # not $0 of X-Ray for want of timestamps
