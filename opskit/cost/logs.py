@@ -537,7 +537,7 @@ def project_month(
     if not stats.requests:
         notes.append("no access lines: requests taken from REPORT lines, sizes by assumption")
     ddb_reads, ddb_writes = _dynamodb_per_request(stats, base, notes)
-    xray_traces = _xray_traces(stats, factor, notes)
+    xray_traces, xray_how = _xray_traces(stats, factor, notes)
     access_bytes, rejected = _access_logs(stats, factor, requests, base, notes)
     hours = chosen.seconds / 3600
     hours_share = (
@@ -558,6 +558,7 @@ def project_month(
         ddb_reads=ddb_reads,
         ddb_writes=ddb_writes,
         xray_traces=xray_traces,
+        xray_how=xray_how,
         access_log_bytes=access_bytes,
         apigw_rejected=rejected,
         metric_hours_share=hours_share,
@@ -589,7 +590,9 @@ def project_month(
     return Projection(usage, routes, stats, chosen, factor, notes, users)
 
 
-def _xray_traces(stats: LogStats, factor: float, notes: list[str]) -> float | None:
+def _xray_traces(
+    stats: LogStats, factor: float, notes: list[str]
+) -> tuple[float | None, str | None]:
     """Traces recorded a month: the XRAY lines' `Sampled: true`, else the default rule applied
     to the requests seen in each second."""
     if stats.xray_lines:
@@ -597,15 +600,15 @@ def _xray_traces(stats: LogStats, factor: float, notes: list[str]) -> float | No
             f"X-Ray: {stats.xray_sampled:,} of {stats.xray_lines:,} invocations sampled "
             "(XRAY lines, Sampled: true)"
         )
-        return stats.xray_sampled * factor
+        return stats.xray_sampled * factor, "measured from the XRAY lines (Sampled: true)"
     if not stats.requests or not stats._per_second:
-        return None  # no timestamps: the estimate applies the rule to evenly spread requests
+        return None, None  # no timestamps: the estimate applies the rule to evenly spread requests
     traced = stats.traced_by_rule()
     notes.append(
         f"X-Ray: no XRAY lines; the default rule ({DEFAULT_RULE.label()}) applied to the requests "
         f"seen in each second: {traced:,.1f} of {stats.requests:,} traced"
     )
-    return traced * factor
+    return traced * factor, "default rule applied second by second to the requests seen"
 
 
 def _access_logs(

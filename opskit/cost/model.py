@@ -100,7 +100,8 @@ class Usage:
     ddb_storage_gb: float = 0.05
     pitr: bool = False
     xray_sampling: float | None = None  # a flat share instead of the default rule (1/s + 5 %)
-    xray_traces: float | None = None  # traces recorded a month, measured (from logs)
+    xray_traces: float | None = None  # traces recorded a month, from logs
+    xray_how: str = "measured from the XRAY lines (Sampled: true)"  # how xray_traces was found
     xray_retrieved: float = 0.0  # traces retrieved/scanned a month
     alarms: float = 22  # alarm metrics of the shipped baseline (base_usage counts the real file)
     custom_metrics: float = 5  # metrics its log metric filters publish
@@ -179,7 +180,7 @@ class Usage:
     def traced(self, rule: SamplingRule = DEFAULT_RULE) -> tuple[float, str]:
         """Traces recorded a month, and how that number was reached."""
         if self.xray_traces is not None:
-            return self.xray_traces, "measured from the XRAY lines (Sampled: true)"
+            return self.xray_traces, self.xray_how
         if self.xray_sampling is not None:
             return (
                 self.requests * self.xray_sampling,
