@@ -652,12 +652,3 @@ def activate_tags(ce: Any, keys: list[str]) -> None:
             exc,
             f"grant ce:UpdateCostAllocationTagsStatus, or run `{activation_command(keys)}`",
         ) from None
-
-
-def account_id_of(sts: Any) -> str:
-    try:
-        return sts.get_caller_identity()["Account"]
-    except Exception as exc:
-        raise aws_error(
-            "finding the AWS account id", exc, "check credentials (`aws sts get-caller-identity`)"
-        ) from None

@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from opskit.app import App
+from opskit.commands.cost_cmd import account_of
 from opskit.commands.options import format_option
 
 
@@ -74,7 +75,6 @@ def setup(
     """
     from opskit.budget import (
         Capabilities,
-        account_id_of,
         make_spec,
         parse_amount,
         parse_threshold,
@@ -89,7 +89,7 @@ def setup(
         tuple(parse_threshold(t) for t in thresholds),
         name,
     )  # every input checked before any call
-    account_id = account_id_of(app.clients.client("sts"))
+    account_id = account_of(app)
     confirm = lambda question: app.terminal.confirm(question, assume_yes or app.assume_yes)  # noqa: E731
     warnings = [] if app.env.local else _check_tags(app, spec.tags, confirm, plan_only)
     result = setup_budget(
@@ -135,10 +135,12 @@ def _check_tags(app: App, tags: dict[str, str], confirm: Any, plan_only: bool) -
     if not inactive:
         return []
     names = ", ".join(inactive)
-    why = (
-        f"{names} {'is' if len(inactive) == 1 else 'are'} not active cost-allocation "
-        "tags: the tag-scoped budget would track $0 and never alert"
+    what = (
+        "is not an active cost-allocation tag"
+        if len(inactive) == 1
+        else "are not active cost-allocation tags"
     )
+    why = f"{names} {what}: the tag-scoped budget would track $0 and never alert"
     if not plan_only and confirm(f"{why}. Activate {names} now?"):
         activate_tags(app.clients.client("ce"), inactive)
         return [f"activated cost-allocation tags {names}: spend is tagged from now on (allow 24 h)"]
@@ -151,12 +153,10 @@ def _check_tags(app: App, tags: dict[str, str], confirm: Any, plan_only: bool) -
 @click.pass_obj
 def status(app: App, name: str | None, fmt: str | None) -> None:
     """Limit, actual and forecast spend, and each notification's state."""
-    from opskit.budget import account_id_of, budget_status
+    from opskit.budget import budget_status
 
     name = name or f"{app.env.project}-{app.env.name}-monthly"
-    data = budget_status(
-        app.clients.client("budgets"), account_id_of(app.clients.client("sts")), name
-    )
+    data = budget_status(app.clients.client("budgets"), account_of(app), name)
     output = fmt or app.terminal.output
     if output == "json":
         app.terminal.write(json.dumps(data, indent=2) + "\n")

@@ -18,15 +18,28 @@ def _format(app: App, fmt: str | None) -> str:
     return fmt or app.terminal.output
 
 
+def _cache(app: App) -> Any:
+    from opskit.cost.explorer import DiskCache
+
+    return DiskCache(app.env.state_dir / "cache" / "ce", app.clock)
+
+
+def account_of(app: App) -> str:
+    """The AWS account of the credentials in use (STS, cached per credentials)."""
+    from opskit.cost.account import account_id, credentials_key
+
+    key = credentials_key(app.clients.session, app.clients.endpoint_url)
+    return account_id(app.clients.client("sts"), _cache(app), key)
+
+
 def _explorer(app: App) -> tuple[Any, str]:
     """The Cost Explorer service, its cache keyed by the account the credentials belong to."""
-    from opskit.cost.account import account_id, credentials_key
-    from opskit.cost.explorer import CostExplorer, DiskCache
+    from opskit.cost.explorer import CostExplorer
 
-    cache = DiskCache(app.env.state_dir / "cache" / "ce", app.clock)
-    key = credentials_key(app.clients.session, app.clients.endpoint_url)
-    account = account_id(app.clients.client("sts"), cache, key)
-    explorer = CostExplorer(app.clients.client("ce"), cache, app.clock().date(), account_id=account)
+    account = account_of(app)
+    explorer = CostExplorer(
+        app.clients.client("ce"), _cache(app), app.clock().date(), account_id=account
+    )
     return explorer, account
 
 

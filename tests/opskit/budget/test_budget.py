@@ -14,7 +14,6 @@ from botocore.stub import ANY, Stubber
 
 from opskit.budget import (
     Capabilities,
-    account_id_of,
     budget_status,
     make_spec,
     parse_amount,
@@ -183,7 +182,9 @@ def test_subscriber_and_input_limits(tmp_path):
 def test_status_on_moto(budgets, clients, tmp_path):
     spec = make_spec(env(tmp_path), Decimal("50"), ("ops@example.com",), None)
     setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes, MOTO)
-    status = budget_status(budgets, account_id_of(clients.client("sts")), "opskit-dev-monthly")
+    status = budget_status(
+        budgets, clients.client("sts").get_caller_identity()["Account"], "opskit-dev-monthly"
+    )
     assert (
         status["limit_usd"] == 50.0 and status["actual_usd"] == 0.0 and status["actual_pct"] == 0.0
     )
