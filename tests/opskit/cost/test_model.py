@@ -49,6 +49,7 @@ def test_every_rate_has_a_source_and_a_date():
         assert rate["source"].strip(), key
         assert len(rate["as_of"]) == 10 and rate["as_of"][4] == "-", key
         assert rate["tiers"] and all(t["price"] > 0 for t in rate["tiers"]), key
+        assert rate["source"].startswith("aws.amazon.com/"), key  # the pricing page, not a blog
     for group in document["free_tier"].values():
         for key, allowance in group.items():
             assert allowance["source"] and allowance["amount"] > 0, key
