@@ -95,9 +95,9 @@ class LogStats:
     def add(self, timestamp: int | None, message: str) -> None:
         self.events += 1
         size = (
-            len(message.encode("utf-8", "replace")) + EVENT_OVERHEAD_BYTES
-            if not message.isascii()
-            else len(message) + EVENT_OVERHEAD_BYTES
+            len(message) + EVENT_OVERHEAD_BYTES
+            if message.isascii()
+            else len(message.encode("utf-8", "replace")) + EVENT_OVERHEAD_BYTES
         )
         if timestamp is not None:
             if self.first_ms is None or timestamp < self.first_ms:
@@ -105,17 +105,23 @@ class LogStats:
             if self.last_ms is None or timestamp > self.last_ms:
                 self.last_ms = timestamp
         self._now = timestamp
-        head = message[:8]
-        if head.startswith('{"reques') and '"routeKey"' in message:
-            self._apigw(message, size)  # an API Gateway access line (its own log group)
+        first = message[:1]  # dispatch on one character: this runs for every event
+        if first == "{":
+            if message.startswith('{"requestId"') and '"routeKey"' in message:
+                self._apigw(message, size)  # an API Gateway access line (its own log group)
+                return
+            self.bytes_ingested += size
+            self._json(message)
             return
         self.bytes_ingested += size
-        if head.startswith("REPORT"):
+        if first == "R" and message.startswith("REPORT "):
             self._report(message)
-        elif head.startswith("XRAY "):
+        elif (first == "S" and message.startswith("START ")) or (
+            first == "E" and message.startswith("END ")
+        ):
+            return
+        elif first == "X" and message.startswith("XRAY "):
             self._xray(message)
-        elif head.startswith("{"):
-            self._json(message)
         elif "Task timed out" in message:
             self.timeouts += 1
         elif '"message"' in message and "{" in message:  # a JSON line behind a text prefix
@@ -707,25 +713,26 @@ def iter_file_events(path: Path) -> Iterator[tuple[int | None, str]]:
             document = orjson.loads(path.read_bytes())
             yield from _events_of(document.get("events", []), path)
             return
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
         for number, raw in enumerate(handle, 1):
-            raw = raw.strip()
-            if not raw:
-                continue
             try:
-                event = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+                event = loads(raw)  # orjson skips the surrounding whitespace itself
+            except decode_error:
+                if not raw.strip():
+                    continue
                 raise ConfigError(
                     f"{path}:{number} is not JSON",
                     "expected one CloudWatch event per line",
                     "export with `aws logs filter-log-events` or use the `events` document shape",
                 ) from None
-            if not isinstance(event, dict) or "message" not in event:
+            try:
+                yield event.get("timestamp"), event["message"]
+            except (AttributeError, KeyError, TypeError):
                 raise ConfigError(
                     f"{path}:{number} is not a log event",
                     'expected {"timestamp": ms, "message": "..."}',
                     "export with `aws logs filter-log-events`",
-                )
-            yield event.get("timestamp"), event["message"]
+                ) from None
 
 
 def _is_document(path: Path) -> bool:
