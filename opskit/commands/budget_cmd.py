@@ -143,6 +143,7 @@ def _check_tags(app: App, tags: dict[str, str], confirm: Any, plan_only: bool) -
     why = f"{names} {what}: the tag-scoped budget would track $0 and never alert"
     if not plan_only and confirm(f"{why}. Activate {names} now?"):
         activate_tags(app.clients.client("ce"), inactive)
+        explorer.forget_cost_allocation_tags(keys)  # `opskit cost` must not see the old status
         return [f"activated cost-allocation tags {names}: spend is tagged from now on (allow 24 h)"]
     return [f"{why}. Activate: `{activation_command(inactive)}` (or rerun with --yes)"]
 

@@ -94,6 +94,11 @@ class DiskCache:
         except (ValueError, KeyError, OSError):
             return None
 
+    def forget(self, key: dict[str, Any]) -> None:
+        path = self._path(key)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
     def put(self, key: dict[str, Any], value: Any, ttl: timedelta | None) -> None:
         """Store `value`; `ttl` None keeps it for good."""
         path = self._path(key)
@@ -189,6 +194,9 @@ class _Namespaced:
     def put(self, key: dict[str, Any], value: Any, ttl: timedelta | None) -> None:
         self.inner.put({"ns": self.namespace, **key}, value, ttl)
 
+    def forget(self, key: dict[str, Any]) -> None:
+        self.inner.forget({"ns": self.namespace, **key})
+
 
 class CostExplorer:
     """Thin service over the ce client: every call paginated, cached and counted."""
@@ -255,6 +263,10 @@ class CostExplorer:
         }
         self.cache.put(key, value, OPEN_TTL)
         return value
+
+    def forget_cost_allocation_tags(self, keys: list[str]) -> None:
+        """After an activation: the cached statuses are stale."""
+        self.cache.forget({"op": "ListCostAllocationTags", "keys": sorted(keys)})
 
     def cost_allocation_tags(self, keys: list[str]) -> dict[str, str]:
         """TagKey -> Status (Active/Inactive) for the given user-defined tag keys."""

@@ -440,6 +440,18 @@ def test_budget_setup_checks_tag_activation_and_offers_it(tmp_path):
     ce_stub.assert_no_pending_responses()
     b_stub.assert_no_pending_responses()
     assert "activated cost-allocation tags Environment" in " ".join(result.stderr.split())
+    from opskit.cost.explorer import CostExplorer, DiskCache
+
+    after = CostExplorer(
+        None,
+        DiskCache(env.state_dir / "cache" / "ce", lambda: NOW),
+        NOW.date(),
+        account_id="111111111111",
+    )
+    assert (
+        after.cache.get({"op": "ListCostAllocationTags", "keys": ["Environment", "Project"]})
+        is None
+    )
     declined_ce = boto3.client("ce", region_name="us-east-1")
     stub2 = Stubber(declined_ce)
     stub2.add_response(
