@@ -268,9 +268,9 @@ def _run_local_account(
 ) -> None:
     """--env local: read the local log group(s) from the emulator and run the local engine."""
     from opskit.insights.engine import run_file
-    from opskit.insights.events import write_events
     from opskit.insights.parser import parse_query
-    from opskit.insights.sources import filter_events
+    from opskit.logs.cloudwatch import filter_events
+    from opskit.logs.events import write_events
 
     parsed = parse_query(query)
     logs = app.clients.client("logs")

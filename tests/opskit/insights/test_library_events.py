@@ -8,7 +8,14 @@ import pytest
 
 from opskit.errors import ConfigError, QueryFailed
 from opskit.insights.engine import run_file
-from opskit.insights.events import platform_fields, read_events, record, write_events
+from opskit.logs import platform
+from opskit.logs.events import EventsError, read_events, write_events
+from opskit.logs.fields import platform_fields as _fields
+from opskit.logs.fields import record
+
+
+def platform_fields(message):
+    return _fields(platform.parse(message))
 from opskit.insights.library import load_library, parse_file
 from tests.opskit.insights.conftest import event, write
 
@@ -70,7 +77,7 @@ def test_platform_lines_and_json_records():
         "grp",
     )
     assert row["a.b.0"] == 1 and row["a.b.1.c"] == 1 and "n" not in row
-    assert (row["@logStream"], row["@log"], int(row["@timestamp"])) == ("s", "grp", 5)
+    assert (row["@logStream"], row["@log"], int(row["@timestamp"])) == ("s", "000000000000:grp", 5)
 
 
 def test_read_and_write_events(tmp_path):
@@ -82,8 +89,8 @@ def test_read_and_write_events(tmp_path):
     doc = tmp_path / "doc.json"
     doc.write_text(json.dumps({"events": events}))
     assert list(read_events(doc)) == events
-    doc.write_text(json.dumps({"events": [{"message": "no timestamp"}]}))
-    with pytest.raises(QueryFailed) as info:
+    doc.write_text(json.dumps({"events": [{"timestamp": "soon", "message": "bad timestamp"}]}))
+    with pytest.raises(EventsError) as info:
         list(read_events(doc))
     assert "events[0]" in str(info.value)
 

@@ -1,0 +1,76 @@
+"""Build and extend the columnar cache (cache.py says where and when it is valid)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from opskit.insights import ast, walk
+from opskit.logs import fields as discovered
+from opskit.logs.cache import entry_for
+
+
+def open_cached(path: Path, relation: str, query: ast.Query) -> tuple[Any, str, set[str]]:
+    """A connection to `path`'s cache database holding every field `query` may read.
+
+    Returns (connection, relation over the cached table, names of the cached fields).
+    """
+    from opskit.insights.backends.duckdb import (
+        PLATFORM_KINDS,
+        _platform_sql,
+        field_columns,
+        is_json_field,
+        json_paths,
+        prepared,
+    )
+    from opskit.insights.backends.sql import ident, q
+    from opskit.insights.engine import connect
+
+    entry = entry_for(path)
+    con = connect(str(entry))
+    try:
+        exists = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
+        ).fetchone()[0]
+        if not exists:
+            con.execute(f"CREATE TABLE events AS {prepared(relation)}")
+        present = {
+            row[0]
+            for row in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'"
+            ).fetchall()
+        }
+        cached = {c[2:] for c in present if c.startswith("f:")}
+        wanted = sorted(
+            n
+            for n in walk.field_names(query) - cached
+            if is_json_field(n) or n in discovered.PLATFORM_FIELDS
+        )
+        if wanted:
+            selects, paths = [], []
+            for name in wanted:
+                if name in PLATFORM_KINDS:
+                    selects.append(f"{_platform_sql(name)} AS {ident('f:' + name)}")
+                    continue
+                candidates = json_paths(name)
+                first = len(paths) + 1
+                paths += candidates
+                j = (
+                    "COALESCE("
+                    + ", ".join(f"__j[{i}]" for i in range(first, first + len(candidates)))
+                    + ")"
+                )
+                text, number = field_columns(name, j)
+                selects += [f"{text} AS {ident('f:' + name)}", f"{number} AS {ident('n:' + name)}"]
+            listed = ", ".join(q(p) for p in paths) if paths else "'$.__none__'"
+            con.execute(
+                "CREATE OR REPLACE TABLE events AS SELECT * EXCLUDE (__j), "
+                + ", ".join(selects)
+                + f" FROM (SELECT *, try(json_extract(__json, [{listed}])) AS __j FROM events)"
+            )
+            con.execute("CHECKPOINT")
+            cached |= set(wanted)
+    except BaseException:
+        con.close()
+        raise
+    return con, "SELECT * FROM events", cached
