@@ -109,7 +109,7 @@ def run_file(
     )
     if fmt == "empty":
         return run_events(parsed, [], **options)  # type: ignore[arg-type]
-    if chosen == "auto" and not cache and path.stat().st_size < SMALL_FILE_BYTES:
+    if chosen == "auto" and path.stat().st_size < SMALL_FILE_BYTES:
         chosen = "python"
     if chosen == "python":
         return run_events(parsed, read_events(path, fmt), **options)  # type: ignore[arg-type]

@@ -352,7 +352,7 @@ def _sql_ipv4_in(text: str, cidr: str) -> str:
     """IPv4 subnet membership in plain SQL: compare the masked 32-bit numbers."""
     address, bits = f"split_part({cidr}, '/', 1)", f"split_part({cidr}, '/', 2)"
     valid_bits = f"(regexp_full_match({bits}, '[0-9]{{1,2}}') AND CAST({bits} AS INTEGER) <= 32)"
-    mask = f"(CAST(4294967295 AS UBIGINT) # ((CAST(1 AS UBIGINT) << (32 - CAST({bits} AS INTEGER))) - 1))"
+    mask = f"(CAST(4294967295 AS UBIGINT) - ((CAST(1 AS UBIGINT) << (32 - CAST({bits} AS INTEGER))) - 1))"
     return (
         f"(CASE WHEN NOT {_sql_is_ipv4(text)} OR NOT {_sql_is_ipv4(address)} OR NOT {valid_bits} THEN FALSE "
         f"ELSE ({_ipv4_number(text)} & {mask}) = ({_ipv4_number(address)} & {mask}) END)"

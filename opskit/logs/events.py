@@ -10,7 +10,8 @@ Accepted files (`--file PATH`), told apart by their first non-blank line:
 * raw JSON lines, one JSON object per line without the CloudWatch wrapper (an application's
   own stdout): each line becomes the message of an event whose timestamp is the object's
   numeric `timestamp` (epoch ms) when it has one, else none (@timestamp 0). An object with
-  `message` and an integer (or no) `timestamp` is taken as a CloudWatch event;
+  `message` and an integer (or no) `timestamp` is taken as a CloudWatch event, one with only
+  CloudWatch event keys but no `message` is a broken event (an error);
 * an empty file (what an export of a quiet window writes): no events.
 
 Every problem is an `EventsError` naming the file and line, why, and what to do.
@@ -77,8 +78,8 @@ def file_format(path: Path) -> Format:
         return "document"
     if _is_event(value):
         return "lines"
-    if isinstance(value, dict) and not isinstance(value.get("timestamp"), int):
-        return "raw"
+    if isinstance(value, dict) and not set(value) <= set(EVENT_KEYS):
+        return "raw"  # not an event missing its message: an application's own JSON line
     raise EventsError(
         f"{path}:1 is not a log event",
         'expected {"timestamp": <epoch ms>, "message": "..."} or a JSON object per line',

@@ -489,6 +489,8 @@ class DuckBackend:
         selects = []
         for index, name in enumerate(columns):
             value = self.expr(ast.Field(0, name))
+            if value.kind == "json":  # a structure or JSON scalar prints as its text
+                value = S(txt(value), "any")
             self.kinds[name] = value.kind
             selects.append(f"{value.sql} AS __out{index}")
         self.columns = columns

@@ -16,6 +16,8 @@ from opskit.logs.fields import record
 
 def platform_fields(message):
     return _fields(platform.parse(message))
+
+
 from opskit.insights.library import load_library, parse_file
 from tests.opskit.insights.conftest import event, write
 
