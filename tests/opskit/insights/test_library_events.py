@@ -8,18 +8,16 @@ import pytest
 
 from opskit.errors import ConfigError, QueryFailed
 from opskit.insights.engine import run_file
+from opskit.insights.library import load_library, parse_file
 from opskit.logs import platform
 from opskit.logs.events import EventsError, read_events, write_events
 from opskit.logs.fields import platform_fields as _fields
 from opskit.logs.fields import record
+from tests.opskit.insights.conftest import event, write
 
 
 def platform_fields(message):
     return _fields(platform.parse(message))
-
-
-from opskit.insights.library import load_library, parse_file
-from tests.opskit.insights.conftest import event, write
 
 
 def test_library_file_metadata_and_parameters(tmp_path):
