@@ -7,10 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from opskit.aws import ClientFactory
 from opskit.config import Environment
 from opskit.terminal import Terminal
+
+if TYPE_CHECKING:  # boto3 is imported only by a command that talks to AWS
+    from opskit.aws import ClientFactory
 
 
 def utcnow() -> datetime:
@@ -35,4 +38,6 @@ class App:
             from opskit.local.state import require_endpoint
 
             endpoint = require_endpoint(self.env)
+        from opskit.aws import ClientFactory
+
         return ClientFactory(self.env.region, self.env.profile, endpoint)

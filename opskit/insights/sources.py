@@ -8,9 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import botocore.exceptions
-
-from opskit.aws import aws_error
 from opskit.config import Environment
 from opskit.errors import ConfigError, NotFoundError
 
@@ -101,6 +98,10 @@ def resolve_log_group(
     """
     if kind_or_name not in OUTPUT_FOR_KIND:
         return kind_or_name
+    import botocore.exceptions  # only when reading AWS (a --file query never does)
+
+    from opskit.aws import aws_error
+
     fallback = env.access_log_group if kind_or_name == "access" else env.function_log_group
     try:
         outputs = _stack_outputs(cfn, env.stack_name)
