@@ -673,3 +673,17 @@ for _f in (
     F("sortsLast", "stats", 1, 1, "sortsLast(fieldName: LogField)", "The value that sorts last", SortsLast, _sql_pick("sortsLast")),
 ):  # fmt: skip
     register(_f)
+
+
+def markdown_table() -> str:
+    """The docs table of the local subset (docs/insights.md embeds it; a test keeps it current)."""
+    lines = [
+        "| Function | Kind | What it does | Differs from CloudWatch |",
+        "| --- | --- | --- | --- |",
+    ]
+    for function in REGISTRY.values():
+        signature = function.signature.replace("|", "\\|")
+        lines.append(
+            f"| `{signature}` | {function.category} | {function.description} | {function.differs or '-'} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -211,3 +211,13 @@ def test_now_is_close_to_the_clock(run):
     rows = run("fields toMillis(now()) as t", ONE).rows
     assert abs(int(rows[0]["t"]) - time.time() * 1000) < 60_000
     assert T0  # the fixture's events are in the past
+
+
+def test_docs_table_is_generated_from_the_registry():
+    from pathlib import Path
+
+    from opskit.insights.functions import markdown_table
+
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "insights.md").read_text()
+    embedded = doc.split("<!-- functions:begin -->\n", 1)[1].split("<!-- functions:end -->", 1)[0]
+    assert embedded == markdown_table()
