@@ -558,20 +558,22 @@ class SortsFirst(Pick):
 class SortsLast(Pick):
     def key(self, value: Any, timestamp: int) -> Any:
         kind, number, text = sort_key(value)
-        return (-kind, _Desc(number if kind == 1 else text))
+        return (-kind, Descending(number if kind == 1 else text))
 
 
-class _Desc:
+class Descending:
+    """Inverts the order of a wrapped value (a descending key inside a tuple)."""
+
     __slots__ = ("value",)
 
     def __init__(self, value: Any):
         self.value = value
 
-    def __lt__(self, other: _Desc) -> bool:
+    def __lt__(self, other: Descending) -> bool:
         return other.value < self.value
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Desc) and other.value == self.value
+        return isinstance(other, Descending) and other.value == self.value
 
 
 def _agg_sql(fn: str) -> Callable[[S | None, ast.Call], S]:

@@ -9,6 +9,8 @@ from opskit.insights import ast, walk
 from opskit.logs import fields as discovered
 from opskit.logs.cache import entry_for
 
+WHOLE_JSON = "CASE WHEN __whole THEN __msg ELSE __json END"
+
 
 def open_cached(path: Path, relation: str, query: ast.Query) -> tuple[Any, str, set[str]]:
     """A connection to `path`'s cache database holding every field `query` may read.
@@ -33,7 +35,12 @@ def open_cached(path: Path, relation: str, query: ast.Query) -> tuple[Any, str, 
             "SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'"
         ).fetchone()[0]
         if not exists:
-            con.execute(f"CREATE TABLE events AS {prepared(relation)}")
+            # The JSON part is stored only when it is not the whole message (a Lambda text
+            # line's fragment): most messages are JSON, and storing them twice doubles the build.
+            con.execute(
+                "CREATE TABLE events AS SELECT * EXCLUDE (__json), __json = __msg AS __whole, "
+                f"CASE WHEN __json <> __msg THEN __json END AS __json FROM ({prepared(relation)})"
+            )
         present = {
             row[0]
             for row in con.execute(
@@ -64,13 +71,14 @@ def open_cached(path: Path, relation: str, query: ast.Query) -> tuple[Any, str, 
                 selects += [f"{text} AS {ident('f:' + name)}", f"{number} AS {ident('n:' + name)}"]
             listed = ", ".join(q(p) for p in paths) if paths else "'$.__none__'"
             con.execute(
-                "CREATE OR REPLACE TABLE events AS SELECT * EXCLUDE (__j), "
+                "CREATE OR REPLACE TABLE events AS SELECT * EXCLUDE (__j, __json), "
+                "CASE WHEN NOT __whole THEN __json END AS __json, "
                 + ", ".join(selects)
-                + f" FROM (SELECT *, try(json_extract(__json, [{listed}])) AS __j FROM events)"
+                + f" FROM (SELECT * REPLACE ({WHOLE_JSON} AS __json), "
+                f"try(json_extract({WHOLE_JSON}, [{listed}])) AS __j FROM events)"
             )
-            con.execute("CHECKPOINT")
             cached |= set(wanted)
     except BaseException:
         con.close()
         raise
-    return con, "SELECT * FROM events", cached
+    return con, f"SELECT * EXCLUDE (__whole) REPLACE ({WHOLE_JSON} AS __json) FROM events", cached

@@ -55,8 +55,9 @@ def events_relation(source: str) -> str:
     )
 
 
+# starts_with first: most messages are JSON from their first byte, and ltrim copies the text.
 JSON_PART_SQL = (
-    "CASE WHEN starts_with(ltrim(__msg), '{') THEN ltrim(__msg) "
+    "CASE WHEN starts_with(__msg, '{') THEN __msg WHEN starts_with(ltrim(__msg), '{') THEN ltrim(__msg) "
     f"WHEN contains(__msg, chr(9) || '{{') AND regexp_matches(__msg, {q(discovered.FRAGMENT_PATTERN)}, 's') "
     f"THEN regexp_extract(__msg, {q(discovered.FRAGMENT_PATTERN)}, 1, 's') END"
 )

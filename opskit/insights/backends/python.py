@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from opskit.insights import ast, walk
-from opskit.insights.functions import Accumulator, lookup
+from opskit.insights.functions import Accumulator, Descending, lookup
 from opskit.insights.values import as_number, as_text, render, sort_key
 
 Row = dict[str, Any]
@@ -375,7 +375,7 @@ class PythonBackend:
                 kind, number, text = sort_key(fn(row))
                 if descending:  # missing values still last
                     parts.append(
-                        (kind if kind == 2 else 1 - kind, _Reverse(number if kind == 1 else text))
+                        (kind if kind == 2 else 1 - kind, Descending(number if kind == 1 else text))
                     )
                 else:
                     parts.append((kind, number if kind == 1 else text))
@@ -436,18 +436,3 @@ def _assign(rows: Iterable[Row], computed: list[tuple[str, Fn]]) -> Iterator[Row
             else:
                 row[name] = value
         yield row
-
-
-class _Reverse:
-    """Inverts ordering of a wrapped value (for descending keys inside a tuple)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any):
-        self.value = value
-
-    def __lt__(self, other: _Reverse) -> bool:
-        return other.value < self.value
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Reverse) and other.value == self.value

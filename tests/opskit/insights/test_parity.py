@@ -249,3 +249,16 @@ def test_cli_no_cache_and_functions(tmp_path, monkeypatch):
     names = {row["function"].split("(")[0] for row in json.loads(listed.output)}
     assert {"isIpv4InSubnet", "jsonParse", "sortsFirst", "if", "trim"} <= names
     assert T0
+
+
+def test_cache_keeps_platform_records_and_fragments(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPSKIT_CACHE_DIR", str(tmp_path / "cache"))
+    line = '2023-11-22T16:00:00.000Z\tr1\tINFO\t{"a": 5}'
+    path = write(tmp_path / "e.jsonl", [event(0, REPORT_JSON), event(1, line), event(2, {"a": 1})])
+    for query in [
+        "fields @duration, a, @type | sort @timestamp",
+        "stats sum(a) as s, max(@duration) as d",
+    ]:
+        cached = run_file(query, path, engine="duckdb", cache=True).rows
+        assert cached == run_file(query, path, engine="python").rows
+        assert cached == run_file(query, path, engine="duckdb", cache=True).rows
