@@ -157,7 +157,9 @@ def test_local_up_deploy_status_down(project):
         request_id = line["function_request_id"]
         assert f"START RequestId: {request_id} Version: $LATEST" in messages
         assert f"END RequestId: {request_id}" in messages
-        assert sum(m.startswith(f"REPORT RequestId: {request_id} ") for m in messages) == 1
+        assert (
+            sum(m.startswith(f"REPORT RequestId: {request_id}\t") for m in messages) == 1
+        )  # tab-separated, as Lambda prints it
     assert [a["path"] for a in access][-1] == "/api/users"
     reports = [m for m in messages if m.startswith("REPORT")]
     first_id = access[0]["function_request_id"]
@@ -204,7 +206,7 @@ def test_local_up_deploy_status_down(project):
     messages = log_messages(state.endpoint_url, env.function_log_group, wanted=len(messages) + 4)
     assert (
         [m for m in messages if m.startswith("REPORT")][-1]
-        .split(" Memory Size: ")[1]
+        .split("\tMemory Size: ")[1]
         .startswith("1024 MB")
     )
 
