@@ -11,9 +11,21 @@ from __future__ import annotations
 from typing import Any
 
 from opskit.insights import ast, walk
-from opskit.insights.backends.sql import NULL, S, compare, ident, natkey, num, q, rnum, truth, txt
+from opskit.insights.backends.sql import (
+    NULL,
+    S,
+    compare,
+    ident,
+    natkey,
+    num,
+    q,
+    rnum,
+    text_num,
+    truth,
+    txt,
+)
 from opskit.insights.functions import lookup
-from opskit.insights.values import NUMBER_SQL_RE, Timestamp, render
+from opskit.insights.values import Timestamp, render
 from opskit.logs import fields as discovered
 from opskit.logs import platform
 
@@ -73,18 +85,22 @@ def prepared(relation: str) -> str:
 
 
 def field_columns(name: str, j: str) -> tuple[str, str]:
-    """(text SQL, number SQL) of a discovered JSON field whose JSON value is `j`."""
+    """(text SQL, number SQL) of a discovered JSON field whose JSON value is `j`.
+
+    Typed by the value's JSON text (a quote, true/false, a digit) rather than json_type(),
+    which would parse every value again: numbers are cast straight from their text.
+    """
+    r = f"CAST({j} AS VARCHAR)"
     text = (
-        f"CASE json_type({j}) WHEN 'VARCHAR' THEN json_extract_string({j}, '$') "
-        f"WHEN 'BOOLEAN' THEN (CASE WHEN CAST({j} AS BOOLEAN) THEN '1' ELSE '0' END) "
-        f"WHEN 'DOUBLE' THEN {rnum(f'CAST({j} AS DOUBLE)')} "
-        f"WHEN 'BIGINT' THEN CAST({j} AS VARCHAR) WHEN 'UBIGINT' THEN CAST({j} AS VARCHAR) END"
+        f"CASE WHEN starts_with({r}, '\"') THEN json_extract_string({j}, '$') "
+        f"WHEN {r} = 'true' THEN '1' WHEN {r} = 'false' THEN '0' "
+        f"WHEN {r} = 'null' OR starts_with({r}, '{{') OR starts_with({r}, '[') THEN NULL "
+        f"WHEN NOT (contains({r}, '.') OR contains({r}, 'e') OR contains({r}, 'E')) THEN {r} "
+        f"ELSE {rnum(f'TRY_CAST({r} AS DOUBLE)')} END"
     )
     number = (
-        f"CASE json_type({j}) WHEN 'DOUBLE' THEN CAST({j} AS DOUBLE) WHEN 'BIGINT' THEN CAST({j} AS DOUBLE) "
-        f"WHEN 'UBIGINT' THEN CAST({j} AS DOUBLE) WHEN 'BOOLEAN' THEN CAST(CAST({j} AS BOOLEAN) AS INTEGER) "
-        f"WHEN 'VARCHAR' THEN (CASE WHEN regexp_full_match(json_extract_string({j}, '$'), {q(NUMBER_SQL_RE)}) "
-        f"THEN TRY_CAST(json_extract_string({j}, '$') AS DOUBLE) END) END"
+        f"CASE WHEN starts_with({r}, '\"') THEN {text_num(f'json_extract_string({j}, {q(chr(36))})')} "
+        f"WHEN {r} = 'true' THEN 1.0 WHEN {r} = 'false' THEN 0.0 ELSE TRY_CAST({r} AS DOUBLE) END"
     )
     return text, number
 
@@ -384,10 +400,12 @@ class DuckBackend:
         self.cte(f"SELECT * FROM {self.current} WHERE {truth(self.expr(command.condition))}")
 
     def fields(self, items: tuple[ast.Projection, ...]) -> None:
-        self._prepare(ast.Fields(0, items))
         computed = [
             i for i in items if not (isinstance(i.expr, ast.Field) and i.expr.name == i.name)
         ]
+        # A plain `fields x` reads nothing yet: x is extracted when a later command needs it,
+        # or at the end for the rows left (after a sort | limit, a hundred, not a million).
+        self._prepare(ast.Fields(0, tuple(computed)))
         if not computed:
             return
         selects, new_cols = ["*"], {}

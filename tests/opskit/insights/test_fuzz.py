@@ -18,7 +18,13 @@ from opskit.insights.parser import QuerySyntaxError
 
 FIELDS = ["status", "n", "path", "missing"]
 word = st.sampled_from(["a", "b", "a1", "a10", "B2", "", "503"])
-value = st.one_of(st.integers(-5, 600), word, st.none(), st.booleans())
+value = st.one_of(
+    st.integers(-5, 600),
+    st.sampled_from([0.5, 1.0, 2.25, -3.75, 1e3, 1.5e-3, 10**16]),
+    word,
+    st.none(),
+    st.booleans(),
+)
 message = st.fixed_dictionaries({}, optional={"status": value, "n": value, "path": word})
 events = st.lists(message, min_size=0, max_size=12)
 
