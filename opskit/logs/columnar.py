@@ -41,10 +41,17 @@ def open_cached(path: Path, relation: str, query: ast.Query) -> tuple[Any, str, 
                 "CREATE TABLE events AS SELECT * EXCLUDE (__json), __json = __msg AS __whole, "
                 f"CASE WHEN __json <> __msg THEN __json END AS __json FROM ({prepared(relation)})"
             )
+        tables = [
+            row[0]
+            for row in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_name LIKE 'fields_%' "
+                "ORDER BY CAST(substr(table_name, 8) AS INTEGER)"
+            ).fetchall()
+        ]
         present = {
             row[0]
             for row in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = 'events'"
+                "SELECT column_name FROM information_schema.columns WHERE table_name LIKE 'fields_%'"
             ).fetchall()
         }
         cached = {c[2:] for c in present if c.startswith("f:")}
@@ -70,15 +77,20 @@ def open_cached(path: Path, relation: str, query: ast.Query) -> tuple[Any, str, 
                 text, number = field_columns(name, j)
                 selects += [f"{text} AS {ident('f:' + name)}", f"{number} AS {ident('n:' + name)}"]
             listed = ", ".join(q(p) for p in paths) if paths else "'$.__none__'"
+            # New fields go to a table of their own, row-aligned with `events` (DuckDB keeps
+            # insertion order): the messages are never rewritten.
+            table = f"fields_{len(tables)}"
             con.execute(
-                "CREATE OR REPLACE TABLE events AS SELECT * EXCLUDE (__j, __json), "
-                "CASE WHEN NOT __whole THEN __json END AS __json, "
+                f"CREATE TABLE {table} AS SELECT "
                 + ", ".join(selects)
                 + f" FROM (SELECT * REPLACE ({WHOLE_JSON} AS __json), "
-                f"try(json_extract({WHOLE_JSON}, [{listed}])) AS __j FROM events)"
+                f"try(json_extract({WHOLE_JSON}, [{listed}])) AS __j "
+                "FROM events)"
             )
+            tables.append(table)
             cached |= set(wanted)
     except BaseException:
         con.close()
         raise
-    return con, f"SELECT * EXCLUDE (__whole) REPLACE ({WHOLE_JSON} AS __json) FROM events", cached
+    joined = "events" + "".join(f" POSITIONAL JOIN {t}" for t in tables)
+    return con, f"SELECT * EXCLUDE (__whole) REPLACE ({WHOLE_JSON} AS __json) FROM {joined}", cached
