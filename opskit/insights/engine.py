@@ -155,6 +155,12 @@ def connect(database: str = ":memory:") -> Any:
     return con
 
 
+def _backend(parsed: ast.Query, relation: str, cached: set[str] | None, options: dict) -> Any:
+    from opskit.insights.backends.duckdb import DuckBackend
+
+    return DuckBackend(relation, parsed, cached=cached, **options)
+
+
 def _run_duckdb(
     parsed: ast.Query,
     path: Path,
@@ -167,31 +173,41 @@ def _run_duckdb(
     start_ms: int | None,
     end_ms: int | None,
 ) -> Result:
-    from opskit.insights.backends.duckdb import DuckBackend, events_relation
+    from opskit.insights.backends.duckdb import events_relation
 
+    options = dict(log_group=log_group, account_id=account_id, start_ms=start_ms, end_ms=end_ms)
     with tempfile.TemporaryDirectory(prefix="opskit-insights-") as tmp:
         source = path
         if fmt != "lines":  # documents and raw lines: normalised once by the events layer
             source = Path(tmp) / "events.jsonl"
             write_events(read_events(path, fmt), source)  # type: ignore[arg-type]
-        if cache:
-            from opskit.logs.columnar import open_cached
+        if not cache:
+            con = connect()
+            try:
+                backend = _backend(parsed, events_relation(str(source)), None, options)
+                columns, _ = pipeline.run(parsed, backend, limit)
+                rows = backend.execute(con)
+            finally:
+                con.close()
+            return Result(columns, rows, "duckdb")
+        import duckdb
 
-            con, relation, cached = open_cached(path, events_relation(str(source)), parsed)
-        else:
-            con, relation, cached = connect(), events_relation(str(source)), None
-        try:
-            backend = DuckBackend(
-                relation,
-                parsed,
-                log_group=log_group,
-                account_id=account_id,
-                start_ms=start_ms,
-                end_ms=end_ms,
-                cached=cached,
+        from opskit.logs.columnar import open_cached
+
+        messages = None  # the cache decides from the query whether messages are needed
+        while True:
+            con, relation, cached = open_cached(
+                path, events_relation(str(source)), parsed, messages=messages
             )
-            columns, _ = pipeline.run(parsed, backend, limit)
-            rows = backend.execute(con)
-        finally:
-            con.close()
+            try:
+                backend = _backend(parsed, relation, cached, options)
+                columns, _ = pipeline.run(parsed, backend, limit)
+                rows = backend.execute(con)
+                break
+            except duckdb.BinderException:
+                if messages:  # the cache had everything: a real error
+                    raise
+                messages = True  # the query read the message after all: cache it and rerun
+            finally:
+                con.close()
     return Result(columns, rows, "duckdb", cached=cache)

@@ -262,3 +262,37 @@ def test_cache_keeps_platform_records_and_fragments(tmp_path, monkeypatch):
         cached = run_file(query, path, engine="duckdb", cache=True).rows
         assert cached == run_file(query, path, engine="python").rows
         assert cached == run_file(query, path, engine="duckdb", cache=True).rows
+
+
+@pytest.mark.parametrize(
+    "query, needed",
+    [
+        ("stats count(*) by path", False),
+        ("filter status >= 500 | stats count(*) as n by bin(1m)", False),
+        ("filter @message like /x/ | stats count(*)", True),
+        ("sort status | limit 3 | stats count(*)", True),
+        ("fields @timestamp, @message", True),
+        ("fields jsonParse(@message) as j | stats count(*) by j.a", True),
+    ],
+)
+def test_which_queries_need_the_messages_cached(query, needed):
+    from opskit.logs.columnar import needs_messages
+
+    assert needs_messages(parse_query(query)) is needed
+
+
+def test_cache_stores_messages_only_when_read_and_recovers_a_wrong_guess(tmp_path, monkeypatch):
+    import opskit.logs.columnar as columnar
+
+    monkeypatch.setenv("OPSKIT_CACHE_DIR", str(tmp_path / "cache"))
+    events = [event(i, {"status": 200 + 300 * (i % 2), "path": f"/p{i % 3}"}) for i in range(20)]
+    path = write(tmp_path / "e.jsonl", events)
+    stats = "stats count(*) as n by path"
+    assert (
+        run_file(stats, path, engine="duckdb", cache=True).rows
+        == run_file(stats, path, engine="python").rows
+    )
+    monkeypatch.setattr(columnar, "needs_messages", lambda query: False)  # a wrong guess
+    query = 'filter @message like /"status": 5/ | stats count(*) as n by path'
+    got = run_file(query, path, engine="duckdb", cache=True)
+    assert got.rows == run_file(query, path, engine="python").rows and got.rows
