@@ -103,3 +103,26 @@ def test_duckdb_rejects_a_regex_so_python_answers(tmp_path):
     assert [r["@message"] for r in result.rows] == ["ab"]
     with pytest.raises(QueryFailed):
         run_file("filter @message like /a(?=b)/", path, engine="duckdb")
+
+
+def test_one_paginator_for_insights_cost_and_the_demo(clients):
+    """opskit.logs.cloudwatch.filter_events follows every page on moto; the demo counts with it."""
+    from opskit.demo.__main__ import count_access_lines
+    from opskit.errors import NotFoundError
+    from opskit.logs.cloudwatch import filter_events
+
+    logs = clients.client("logs")
+    group = "/aws/lambda/opskit-paginator"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    lines = ['{"message": "request", "status": 200}', "START RequestId: x"] * 30
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": 1_795_000_000_000 + i, "message": m} for i, m in enumerate(lines)],
+    )
+    assert len(list(filter_events(logs, group, page_size=7))) == 60
+    assert count_access_lines(logs, group) == 30
+    assert count_access_lines(logs, "/aws/lambda/none") == 0
+    with pytest.raises(NotFoundError):
+        list(filter_events(logs, "/aws/lambda/none"))
