@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.insights_vs_jq import DATA, EVENTS, STATS_QUERY, THRESHOLD, generate  # noqa: E402
-from opskit.insights.engine import connect, run_file  # noqa: E402
+from opskit.insights.backends.duckdb import connect  # noqa: E402
+from opskit.insights.engine import run_file  # noqa: E402
 from opskit.insights.library import get_query  # noqa: E402
 
 REPEAT = int(os.environ.get("BENCH_INSIGHTS_REPEAT", "3"))

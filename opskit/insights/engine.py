@@ -134,27 +134,6 @@ def run_file(
     return run_events(parsed, read_events(path, fmt), **options)  # type: ignore[arg-type]
 
 
-def connect(database: str = ":memory:") -> Any:
-    import duckdb
-
-    from opskit.insights.functions import ipv6_in_subnet, is_ipv6
-
-    # Both cores; beyond 1 GB DuckDB spills to disk instead of growing (bounded memory).
-    spill = Path(tempfile.gettempdir()) / "opskit-duckdb"
-    con = duckdb.connect(
-        database, config={"threads": 2, "memory_limit": "1GB", "temp_directory": str(spill)}
-    )
-    con.create_function("opskit_is_ipv6", is_ipv6, ["VARCHAR"], "BOOLEAN", null_handling="special")
-    con.create_function(
-        "opskit_ipv6_in_subnet",
-        ipv6_in_subnet,
-        ["VARCHAR", "VARCHAR"],
-        "BOOLEAN",
-        null_handling="special",
-    )
-    return con
-
-
 def _backend(parsed: ast.Query, relation: str, cached: set[str] | None, options: dict) -> Any:
     from opskit.insights.backends.duckdb import DuckBackend
 
@@ -182,6 +161,8 @@ def _run_duckdb(
             source = Path(tmp) / "events.jsonl"
             write_events(read_events(path, fmt), source)  # type: ignore[arg-type]
         if not cache:
+            from opskit.insights.backends.duckdb import connect
+
             con = connect()
             try:
                 backend = _backend(parsed, events_relation(str(source)), None, options)

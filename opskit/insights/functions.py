@@ -23,6 +23,7 @@ from typing import Any, Protocol
 
 from opskit.insights import ast
 from opskit.insights.backends.sql import NULL, S, floor_sql, natkey, num, q, txt
+from opskit.insights.backends.sql import truth as sql_truth
 from opskit.insights.values import (
     EXACT_INT_LIMIT,
     Timestamp,
@@ -30,6 +31,7 @@ from opskit.insights.values import (
     as_text,
     json_text,
     sort_key,
+    truth,
 )
 
 
@@ -183,14 +185,8 @@ def _round_time(rounder: Callable[[int, ast.Duration], int]) -> Callable[..., An
     return apply
 
 
-def _truthy(value: Any) -> bool | None:
-    from opskit.insights.backends.python import truth
-
-    return truth(value)
-
-
 def _if(condition: Any, then: Any, otherwise: Any = None) -> Any:
-    return then if _truthy(condition) is True else otherwise
+    return then if truth(condition) is True else otherwise
 
 
 def _ip(value: Any, version: int | None) -> Any:
@@ -325,15 +321,13 @@ def _sql_extreme(fn: str) -> SqlBuilder:
 
 
 def _sql_if(ctx: SqlContext, args: list[S], nodes: tuple[ast.Expr, ...]) -> S:
-    from opskit.insights.backends.sql import truth
-
     then, otherwise = args[1], args[2] if len(args) > 2 else NULL
     if then.kind == otherwise.kind or otherwise is NULL:
         kind = then.kind
         a, b = then.sql, otherwise.sql if otherwise is not NULL else "NULL"
     else:
         kind, a, b = "any", txt(then), txt(otherwise)
-    return S(f"(CASE WHEN {truth(args[0])} THEN {a} ELSE {b} END)", kind)
+    return S(f"(CASE WHEN {sql_truth(args[0])} THEN {a} ELSE {b} END)", kind)
 
 
 _IPV4 = r"^((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])$"

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from opskit.insights import ast
+from opskit.insights.parser import QuerySyntaxError
 
 DEFAULT_LIMIT = 10_000  # documented: a query without `limit` returns up to 10,000 rows
 MAX_STATS = 2
@@ -43,8 +44,6 @@ class Backend(Protocol):
 
 def validate(query: ast.Query) -> None:
     """Reject what CloudWatch Logs Insights rejects, with its kind of message."""
-    from opskit.insights.parser import QuerySyntaxError
-
     commands = query.commands
     stats = [i for i, c in enumerate(commands) if isinstance(c, ast.Stats)]
     if len(stats) > MAX_STATS:

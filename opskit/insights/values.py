@@ -52,6 +52,18 @@ def as_number(value: object) -> float | int | None:
     return None
 
 
+def truth(value: object) -> bool | None:
+    """A value as a condition: numbers are true unless 0, text unless empty; missing is None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    number = as_number(value)
+    if number is not None:
+        return number != 0
+    return as_text(value) != ""
+
+
 def as_text(value: object) -> str | None:
     if value is None:
         return None

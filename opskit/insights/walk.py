@@ -7,6 +7,7 @@ from dataclasses import fields as dataclass_fields
 from typing import Any
 
 from opskit.insights import ast
+from opskit.insights.functions import is_aggregate
 
 
 def nodes(node: Any) -> Iterator[Any]:
@@ -42,8 +43,6 @@ def calls(node: Any, *, aggregate: bool | None = None) -> list[ast.Call]:
 
     Aggregates are not looked into: an aggregate's own argument is scalar by grammar.
     """
-    from opskit.insights.functions import is_aggregate
-
     out: list[ast.Call] = []
 
     def visit(item: Any) -> None:

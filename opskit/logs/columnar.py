@@ -70,13 +70,13 @@ def open_cached(
     from opskit.insights.backends.duckdb import (
         PLATFORM_KINDS,
         _platform_sql,
+        connect,
         field_columns,
         is_json_field,
         json_paths,
         prepared,
     )
     from opskit.insights.backends.sql import ident, q
-    from opskit.insights.engine import connect
 
     with_messages = needs_messages(query) if messages is None else messages
     con = connect(str(entry_for(path)))

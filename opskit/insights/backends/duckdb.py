@@ -122,6 +122,30 @@ PLATFORM_KINDS = {
 }
 
 
+def connect(database: str = ":memory:") -> Any:
+    import tempfile
+    from pathlib import Path
+
+    import duckdb
+
+    from opskit.insights.functions import ipv6_in_subnet, is_ipv6
+
+    # Both cores; beyond 1 GB DuckDB spills to disk instead of growing (bounded memory).
+    spill = Path(tempfile.gettempdir()) / "opskit-duckdb"
+    con = duckdb.connect(
+        database, config={"threads": 2, "memory_limit": "1GB", "temp_directory": str(spill)}
+    )
+    con.create_function("opskit_is_ipv6", is_ipv6, ["VARCHAR"], "BOOLEAN", null_handling="special")
+    con.create_function(
+        "opskit_ipv6_in_subnet",
+        ipv6_in_subnet,
+        ["VARCHAR", "VARCHAR"],
+        "BOOLEAN",
+        null_handling="special",
+    )
+    return con
+
+
 class DuckBackend:
     name = "duckdb"
 

@@ -16,24 +16,13 @@ from typing import Any
 
 from opskit.insights import ast, walk
 from opskit.insights.functions import Accumulator, Descending, lookup
-from opskit.insights.values import as_number, as_text, render, sort_key
+from opskit.insights.values import as_number, as_text, render, sort_key, truth
 
 Row = dict[str, Any]
 Fn = Callable[[Row], Any]
 
 
 # ---- scalar semantics --------------------------------------------------------------
-
-
-def truth(value: Any) -> bool | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return value
-    number = as_number(value)
-    if number is not None:
-        return number != 0
-    return as_text(value) != ""
 
 
 def compare(op: str, left: Any, right: Any) -> bool | None:
