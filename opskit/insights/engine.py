@@ -160,35 +160,49 @@ def _run_duckdb(
         if fmt != "lines":  # documents and raw lines: normalised once by the events layer
             source = Path(tmp) / "events.jsonl"
             write_events(read_events(path, fmt), source)  # type: ignore[arg-type]
-        if not cache:
-            from opskit.insights.backends.duckdb import connect
-
-            con = connect()
+        if cache:
             try:
-                backend = _backend(parsed, events_relation(str(source)), None, options)
-                columns, _ = pipeline.run(parsed, backend, limit)
-                rows = backend.execute(con)
-            finally:
-                con.close()
-            return Result(columns, rows, "duckdb")
-        import duckdb
+                return _run_cached(parsed, path, source, limit, options)
+            except OSError:
+                pass  # no cache here (read-only directory, or another query holds its lock)
+            except Exception as exc:
+                import duckdb
 
-        from opskit.logs.columnar import open_cached
-
-        messages = None  # the cache decides from the query whether messages are needed
-        while True:
-            con, relation, cached = open_cached(
-                path, events_relation(str(source)), parsed, messages=messages
-            )
-            try:
-                backend = _backend(parsed, relation, cached, options)
-                columns, _ = pipeline.run(parsed, backend, limit)
-                rows = backend.execute(con)
-                break
-            except duckdb.BinderException:
-                if messages:  # the cache had everything: a real error
+                if not isinstance(exc, duckdb.IOException):
                     raise
-                messages = True  # the query read the message after all: cache it and rerun
-            finally:
-                con.close()
-    return Result(columns, rows, "duckdb", cached=cache)
+        from opskit.insights.backends.duckdb import connect
+
+        con = connect()
+        try:
+            backend = _backend(parsed, events_relation(str(source)), None, options)
+            columns, _ = pipeline.run(parsed, backend, limit)
+            rows = backend.execute(con)
+        finally:
+            con.close()
+        return Result(columns, rows, "duckdb")
+
+
+def _run_cached(
+    parsed: ast.Query, path: Path, source: Path, limit: int | None, options: dict
+) -> Result:
+    """Run on the columnar cache of `path` (built or extended as the query needs)."""
+    import duckdb
+
+    from opskit.insights.backends.duckdb import events_relation
+    from opskit.logs.columnar import open_cached
+
+    messages = None  # the cache decides from the query whether messages are needed
+    while True:
+        con, relation, cached = open_cached(
+            path, events_relation(str(source)), parsed, messages=messages
+        )
+        try:
+            backend = _backend(parsed, relation, cached, options)
+            columns, _ = pipeline.run(parsed, backend, limit)
+            return Result(columns, backend.execute(con), "duckdb", cached=True)
+        except duckdb.BinderException:
+            if messages:  # the cache had everything: a real error
+                raise
+            messages = True  # the query read the message after all: cache it and rerun
+        finally:
+            con.close()

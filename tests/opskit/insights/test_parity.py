@@ -296,3 +296,12 @@ def test_cache_stores_messages_only_when_read_and_recovers_a_wrong_guess(tmp_pat
     query = 'filter @message like /"status": 5/ | stats count(*) as n by path'
     got = run_file(query, path, engine="duckdb", cache=True)
     assert got.rows == run_file(query, path, engine="python").rows and got.rows
+
+
+def test_no_cache_directory_means_no_cache_not_an_error(tmp_path, monkeypatch):
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    monkeypatch.setenv("OPSKIT_CACHE_DIR", str(blocked / "cache"))  # cannot be created
+    path = write(tmp_path / "e.jsonl", [event(0, {"a": 1})])
+    result = run_file("fields a", path, engine="duckdb", cache=True)
+    assert result.rows == [{"a": "1"}] and not result.cached
