@@ -251,7 +251,9 @@ class DuckBackend:
             base = self.cols.get(".".join(parts[:cut])) or self.aliases.get(".".join(parts[:cut]))  # type: ignore[assignment]
             if base is not None and (base.kind == "json"):
                 value = base.expr() if isinstance(base, Col) else base
-                return S(f"json_extract({value.sql}, {q(_path(parts[cut:]))})", "json")
+                found = f"json_extract({value.sql}, {q(_path(parts[cut:]))})"
+                # A JSON null is a missing field, as in the Python backend.
+                return S(f"(CASE WHEN json_type({found}) <> 'NULL' THEN {found} END)", "json")
         return None
 
     def extract(self, names: set[str]) -> None:

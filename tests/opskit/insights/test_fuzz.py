@@ -25,7 +25,9 @@ value = st.one_of(
     st.none(),
     st.booleans(),
 )
-message = st.fixed_dictionaries({}, optional={"status": value, "n": value, "path": word})
+message = st.fixed_dictionaries(
+    {}, optional={"status": value, "n": value, "path": word, "tags": st.lists(value, max_size=3)}
+)
 events = st.lists(message, min_size=0, max_size=12)
 
 field = st.sampled_from(FIELDS)
@@ -90,7 +92,15 @@ def query(draw) -> str:
             commands.append(f"filter {draw(condition())}")
         else:
             commands.append(f"fields {draw(scalar())} as x{len(commands)}, {draw(field)}")
-    ending = draw(st.sampled_from(["stats", "sort", "dedup", "plain"]))
+    ending = draw(st.sampled_from(["stats", "sort", "dedup", "plain", "unnest"]))
+    if ending == "unnest":
+        commands.append("fields jsonParse(@message) as j")
+        commands.append(f"unnest j.{draw(st.sampled_from(['tags', 'path', 'n']))} into t")
+        tail = draw(
+            st.sampled_from(["stats count(*) as c by t", "fields t, path", "sort t | limit 4"])
+        )
+        commands.append(tail)
+        return " | ".join(commands)
     if ending == "stats":
         aggregate = draw(
             st.sampled_from(
