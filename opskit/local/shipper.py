@@ -176,10 +176,14 @@ class Sink:
                     logEvents=batch[i : i + MAX_BATCH],
                 )
         except Exception as exc:  # the emulator may be gone: keep the gateway running
-            print(
-                f"shipper: could not ship {len(batch)} events: {exc}", file=sys.stderr, flush=True
-            )
+            _note(f"shipper: could not ship {len(batch)} events: {exc}")
             self.ready = False
+
+
+def _note(message: str) -> None:
+    """The shipper's stderr is the gateway's error log (.opskit/gateway.err.log)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
 
 
 class MetricSink:
@@ -195,10 +199,8 @@ class MetricSink:
             for namespace, data in metric_data(accesses, self.target):
                 self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
         except Exception as exc:  # metrics are a bonus: never stop shipping the logs
-            print(
-                f"shipper: warning: could not publish metrics for {len(accesses)} requests: {exc}",
-                file=sys.stderr,
-                flush=True,
+            _note(
+                f"shipper: warning: could not publish metrics for {len(accesses)} requests: {exc}"
             )
 
 
@@ -277,17 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    import boto3
+    from opskit.aws import ClientFactory
 
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=args.endpoint,
-            region_name=args.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
+    client = ClientFactory(args.region, endpoint_url=args.endpoint).client
     sink = Sink(client("logs"), args.group, stream_name(datetime.now(UTC)))
     function_name = args.function_name or args.group.rsplit("/", 1)[-1]
     metrics = MetricSink(client("cloudwatch"), Target(args.api_id, args.stage, function_name))
