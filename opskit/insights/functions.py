@@ -498,7 +498,14 @@ class Stddev(Numbers):
 
 class Pct(Numbers):
     def finish(self, numbers: list[float | int]) -> Any:
-        return percentile(sorted(numbers), float(self.call.args[1].value))  # type: ignore[union-attr]
+        return percentile(sorted(numbers), percent_of(self.call))
+
+
+def percent_of(call: ast.Call) -> float:
+    """pct()'s second argument: a number literal (the parser checks it)."""
+    literal = call.args[1]
+    assert isinstance(literal, ast.Literal)
+    return float(literal.value)  # type: ignore[arg-type]
 
 
 def percentile(ordered: list[float | int], percent: float) -> float | None:
@@ -584,7 +591,7 @@ def _sql_count(arg: S | None, call: ast.Call) -> S:
 
 def _sql_pct(arg: S | None, call: ast.Call) -> S:
     assert arg is not None
-    percent = min(max(float(call.args[1].value), 0.0), 100.0) / 100  # type: ignore[union-attr]
+    percent = min(max(percent_of(call), 0.0), 100.0) / 100
     return S(f"quantile_cont({num(arg)}, {percent!r})", "num")
 
 

@@ -105,7 +105,8 @@ def open_cached(
             if is_json_field(n) or n in discovered.PLATFORM_FIELDS
         )
         if wanted or not tables:
-            selects, paths = [], []
+            selects: list[str] = []
+            paths: list[str] = []
             for name in wanted:
                 if name in PLATFORM_KINDS:
                     selects.append(f"{_platform_sql(name)} AS {ident('f:' + name)}")

@@ -116,7 +116,7 @@ def read_events(path: Path, fmt: Format | None = None) -> Iterator[dict[str, Any
                         "fix or drop that line",
                     )
                 stamp = value.get("timestamp")
-                event = {"message": raw.decode("utf-8", "replace")}
+                event: dict[str, Any] = {"message": raw.decode("utf-8", "replace")}
                 if isinstance(stamp, int) and not isinstance(stamp, bool):
                     event["timestamp"] = stamp
                 yield event

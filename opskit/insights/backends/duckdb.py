@@ -135,8 +135,10 @@ def connect(database: str = ":memory:") -> Any:
     con = duckdb.connect(
         database, config={"threads": 2, "memory_limit": "1GB", "temp_directory": str(spill)}
     )
-    con.create_function("opskit_is_ipv6", is_ipv6, ["VARCHAR"], "BOOLEAN", null_handling="special")
-    con.create_function(
+    # The IPv6 checks of the function registry, as SQL functions (NULL in, NULL out).
+    udf: Any = con  # duckdb's stubs want an enum where the documented string works
+    udf.create_function("opskit_is_ipv6", is_ipv6, ["VARCHAR"], "BOOLEAN", null_handling="special")
+    udf.create_function(
         "opskit_ipv6_in_subnet",
         ipv6_in_subnet,
         ["VARCHAR", "VARCHAR"],
@@ -248,9 +250,10 @@ class DuckBackend:
             return None
         parts = name.split(".")
         for cut in range(len(parts) - 1, 0, -1):
-            base = self.cols.get(".".join(parts[:cut])) or self.aliases.get(".".join(parts[:cut]))  # type: ignore[assignment]
-            if base is not None and (base.kind == "json"):
-                value = base.expr() if isinstance(base, Col) else base
+            prefix = ".".join(parts[:cut])
+            column = self.cols.get(prefix)
+            value = column.expr() if column is not None else self.aliases.get(prefix)
+            if value is not None and value.kind == "json":
                 found = f"json_extract({value.sql}, {q(_path(parts[cut:]))})"
                 # A JSON null is a missing field, as in the Python backend.
                 return S(f"(CASE WHEN json_type({found}) <> 'NULL' THEN {found} END)", "json")
@@ -343,7 +346,8 @@ class DuckBackend:
                 options = ", 'i'" if "i" in node.right.flags else ""
                 pattern = node.right.sql_pattern or node.right.pattern
                 return S(f"({neg}regexp_matches({txt(left)}, {q(pattern)}{options}))", "bool")
-            needle = str(node.right.value)  # type: ignore[union-attr]
+            assert isinstance(node.right, ast.Literal)
+            needle = str(node.right.value)
             return S(f"({neg}contains({txt(left)}, {q(needle)}))", "bool")
         right = self.expr(node.right, aggregate)
         if node.op in ("and", "or"):

@@ -29,6 +29,8 @@ def compare(op: str, left: Any, right: Any) -> bool | None:
     if left is None or right is None:
         return None
     ln, rn = as_number(left), as_number(right)
+    a: Any
+    b: Any
     if ln is not None and rn is not None:
         a, b = ln, rn
     elif ln is None and rn is None:
@@ -40,12 +42,12 @@ def compare(op: str, left: Any, right: Any) -> bool | None:
     if op == "!=":
         return a != b
     if op == "<":
-        return a < b  # type: ignore[operator]
+        return a < b
     if op == "<=":
-        return a <= b  # type: ignore[operator]
+        return a <= b
     if op == ">":
-        return a > b  # type: ignore[operator]
-    return a >= b  # type: ignore[operator]
+        return a > b
+    return a >= b
 
 
 def arithmetic(op: str, left: Any, right: Any) -> Any:
@@ -163,7 +165,8 @@ def _compile_binary(expr: ast.Binary, slots: dict[int, str] | None) -> Fn:
                 return (pattern.search(text) is None) is negated
 
             return regex_like
-        needle = str(expr.right.value)  # type: ignore[union-attr]
+        assert isinstance(expr.right, ast.Literal)
+        needle = str(expr.right.value)
 
         def substring_like(row: Row) -> Any:
             text = as_text(left(row))
@@ -202,6 +205,10 @@ def _compile_binary(expr: ast.Binary, slots: dict[int, str] | None) -> Fn:
     return lambda row: arithmetic(op, left(row), right(row))
 
 
+def _constant(value: Any) -> Fn:
+    return lambda row: value
+
+
 def _compile_call(expr: ast.Call, slots: dict[int, str] | None) -> Fn:
     function = lookup(expr.name)
     assert function is not None and not function.aggregate, expr.name
@@ -209,8 +216,7 @@ def _compile_call(expr: ast.Call, slots: dict[int, str] | None) -> Fn:
     args: list[Fn] = []
     for index, arg in enumerate(expr.args):
         if index in function.period_args:
-            period = arg
-            args.append(lambda row, period=period: period)
+            args.append(_constant(arg))
         else:
             args.append(compile_expr(arg, slots))
     if function.uses_timestamp:
@@ -336,10 +342,10 @@ class PythonBackend:
         outputs = [(item.name, compile_expr(item.expr, slots)) for item in command.aggregates]
         rows: list[Row] = []
         for values, accumulators in groups.values():
-            row: Row = {}
+            out: Row = {}
             for item, value in zip(command.groups, values, strict=True):
                 if value is not None:
-                    row[item.name] = value
+                    out[item.name] = value
             slot_row: Row = {
                 slots[id(c)]: acc.result() for c, acc in zip(calls, accumulators, strict=True)
             }
@@ -347,8 +353,8 @@ class PythonBackend:
                 value = fn(slot_row)
                 slot_row[name] = value  # later items may use this one by its alias
                 if value is not None:
-                    row[name] = value
-            rows.append(row)
+                    out[name] = value
+            rows.append(out)
         self.rows = rows
         self.ordered = False
         self.default_key = group_order([g.name for g in command.groups])
