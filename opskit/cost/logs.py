@@ -699,95 +699,23 @@ def _dynamodb_per_request(
 
 
 def iter_file_events(path: Path) -> Iterator[tuple[int | None, str]]:
-    """JSON lines of CloudWatch events, or one JSON document with an `events` array."""
-    if not path.is_file():
-        raise NotFoundError(
-            f"no such file {path}",
-            "cannot read events",
-            "pass --file PATH to an export of log events",
-        )
-    with path.open("rb") as handle:
-        first = handle.read(4096).lstrip()
-        handle.seek(0)
-        if first.startswith(b"{") and _is_document(path):
-            document = orjson.loads(path.read_bytes())
-            yield from _events_of(document.get("events", []), path)
-            return
-        loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        for number, raw in enumerate(handle, 1):
-            try:
-                event = loads(raw)  # orjson skips the surrounding whitespace itself
-            except decode_error:
-                if not raw.strip():
-                    continue
-                raise ConfigError(
-                    f"{path}:{number} is not JSON",
-                    "expected one CloudWatch event per line",
-                    "export with `aws logs filter-log-events` or use the `events` document shape",
-                ) from None
-            try:
-                yield event.get("timestamp"), event["message"]
-            except (AttributeError, KeyError, TypeError):
-                raise ConfigError(
-                    f"{path}:{number} is not a log event",
-                    'expected {"timestamp": ms, "message": "..."}',
-                    "export with `aws logs filter-log-events`",
-                ) from None
+    """(timestamp, message) of every event in an export (any format opskit.logs.events reads)."""
+    from opskit.logs.events import read_events
 
-
-def _is_document(path: Path) -> bool:
-    """A whole-file JSON object with `events` (not JSON lines)."""
-    with path.open("rb") as handle:
-        first_line = handle.readline()
-    try:
-        value = orjson.loads(first_line)
-    except orjson.JSONDecodeError:
-        return True  # a multi-line document
-    return isinstance(value, dict) and "events" in value
-
-
-def _events_of(events: Any, path: Path) -> Iterator[tuple[int | None, str]]:
-    if not isinstance(events, list):
-        raise ConfigError(
-            f"{path}: `events` is not a list",
-            'expected {"events": [{"timestamp": ms, "message": ...}]}',
-            "fix the export",
-        )
-    for event in events:
-        if isinstance(event, dict) and "message" in event:
-            yield event.get("timestamp"), event["message"]
+    for event in read_events(path):
+        message = event["message"]
+        yield event.get("timestamp"), message if isinstance(message, str) else str(message)
 
 
 def iter_cloudwatch_events(
     logs: Any, group: str, start: datetime, end: datetime, page_size: int | None = None
 ) -> Iterator[tuple[int | None, str]]:
-    """filter_log_events over [start, end), every page followed."""
-    from opskit.aws import aws_error, error_code  # botocore: only when reading CloudWatch
+    """filter_log_events over [start, end), every page followed (opskit.logs.cloudwatch)."""
+    from opskit.logs.cloudwatch import filter_events
 
-    kwargs: dict[str, Any] = {
-        "logGroupName": group,
-        "startTime": int(start.timestamp() * 1000),
-        "endTime": int(end.timestamp() * 1000) - 1,
-    }
-    if page_size:
-        kwargs["limit"] = page_size
-    while True:
-        try:
-            page = logs.filter_log_events(**kwargs)
-        except Exception as exc:  # botocore errors -> one line
-            if error_code(exc) == "ResourceNotFoundException":
-                raise NotFoundError(
-                    f"log group {group} not found",
-                    "nothing deployed, or no traffic yet",
-                    "deploy with `opskit deploy`, or pass --file with exported events",
-                ) from None
-            raise aws_error(f"reading {group}", exc, "grant logs:FilterLogEvents") from None
-        for event in page.get("events", []):
-            yield event.get("timestamp"), event.get("message", "")
-        token = page.get("nextToken")
-        if not token or token == kwargs.get("nextToken"):
-            return
-        kwargs["nextToken"] = token
+    start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000) - 1
+    for event in filter_events(logs, group, start_ms, end_ms, page_size=page_size):
+        yield event.get("timestamp"), event.get("message", "")
 
 
 def window_of(since: timedelta) -> float:
