@@ -76,7 +76,45 @@ def _local_state(app: App) -> Any:
     help="Template file (default cloudformation/gateway.yaml).",
 )
 @click.option(
-    "--no-smoke-test", is_flag=True, help="Skip GET <ApiUrl>/health/live after deploying."
+    "--save",
+    is_flag=True,
+    help="Write the --parameter values into opskit.toml ([env.NAME.parameters]) once deployed.",
+)
+@click.option(
+    "--no-smoke-test", is_flag=True, help="Skip GET <ApiUrl>/health/ready after deploying."
+)
+@click.option("--no-lint", is_flag=True, help="Skip the cfn-lint check of the template.")
+@click.option(
+    "--role-arn",
+    default=None,
+    metavar="ARN",
+    help="IAM role CloudFormation assumes to apply the change set (default: your credentials).",
+)
+@click.option(
+    "--tags",
+    "tag_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra stack tags (repeatable; CloudFormation copies them to resources).",
+)
+@click.option(
+    "--notification-arns",
+    "notification_arns",
+    multiple=True,
+    metavar="ARN",
+    help="SNS topic that receives the stack's events (repeatable, at most 5).",
+)
+@click.option(
+    "--rollback-alarms",
+    is_flag=True,
+    help="Roll back automatically if the baseline's critical alarms fire during the deploy.",
+)
+@click.option(
+    "--monitoring-minutes",
+    type=click.IntRange(0, 180),
+    default=10,
+    show_default=True,
+    help="With --rollback-alarms: how long after the deploy the alarms are watched.",
 )
 @click.pass_obj
 def deploy(
@@ -85,21 +123,39 @@ def deploy(
     yes: bool,
     parameters: tuple[str, ...],
     template: str | None,
+    save: bool,
     no_smoke_test: bool,
+    no_lint: bool,
+    role_arn: str | None,
+    tag_pairs: tuple[str, ...],
+    notification_arns: tuple[str, ...],
+    rollback_alarms: bool,
+    monitoring_minutes: int,
 ) -> None:
-    """Package, upload and deploy the stack through a change set.
+    """Lint, package, upload and deploy the stack through a change set.
 
-    Shows the change set (action, resource, type, replacement) and asks before
-    executing it unless --yes. With --plan it stops after showing it. No changes:
-    says so and exits 0 without uploading anything.
+    Checks the template with cfn-lint first (cached by template hash). Shows the
+    change set (action, resource, type, replacement), the parameter diff and the
+    property-level diff, and asks before executing it unless --yes. With --plan
+    it stops after showing it. Parameters not given keep their deployed values.
+    No changes: says so and exits 0 without uploading anything. After deploying,
+    GET <ApiUrl>/health/ready must answer 200, else exit 10. Ctrl-C deletes the
+    change set it created and exits 130.
     """
     from opskit.deploy import service
     from opskit.deploy.template import parse_overrides, template_path
 
     env = app.env
     overrides = parse_overrides(parameters)
+    tags = parse_overrides(tag_pairs, option="--tags")
     architecture = overrides.get("Architecture") or env.parameters.get("Architecture", "arm64")
     state = _local_state(app)
+    triggers: list[str] = []
+    if rollback_alarms:
+        from opskit.deploy.rollback import rollback_alarm_arns
+
+        triggers = rollback_alarm_arns(app.clients.client("cloudwatch"), env.stack_name)
+    protection = env.settings.get("termination_protection")
     request = service.DeployRequest(
         env=env,
         template_file=template_path(env.root, env.settings, template),
@@ -108,12 +164,21 @@ def deploy(
         assume_yes=yes,
         package=lambda: make_package(app, architecture),
         gateway_url=state.gateway_url if state else None,
+        lint=not no_lint,
+        role_arn=role_arn or env.settings.get("role_arn"),
+        tags={**{str(k): str(v) for k, v in (env.settings.get("tags") or {}).items()}, **tags},
+        notification_arns=notification_arns or tuple(env.settings.get("notification_arns", ())),
+        rollback_triggers=tuple(triggers),
+        monitoring_minutes=monitoring_minutes if triggers else 0,
+        termination_protection=None if protection is None else bool(protection),
     )
     terminal = app.terminal
     with TerminalUI(terminal) as ui:
         result = service.deploy(request, app.clients, ui, clock=app.clock, sleep=app.sleep)
     for note in result.local_notes:
         err(terminal, f"local emulator: {note}")
+    if save and overrides and result.outcome != "planned":
+        _save(app, overrides)
     summary: dict[str, Any] = {
         "stack": env.stack_name,
         "outcome": result.outcome,
@@ -127,6 +192,10 @@ def deploy(
             app, summary, f"No changes: stack {env.stack_name} is up to date ({result.status})."
         )
         return
+    summary["parameter_changes"] = [c.__dict__ for c in result.parameter_changes]
+    summary["property_changes"] = [c.__dict__ for c in result.property_changes]
+    if result.imported:
+        summary["imported"] = result.imported
     if result.outcome == "planned":
         count = len(result.change_set.rows())
         _finish(app, summary, f"Plan only: change set not executed ({count} changes).")
@@ -157,6 +226,18 @@ def deploy(
             out(terminal, f"Smoke test: GET {smoke.url} -> {smoke.status}")
     if terminal.output == "json":
         terminal.write(json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def _save(app: App, overrides: dict[str, str]) -> None:
+    from opskit.config import CONFIG_NAME, find_config
+    from opskit.deploy.saved import save_parameters
+
+    path = find_config() or app.env.root / CONFIG_NAME
+    save_parameters(path, app.env.name, overrides)
+    err(
+        app.terminal,
+        f"Saved {', '.join(sorted(overrides))} to {path} [env.{app.env.name}.parameters]",
+    )
 
 
 def _finish(app: App, summary: dict[str, Any], line: str) -> None:
