@@ -148,7 +148,6 @@ def deploy(
     env = app.env
     overrides = parse_overrides(parameters)
     tags = parse_overrides(tag_pairs, option="--tags")
-    architecture = overrides.get("Architecture") or env.parameters.get("Architecture", "arm64")
     state = _local_state(app)
     triggers: list[str] = []
     if rollback_alarms:
@@ -162,7 +161,7 @@ def deploy(
         overrides=overrides,
         plan_only=plan,
         assume_yes=yes,
-        package=lambda: make_package(app, architecture),
+        package=lambda architecture: make_package(app, architecture),
         gateway_url=state.gateway_url if state else None,
         lint=not no_lint,
         role_arn=role_arn or env.settings.get("role_arn"),
@@ -317,15 +316,33 @@ def status(app: App, drift: bool, event_count: int) -> None:
 @click.command()
 @env_option
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+@click.option(
+    "--all",
+    "remove_all",
+    is_flag=True,
+    help="Also delete the alarms, metric filters, SNS topic, dashboard and budget opskit made.",
+)
 @click.pass_obj
-def destroy(app: App, yes: bool) -> None:
-    """Delete the stack. Data tables are retained (DeletionPolicy: Retain) and never deleted."""
+def destroy(app: App, yes: bool, remove_all: bool) -> None:
+    """Delete the stack; tables and logs are kept and re-adopted by the next deploy.
+
+    Lists everything opskit created for the environment first: what is deleted,
+    what is kept (tables and log groups, retained; the shared artifact bucket) and
+    the extras other commands made (alarms, metric filters, SNS topic, dashboard,
+    budget), which --all deletes too. Data tables are never deleted by opskit.
+    """
     from opskit.deploy.destroy import destroy as run_destroy
 
     terminal = app.terminal
     with TerminalUI(terminal) as ui:
         result = run_destroy(
-            app.env, app.clients, ui, assume_yes=yes, clock=app.clock, sleep=app.sleep
+            app.env,
+            app.clients,
+            ui,
+            assume_yes=yes,
+            clock=app.clock,
+            sleep=app.sleep,
+            remove_all=remove_all,
         )
     out(terminal, f"Deleted stack {result.stack_name}.")
     if app.env.local:
@@ -333,12 +350,21 @@ def destroy(app: App, yes: bool) -> None:
     for kept in result.retained:
         out(
             terminal,
-            f"Retained (DeletionPolicy: Retain, data kept): {kept['physical_id']} ({kept['type']})",
+            f"Retained (DeletionPolicy, data kept): {kept['physical_id']} ({kept['type']})",
+        )
+    for extra in result.removed:
+        out(terminal, f"Deleted {extra.kind}: {extra.name}")
+    if result.extras:
+        out(
+            terminal,
+            f"Left in place: {len(result.extras)} opskit-managed extras "
+            f"({', '.join(sorted({e.kind for e in result.extras}))}); "
+            "`opskit destroy --all` deletes them",
         )
     if result.retained:
         out(
             terminal,
-            "Delete retained tables yourself if you really want their data gone; opskit never does.",
+            "The next `opskit deploy` re-adopts the retained resources; opskit never deletes tables.",
         )
 
 

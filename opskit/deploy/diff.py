@@ -44,10 +44,10 @@ def is_secret(key: str, declaration: dict[str, Any] | None, *values: str | None)
 
 
 def _show(value: str, secret: bool) -> str:
+    if value == "":
+        return '""'  # says "not set" and reveals nothing
     if secret:
         return MASK
-    if value == "":
-        return '""'
     return value if len(value) <= MAX_VALUE else value[: MAX_VALUE - 1] + "…"
 
 

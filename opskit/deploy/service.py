@@ -44,7 +44,7 @@ class DeployRequest:
     overrides: dict[str, str] = field(default_factory=dict)
     plan_only: bool = False
     assume_yes: bool = False
-    package: Callable[[], artifacts.PackageLike] | None = None
+    package: Callable[[str], artifacts.PackageLike] | None = None  # architecture -> zip
     gateway_url: str | None = None  # local only: what ApiUrl becomes
     timeout: float = 2 * 3600
     lint: bool = True
@@ -307,7 +307,7 @@ def _deploy(
     previous = stack_parameters(stack) if stack else None
     if request.package is None:
         raise DeployFailed("no package function", "internal", "report this")
-    package = request.package()
+    package = request.package(architecture_of(template, env, request.overrides, previous))
     bucket = artifacts.resolve_bucket(s3, account, env, previous)
     key = artifacts.artifact_key(package.sha256)
     computed = {
@@ -330,7 +330,7 @@ def _deploy(
         from opskit.local.cfn import resolve_previous
         from opskit.local.transform import to_local
 
-        parameters = resolve_previous(parameters, previous)
+        parameters = resolve_previous(parameters, previous, template)
         deployed = stk.stack_template(cfn, env.stack_name) if change_set_type == "UPDATE" else None
         local = to_local(template, request.gateway_url, deployed)
         local_notes = local.notes()
@@ -419,6 +419,18 @@ def _deploy(
     described = stk.describe_stack(cfn, env.stack_name) or {}
     result.outputs = stk.outputs_of(described)
     return result
+
+
+def architecture_of(
+    template: dict[str, Any],
+    env: Environment,
+    overrides: dict[str, str],
+    previous: dict[str, str] | None,
+) -> str:
+    """The Architecture the function will have, so the zip is built for it (kept values too)."""
+    declared = (template.get("Parameters") or {}).get("Architecture") or {}
+    merged = {**(previous or {}), **env.parameters, **overrides}
+    return str(merged.get("Architecture") or declared.get("Default") or "arm64")
 
 
 def check_template(text: str, env: Environment, ui: DeployUI) -> None:
@@ -562,7 +574,8 @@ def _import(
         cfn, env, cs, progress, ui, body, parameters, import_options, clients,
         sleep=sleep, timer=timer, timeout=request.timeout,
     )  # fmt: skip
-    if status != "IMPORT_COMPLETE":
+    done = {"IMPORT_COMPLETE", "CREATE_COMPLETE"} if env.local else {"IMPORT_COMPLETE"}
+    if status not in done:  # the emulator's import is a create (opskit/local/cfn.py)
         raise deploy_failure(cfn, env, status, events, action="import")
     progress.executed = None  # the import is done; the update that follows is a new step
     return status

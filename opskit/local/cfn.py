@@ -10,7 +10,9 @@ UpdateStack, which moto implements fully (outputs, parameters, events).
 UsePreviousValue: moto only remembers the parameters a stack was given explicitly
 (not the defaulted ones), answers HTTP 500 for the others, and never sees a change
 set with them as a no-op. So locally each UsePreviousValue is sent as the value
-DescribeStacks reports (`resolve_previous`): the same effective parameters.
+DescribeStacks reports, or left out when that is the template's default (moto
+would see "7" replace 7 and drop the log group that uses it): `resolve_previous`.
+The effective parameters are the same.
 
 IMPORT change sets: moto "imports" by creating the resource again, which fails for
 a table that exists. Locally the import is emulated: each retained table's items
@@ -89,15 +91,21 @@ def execute_locally(
 
 
 def resolve_previous(
-    parameters: list[dict[str, Any]], previous: dict[str, str] | None
+    parameters: list[dict[str, Any]], previous: dict[str, str] | None, template: dict[str, Any]
 ) -> list[dict[str, Any]]:
     """UsePreviousValue entries replaced by the deployed value (for moto only)."""
-    return [
-        {"ParameterKey": p["ParameterKey"], "ParameterValue": (previous or {})[p["ParameterKey"]]}
-        if p.get("UsePreviousValue")
-        else p
-        for p in parameters
-    ]
+    declared = template.get("Parameters") or {}
+    resolved = []
+    for param in parameters:
+        key = param["ParameterKey"]
+        if not param.get("UsePreviousValue"):
+            resolved.append(param)
+            continue
+        value = (previous or {})[key]
+        if "Default" in declared.get(key, {}) and str(declared[key]["Default"]) == value:
+            continue  # the default gives the same value, and moto keeps its own type
+        resolved.append({"ParameterKey": key, "ParameterValue": value})
+    return resolved
 
 
 def _drop_keeping_items(

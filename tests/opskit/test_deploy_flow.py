@@ -187,7 +187,7 @@ def test_create_update_noop_destroy(project, moto, package_zip, monkeypatch):
     lines = destroyed.stdout.splitlines()
     assert lines[0] == f"Deleted stack {STACK}."
     assert sorted(lines[1:3]) == sorted(
-        f"Retained (DeletionPolicy: Retain, data kept): {t} (AWS::DynamoDB::Table)" for t in tables
+        f"Retained (DeletionPolicy, data kept): {t} (AWS::DynamoDB::Table)" for t in tables
     )
     assert ddb.list_tables()["TableNames"] == tables  # data tables are never deleted
     gone = run("status")
