@@ -14,7 +14,10 @@ import pytest
 
 from opskit.deploy.lint import LINT_DIR, lint_template
 from opskit.errors import EXIT_CHECK_FAILED, EXIT_CONFIG
-from tests.opskit.test_deploy_flow import ROOT, STACK, aws, package_zip, project, run  # noqa: F401
+from tests.opskit import test_deploy_flow as flow
+from tests.opskit.test_deploy_flow import STACK, aws, run
+
+package_zip, project = flow.package_zip, flow.project  # the deploy-flow fixtures
 
 FUNCTION = f"{STACK}-gateway"
 
