@@ -212,13 +212,22 @@ def upload_template(s3: Any, bucket: Bucket, region: str, body: str) -> str:
 
 
 def source_fingerprint(project_root: Path, architecture: str, python_version: str) -> str:
-    """Hash of everything the package is built from: gateway sources, pinned deps, target."""
+    """Hash of everything the package is built from: gateway sources, deps and their lock,
+    target, and the interpreter that compiles the bytecode."""
     digest = hashlib.sha256(f"{architecture}|{python_version}".encode())
     pyproject = project_root / "pyproject.toml"
     if pyproject.is_file():
         data = tomllib.loads(pyproject.read_text())
         deps = data.get("tool", {}).get("opskit", {}).get("lambda-dependencies", [])
         digest.update(json.dumps(deps, sort_keys=True).encode())
+    from opskit.packaging.bytecode import find_compiler
+    from opskit.packaging.lock import lock_path
+
+    lock = lock_path(project_root)
+    if lock.is_file():  # the resolved versions and hashes
+        digest.update(lock.read_bytes())
+    compiler = find_compiler(python_version)  # bytecode depends on the interpreter release
+    digest.update(f"|bytecode={compiler.version if compiler else None}|".encode())
     gateway = project_root / "gateway"
     for path in sorted(gateway.rglob("*")) if gateway.is_dir() else []:
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
