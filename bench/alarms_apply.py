@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from moto.server import ThreadedMotoServer  # noqa: E402
+from moto.server import ThreadedMotoServer
 
-from opskit.alarms.service import apply_plan, desired_alarms, plan_alarms  # noqa: E402
-from opskit.aws import ClientFactory  # noqa: E402
-from opskit.config import Environment  # noqa: E402
+from opskit.alarms.service import apply_plan, desired_alarms, plan_alarms
+from opskit.aws import ClientFactory
+from opskit.config import Environment
 
 REPEAT = 7
 STACK = "bench-alarms"

@@ -16,7 +16,7 @@ import time
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
 
-from _support import (  # noqa: E402
+from _support import (
     AWS_ENV,
     ROOT,
     create_tables,

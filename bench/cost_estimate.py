@@ -20,10 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from opskit.cost.estimate import estimate_from_events  # noqa: E402
-from opskit.cost.logs import iter_file_events  # noqa: E402
-from opskit.cost.model import Usage, estimate  # noqa: E402
-from opskit.pricing import load_prices  # noqa: E402
+from opskit.cost.estimate import estimate_from_events
+from opskit.cost.logs import iter_file_events
+from opskit.cost.model import Usage, estimate
+from opskit.pricing import load_prices
 
 ROUTES = ("/api/users", "/api/products", "/api/orders", "/auth/sessions", "/health/live")
 

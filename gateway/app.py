@@ -11,7 +11,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -146,7 +146,7 @@ class AccessLogMiddleware:
         self.logger = logger
         self.tracer = tracer
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -164,7 +164,7 @@ class AccessLogMiddleware:
         sent = {"status": 0, "bytes": 0, "started": False}
         rid_header = (b"x-request-id", request_id.encode())
 
-        async def send_wrapper(message: dict[str, Any]) -> None:
+        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 sent["started"] = True
                 sent["status"] = message["status"]
@@ -176,7 +176,7 @@ class AccessLogMiddleware:
         with self.tracer.segment("request"):
             try:
                 await self.app(scope, receive, send_wrapper)
-            except Exception as exc:  # noqa: BLE001 - the last line of defence: JSON, never a traceback
+            except Exception as exc:  # the last line of defence: JSON, never a traceback
                 self.logger.error(
                     "internal",
                     f"unhandled {type(exc).__name__}: {exc}",
@@ -249,8 +249,10 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
     def rt() -> Runtime:
         if runtime is None:
             raise GatewayError(
-                500, "config_invalid", f"gateway misconfigured: {config_error.variable}"
-            )  # type: ignore[union-attr]
+                500,
+                "config_invalid",
+                f"gateway misconfigured: {config_error.variable if config_error else ''}",
+            )
         return runtime
 
     def on_gateway_error(exc: GatewayError, ctx: RequestContext) -> Response:
@@ -281,8 +283,10 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         request.scope["gw"].route = "/health/ready"
         if runtime is None:
             raise GatewayError(
-                503, "config_invalid", f"gateway misconfigured: {config_error.variable}"
-            )  # type: ignore[union-attr]
+                503,
+                "config_invalid",
+                f"gateway misconfigured: {config_error.variable if config_error else ''}",
+            )
         checks = await _readiness(runtime)
         failed = sorted(name for name, state in checks.items() if state != "ok")
         if failed:
@@ -296,7 +300,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         return _json(200, {"status": "ready", "checks": checks})
 
     # -- sessions -------------------------------------------------------------------
-    async def signed_in(request: Request, route: str):  # noqa: ANN202
+    async def signed_in(request: Request, route: str):
         """Route, authenticate and rate-limit a session request: (runtime, principal, decision)."""
         ctx: RequestContext = request.scope["gw"]
         ctx.route = route
@@ -363,7 +367,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         from starlette.middleware.cors import CORSMiddleware
 
         origins = list(runtime.settings.cors_origins)
-        cors = {
+        cors: dict[str, Any] = {
             "allow_origins": origins,
             "allow_methods": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             "allow_headers": ["authorization", "content-type", "x-request-id"],
@@ -387,7 +391,7 @@ class GatewayApp(FastAPI):
 
     proxy_fast_path: Any = None
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if (
             scope["type"] == "http"
             and self.proxy_fast_path is not None
@@ -414,7 +418,7 @@ class ProxyApp:
         self.allow = ", ".join(self.methods)
         self.on_error = on_error
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         try:
             if scope["method"] not in self.methods:
                 raise GatewayError(
@@ -458,7 +462,7 @@ class ProxyEndpoint:
         self.runtime = runtime
         self.proxy = proxy
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         p, r = self.proxy, self.runtime()
         ctx: RequestContext = scope["gw"]
         match = p.find_upstream(r.settings.upstreams, scope["path"])
@@ -508,7 +512,7 @@ class ProxyEndpoint:
         await send({"type": "http.response.body", "body": upstream.body})
 
 
-async def _authenticate(r: Runtime, scope: Mapping[str, Any], ctx: RequestContext):  # noqa: ANN202
+async def _authenticate(r: Runtime, scope: Mapping[str, Any], ctx: RequestContext):
     """Authenticate; a failed attempt counts against the client IP's limit (anonymous key)."""
     header = _header(scope, b"authorization")
     ctx.auth = _credential_kind(header)

@@ -150,7 +150,7 @@ class Authenticator:
         return self._jwks.get(kid) if kid is not None else None
 
     async def _refresh_jwks(self) -> None:
-        url = urlsplit(self.s.jwks_url)
+        url = urlsplit(self.s.jwks_url or "")
         port = url.port or (443 if url.scheme == "https" else 80)
         target = (url.path or "/") + (f"?{url.query}" if url.query else "")
         try:

@@ -58,13 +58,13 @@ def _env_credentials(env: Mapping[str, str]) -> Credentials | None:
 def _botocore_credentials() -> Credentials:
     import botocore.session  # only outside Lambda, when the env vars are not set
 
-    frozen = botocore.session.get_session().get_credentials()
-    if frozen is None:
+    found = botocore.session.get_session().get_credentials()
+    if found is None:
         raise AwsUnavailable(
             "no AWS credentials found (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile)"
         )
-    frozen = frozen.get_frozen_credentials()
-    return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+    frozen = found.get_frozen_credentials()
+    return Credentials(frozen.access_key or "", frozen.secret_key or "", frozen.token)
 
 
 def endpoint_for(
@@ -119,15 +119,15 @@ class AwsJsonClient:
 
     async def call_body(self, operation: str, body: bytes) -> dict[str, Any]:
         """``call`` with the request JSON already serialised (for callers that template it)."""
-        headers = self._headers.get(operation)
-        if headers is None:
-            headers = {
+        unsigned = self._headers.get(operation)
+        if unsigned is None:
+            unsigned = {
                 "content-type": self.content_type,
                 "x-amz-target": f"{self.target_prefix}.{operation}",
             }
-            self._headers[operation] = headers
+            self._headers[operation] = unsigned
         headers = self.signer.sign(
-            await self._credentials(), self.host_header, headers, body, _amz_date()
+            await self._credentials(), self.host_header, unsigned, body, _amz_date()
         )
         self.calls += 1
         try:

@@ -1,38 +1,111 @@
-"""The App object: built once by the root command, passed to every command with pass_obj."""
+"""The App object: built once by the root command, passed to every command with pass_obj.
+
+It is lazy: the global options may still be parsed after the root group runs (`opskit status
+--env local`), so the environment, the terminal and the clients are made on first use, from
+the Settings every copy of a global option records into.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cached_property
+from typing import TYPE_CHECKING
 
-from opskit.aws import ClientFactory
-from opskit.config import Environment
+from opskit.config import Environment, load_environment
 from opskit.terminal import Terminal
+
+if TYPE_CHECKING:
+    from opskit.aws import ClientFactory
+    from opskit.commands.options import Settings
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass
 class App:
-    env: Environment
-    terminal: Terminal
-    clock: Callable[[], datetime] = utcnow
-    sleep: Callable[[float], None] = time.sleep
-    endpoint_url: str | None = None
-    _clients: ClientFactory | None = field(default=None, repr=False)
+    def __init__(
+        self,
+        env: Environment | None = None,
+        terminal: Terminal | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], None] = time.sleep,
+        endpoint_url: str | None = None,
+        _clients: ClientFactory | None = None,
+        settings: Settings | None = None,
+    ):
+        from opskit.commands.options import Settings
 
-    @cached_property
+        self.settings = settings if settings is not None else Settings()
+        self.clock = clock
+        self.sleep = sleep
+        self.endpoint_url = endpoint_url
+        self._env = env
+        self._env_from = self._env_key() if env is None else None
+        self._terminal = terminal
+        self._injected_clients = _clients
+        self._clients: ClientFactory | None = _clients
+
+    # The settings an environment depends on; a change (a later --env) rebuilds it.
+    def _env_key(self) -> tuple[str, str | None, str | None, str | None]:
+        s = self.settings
+        return (s.env_name, s.profile, s.region, s.config)
+
+    @property
+    def env(self) -> Environment:
+        key = self._env_key()
+        if self._env is None or (self._env_from is not None and self._env_from != key):
+            self._env = load_environment(
+                self.settings.env_name,
+                config=self.settings.config,
+                profile=self.settings.profile,
+                region=self.settings.region,
+            )
+            self._env_from = key
+            self._clients = self._injected_clients
+        return self._env
+
+    @env.setter
+    def env(self, value: Environment) -> None:
+        self._env, self._env_from = value, None
+        self._clients = self._injected_clients
+
+    @property
+    def terminal(self) -> Terminal:
+        if self._terminal is None:
+            self._terminal = Terminal(
+                output=self.settings.output.lower(), verbosity=self.settings.verbosity
+            )
+        else:  # injected (tests): flags given on the command line still apply
+            if "output" in self.settings.explicit:
+                self._terminal.output = self.settings.output.lower()
+            if "verbosity" in self.settings.explicit:
+                self._terminal.verbosity = self.settings.verbosity
+        return self._terminal
+
+    @property
+    def assume_yes(self) -> bool:
+        """--yes: do not ask (a non-interactive run without it declines)."""
+        return self.settings.yes
+
+    def confirm(self, question: str) -> bool:
+        return self.terminal.confirm(question, assume_yes=self.assume_yes)
+
+    def command(self, *args: str) -> str:
+        """The opskit command line for this environment, for hints: `opskit --env local deploy`."""
+        return " ".join(("opskit", "--env", self.env.name, *args))
+
+    @property
     def clients(self) -> ClientFactory:
-        if self._clients is not None:
-            return self._clients
-        endpoint = self.endpoint_url
-        if endpoint is None and self.env.local:
-            from opskit.local.state import require_endpoint
+        env = self.env  # first: a new environment resets the clients
+        if self._clients is None:
+            from opskit.aws import ClientFactory
 
-            endpoint = require_endpoint(self.env)
-        return ClientFactory(self.env.region, self.env.profile, endpoint)
+            endpoint = self.endpoint_url
+            if endpoint is None and env.local:
+                from opskit.local.state import require_endpoint
+
+                endpoint = require_endpoint(env)
+            self._clients = ClientFactory(env.region, env.profile, endpoint)
+        return self._clients

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from typing import Any
 
 import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from opskit.errors import AwsError
+from opskit import envvars
+from opskit.errors import AwsError, ConfigError
 
 RETRY_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=5, read_timeout=60
@@ -39,11 +42,7 @@ class ClientFactory:
             try:
                 session = boto3.session.Session(**kwargs)
             except botocore.exceptions.ProfileNotFound as exc:
-                raise AwsError(
-                    f"AWS profile '{profile}' not found",
-                    str(exc),
-                    "run `aws configure list-profiles` or fix `profile` in opskit.toml",
-                ) from None
+                raise profile_not_found(exc, profile) from None
         self.session = session
         self._clients: dict[tuple[str, str], Any] = {}
 
@@ -54,8 +53,38 @@ class ClientFactory:
             kwargs: dict[str, Any] = {"region_name": region, "config": RETRY_CONFIG}
             if self.endpoint_url:
                 kwargs["endpoint_url"] = self.endpoint_url
-            self._clients[key] = self.session.client(service, **kwargs)
+            try:
+                make: Callable[..., Any] = self.session.client  # typed accessors: App
+                self._clients[key] = make(service, **kwargs)
+            except botocore.exceptions.ProfileNotFound as exc:
+                raise profile_not_found(exc, None) from None
+            except ValueError as exc:  # botocore's "Invalid endpoint: ..."
+                raise bad_endpoint(self.endpoint_url, exc) from None
         return self._clients[key]
+
+
+def profile_not_found(exc: botocore.exceptions.ProfileNotFound, profile: str | None) -> AwsError:
+    """Name the profile that is missing, wherever it came from (flag, opskit.toml, $AWS_PROFILE)."""
+    name = exc.kwargs.get("profile") or profile or os.environ.get(envvars.AWS_PROFILE)
+    source = "" if profile else " (from $AWS_PROFILE)"
+    return AwsError(
+        f"AWS profile '{name}'{source} not found",
+        "it is not in ~/.aws/config or ~/.aws/credentials",
+        "run `aws configure list-profiles`, then pass --profile or fix `profile` in opskit.toml",
+    )
+
+
+def bad_endpoint(endpoint_url: str | None, exc: ValueError) -> ConfigError:
+    if endpoint_url:
+        where, value = f"${envvars.ENDPOINT_URL} or .opskit/local.json", endpoint_url
+    else:
+        where = f"${envvars.AWS_ENDPOINT_URL}"
+        value = os.environ.get(envvars.AWS_ENDPOINT_URL, "")
+    return ConfigError(
+        f"endpoint URL {value!r} is not a URL",
+        f"{where} sets it ({exc})",
+        "use http://HOST:PORT, or unset it",
+    )
 
 
 def error_code(exc: BaseException) -> str:

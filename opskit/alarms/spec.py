@@ -365,7 +365,7 @@ def _alarm(
 
 
 def _filter(raw: dict[str, Any], stack: str, context: dict[str, str], source: str) -> DesiredFilter:
-    key = raw.get("key")
+    key = str(raw.get("key", ""))
     for name in ("key", "log_group", "pattern", "metric"):
         if not raw.get(name):
             raise ConfigError(
@@ -410,7 +410,7 @@ def _check_metrics(result: AlarmSet, source: str) -> None:
             if "MetricStat" in q
         ]
         for namespace, metric in pairs:
-            if namespace and unknown_metric(namespace, metric, custom):
+            if namespace and unknown_metric(namespace, str(metric), custom):
                 raise ConfigError(
                     f"{source}: alarm '{alarm.key}' watches {namespace} {metric}",
                     "no such metric in that namespace",

@@ -50,7 +50,7 @@ def render(app: App, template: Path | None, queries_dir: Path | None) -> None:
     path = _template(app, template)
     rendered = render_dashboard(app.clients, app.env, path, _queries_dir(app, queries_dir))
     for problem in rendered.problems:
-        app.terminal.info(f"[red]invalid:[/red] {problem}")
+        app.terminal.err(f"invalid: {problem}", style="red")
     require_valid(rendered, path)
     app.terminal.write(rendered.text())
 

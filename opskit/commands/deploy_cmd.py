@@ -216,7 +216,7 @@ def deploy(
             terminal,
             "warning: smoke test skipped: no ApiUrl (for --env local run `opskit local up` first)",
         )
-    elif not no_smoke_test:
+    elif not no_smoke_test and api_url:
         from opskit.deploy.smoke import smoke_test
 
         smoke = smoke_test(api_url, sleep=app.sleep, attempts=3 if env.local else 10)

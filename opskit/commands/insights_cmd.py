@@ -195,6 +195,7 @@ def _shortcut(query: Any) -> click.Command:
         command.params.append(
             click.Option(
                 [option_name, param.name],
+                type=_param_type(param.name, param.default),
                 default=None,
                 show_default=param.default,
                 help=f"{param.help or param.name} (default {param.default})",
@@ -203,8 +204,25 @@ def _shortcut(query: Any) -> click.Command:
     probe = _run_options(lambda **kw: None)
     taken = {p.name for p in query.params}
     # A library parameter named like a run option (e.g. `limit`) wins: `--limit` sets it.
-    command.params += [o for o in reversed(probe.__click_params__) if o.name not in taken]  # type: ignore[attr-defined]
+    command.params += [o for o in reversed(probe.__click_params__) if o.name not in taken]
     return command
+
+
+def _param_type(name: str, default: str) -> click.ParamType:
+    """A library parameter's type follows its default: `threshold_ms=1000` takes integers only."""
+    if name == "limit":
+        return click.IntRange(1, 10_000)
+    try:
+        int(default)
+    except ValueError:
+        pass
+    else:
+        return click.IntRange(min=0)
+    try:
+        float(default)
+    except ValueError:
+        return click.STRING
+    return click.FloatRange(min=0)
 
 
 def _execute(

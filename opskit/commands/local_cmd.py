@@ -115,5 +115,6 @@ def status(app: App) -> None:
         "Note: the local gateway runs the project's gateway/ sources under uvicorn "
         "(not the uploaded zip), with the deployed function's environment variables.",
     )
-    for note in state.extra.get("transform_notes", []) or []:
+    notes = state.extra.get("transform_notes") or []
+    for note in notes if isinstance(notes, list) else []:
         out(terminal, f"Local template: {note}")

@@ -122,12 +122,9 @@ def tail_cmd(
         poll_seconds=poll_seconds,
         tail_filter=TailFilter(level=level, path=path, status=status),
     )
-    try:
-        for event in events:
-            if raw:
-                app.terminal.write(str(event.get("message", "")).rstrip("\n") + "\n")
-                continue
-            style, text = pretty(event)
-            app.terminal.print(Text(text, style=style or ""), soft_wrap=True)
-    except KeyboardInterrupt:
-        app.terminal.info("Stopped.")
+    for event in events:  # Ctrl-C ends it: the CLI says "Interrupted." and exits 130
+        if raw:
+            app.terminal.write(str(event.get("message", "")).rstrip("\n") + "\n")
+            continue
+        style, text = pretty(event)
+        app.terminal.print(Text(text, style=style or ""), soft_wrap=True)

@@ -102,7 +102,7 @@ def ce_error(operation: str, exc: BaseException) -> AwsError | ConfigError:
     code = error_code(exc)
     message = ""
     if hasattr(exc, "response"):
-        message = exc.response.get("Error", {}).get("Message", "")  # type: ignore[attr-defined]
+        message = exc.response.get("Error", {}).get("Message", "")
     action = IAM_ACTIONS.get(operation, f"ce:{operation}")
     if code in {"AccessDeniedException", "AccessDenied"} and "not enabled" in message.lower():
         return AwsError(

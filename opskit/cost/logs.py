@@ -11,7 +11,6 @@ account (the same API on the emulator). Light imports: botocore only when readin
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +21,8 @@ import orjson
 
 from opskit.cost.model import RouteUsage, Usage, with_overrides
 from opskit.errors import ConfigError, NotFoundError
+from opskit.logs import platform
+from opskit.logs.platform import Report
 
 MONTH_SECONDS = 730 * 3600  # AWS's billing month
 EVENT_OVERHEAD_BYTES = 26  # CloudWatch Logs bills each event as its UTF-8 size + 26 bytes
@@ -35,11 +36,6 @@ SESSION_LOOKUP_RRU = 1.0  # GetItem with ConsistentRead=True (0.5 if it were eve
 SESSION_WRITE_WRU = 2.0  # PutItem / DeleteItem: 1 WRU on the table + 1 on the user_id-index GSI
 REVOKE_ALL_RRU = 0.5  # Query on the GSI (GSIs read eventually consistent)
 REVOKE_ALL_ASSUMED_SESSIONS = 1  # the access line does not say how many sessions were deleted
-
-REPORT_RE = re.compile(
-    r"RequestId:\s*(?P<id>\S+)\s+Duration:\s*(?P<dur>[\d.]+)\s*ms\s+Billed Duration:\s*(?P<billed>\d+)\s*ms\s+"
-    r"Memory Size:\s*(?P<mem>\d+)\s*MB\s+Max Memory Used:\s*\d+\s*MB(?:\s+Init Duration:\s*(?P<init>[\d.]+)\s*ms)?"
-)
 
 
 @dataclass
@@ -60,7 +56,12 @@ class LogStats:
     invocations: int = 0
     billed_ms: float = 0.0
     cold_starts: int = 0
-    init_ms: float = 0.0
+    init_ms: float = 0.0  # INIT milliseconds charged (inside Billed Duration, or added once)
+    init_included: int = 0  # cold starts whose Billed Duration contains INIT (today's format)
+    init_added: int = 0  # old-format lines dated from 2025-08-01: INIT added once
+    init_free: int = 0  # old-format lines dated before 2025-08-01: INIT was not billed
+    xray_lines: int = 0  # REPORT events with an XRAY line (active tracing on)
+    xray_sampled: int = 0  # ... of which `Sampled: true`: traces recorded
     memory_mb: int | None = None
     timeouts: int = 0
     requests: int = 0
@@ -98,6 +99,8 @@ class LogStats:
         head = message[:8]
         if head.startswith("REPORT"):
             self._report(message)
+        elif head.startswith("XRAY "):
+            self._xray(message)
         elif head.startswith("{"):
             self._json(message)
         elif "Task timed out" in message:
@@ -106,35 +109,38 @@ class LogStats:
             self._json(message[message.index("{") :])
 
     def _report(self, message: str) -> None:
-        match = REPORT_RE.search(message)
-        if not match:
-            return
-        billed = float(match.group("billed"))
-        self._traffic()
-        self.invocations += 1
-        self.billed_ms += billed
-        self.memory_mb = int(match.group("mem"))
-        init = match.group("init")
-        if init is not None:
-            self.cold_starts += 1
-            self.init_ms += math.ceil(float(init))
-        self._billed_by_id[match.group("id")] = billed
+        report = platform.parse_report(message)
+        if report is not None:
+            self._invocation(report)
 
-    def _platform_report(self, record: dict[str, Any]) -> None:
-        metrics = record.get("metrics") or {}
-        billed = metrics.get("billedDurationMs")
-        if billed is None:
-            return
+    def _invocation(self, report: Report) -> None:
+        """One REPORT (text or JSON format): the duration charged, INIT counted once."""
         self._traffic()
         self.invocations += 1
-        self.billed_ms += float(billed)
-        if metrics.get("memorySizeMB"):
-            self.memory_mb = int(metrics["memorySizeMB"])
-        if metrics.get("initDurationMs") is not None:
+        charged = report.charged_ms(self._now)
+        self.billed_ms += charged
+        self.memory_mb = report.memory_mb or self.memory_mb
+        if report.init_ms is not None:
             self.cold_starts += 1
-            self.init_ms += math.ceil(float(metrics["initDurationMs"]))
-        if record.get("requestId"):
-            self._billed_by_id[str(record["requestId"])] = float(billed)
+            init = report.init_charged_ms(self._now)
+            self.init_ms += init
+            if report.init_included:
+                self.init_included += 1
+            elif init:
+                self.init_added += 1
+            else:
+                self.init_free += 1
+        if report.xray is not None:
+            self.xray_lines += 1
+            self.xray_sampled += report.xray.sampled
+        self._billed_by_id[report.request_id] = charged
+
+    def _xray(self, message: str) -> None:
+        """An XRAY line logged as its own event (normally it is part of the REPORT event)."""
+        xray = platform.parse_xray(message)
+        if xray is not None:
+            self.xray_lines += 1
+            self.xray_sampled += xray.sampled
 
     def _json(self, message: str) -> None:
         try:
@@ -145,7 +151,9 @@ class LogStats:
             return
         if line.get("message") != "request":
             if line.get("type") == "platform.report":  # Lambda's JSON log format
-                self._platform_report(line.get("record") or {})
+                report = platform.from_record(line)
+                if isinstance(report, Report):
+                    self._invocation(report)
             return
         self._traffic()
         self.requests += 1
@@ -406,14 +414,18 @@ def project_month(
     requests = stats.requests or stats.invocations
     invocations = stats.invocations or stats.requests
     if stats.invocations:
-        duration = stats.billed_ms / stats.invocations
+        # billed_ms is what was charged, INIT counted once: split it into the run and the
+        # INIT part so that the model's two Lambda lines add up to exactly that.
+        duration = (stats.billed_ms - stats.init_ms) / stats.invocations
         memory = stats.memory_mb or base.memory_mb
-        cold_rate = stats.cold_starts / stats.invocations
-        init_ms = stats.init_ms / stats.cold_starts if stats.cold_starts else base.init_ms
+        charged_colds = stats.init_included + stats.init_added
+        cold_rate = charged_colds / stats.invocations
+        init_ms = stats.init_ms / charged_colds if charged_colds else 0.0
         per_request_billed = {
             route: r.billed_ms / r.requests if r.requests and r.billed_ms else duration
             for route, r in stats.routes.items()
         }
+        notes.extend(_init_notes(stats))
     else:
         # No REPORT lines (e.g. the local account runs the app under uvicorn): approximate.
         duration = (
@@ -461,6 +473,26 @@ def project_month(
             f"{stats.rate_limited / stats.requests:.1%} of requests were rate limited (still billed by API Gateway, Lambda and DynamoDB)"
         )
     return Projection(usage, routes, stats, chosen, factor, notes)
+
+
+def _init_notes(stats: LogStats) -> list[str]:
+    notes = []
+    if stats.init_included:
+        notes.append(
+            f"{stats.init_included:,} cold starts: Billed Duration already includes INIT "
+            "(today's REPORT format); INIT counted once"
+        )
+    if stats.init_added:
+        notes.append(
+            f"{stats.init_added:,} cold starts in the pre-2025-08 REPORT format dated after "
+            "2025-08-01: INIT added once to Billed Duration (billed since then)"
+        )
+    if stats.init_free:
+        notes.append(
+            f"{stats.init_free:,} cold starts logged before 2025-08-01: INIT not charged "
+            "(free then for ZIP functions on managed runtimes; billed today)"
+        )
+    return notes
 
 
 def _dynamodb_per_request(

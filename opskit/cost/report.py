@@ -45,7 +45,7 @@ class CostReport:
     total: float
     previous_total: float
     estimated: bool
-    forecast: dict[str, float] | None
+    forecast: dict[str, float | None] | None
     scope: dict[str, str] | None
     notes: list[str] = field(default_factory=list)
 
@@ -233,7 +233,7 @@ def _forecast(
     today: date,
     month_to_date: float,
     notes: list[str],
-) -> dict[str, float] | None:
+) -> dict[str, float | None] | None:
     window = month_remainder(today)
     body: dict[str, Any] = {
         "TimePeriod": window.as_ce(),

@@ -28,6 +28,7 @@ def _construct(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
+        assert isinstance(node, yaml.MappingNode)
         value = loader.construct_mapping(node, deep=True)
     return {name: value}
 
@@ -37,7 +38,7 @@ _CfnLoader.add_multi_constructor("!", _construct)
 
 def parse_template(text: str) -> dict[str, Any]:
     try:
-        document = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        document = yaml.load(text, Loader=_CfnLoader)  # SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(
             "cannot parse the template", str(exc).splitlines()[0], "fix the YAML"

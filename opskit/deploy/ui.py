@@ -17,12 +17,12 @@ FAILED_STYLE = "red"
 
 def out(terminal: Terminal, message: str) -> None:
     """A plain line on stdout: no markup, no wrapping (stable for pipes and tests)."""
-    terminal.console.print(message, markup=False, highlight=False, soft_wrap=True)
+    terminal.out(message)
 
 
 def err(terminal: Terminal, message: str) -> None:
     """A progress/note line on stderr, unwrapped."""
-    terminal.err.print(message, markup=False, highlight=False, soft_wrap=True)
+    terminal.info(message)
 
 
 class TerminalUI:
@@ -44,7 +44,7 @@ class TerminalUI:
 
     @property
     def interactive(self) -> bool:
-        return self.terminal.interactive and self.terminal.err.is_terminal
+        return self.terminal.interactive and self.terminal.err_console.is_terminal
 
     def note(self, message: str) -> None:
         err(self.terminal, message)
@@ -54,7 +54,9 @@ class TerminalUI:
 
     def waiting(self, status: str, elapsed: float) -> None:
         if self.interactive:
-            self.terminal.err.print(f"  waiting: {status} ({elapsed:.0f} s elapsed)", end="\r")
+            self.terminal.err_console.print(
+                f"  waiting: {status} ({elapsed:.0f} s elapsed)", end="\r"
+            )
         elif elapsed - self._last_wait_print >= 15:
             self._last_wait_print = elapsed
             err(self.terminal, f"  waiting: {status} ({elapsed:.0f} s elapsed)")
@@ -99,7 +101,10 @@ class TerminalUI:
             return
         if self.live is None:
             self.live = Live(
-                self._table(), console=self.terminal.err, refresh_per_second=8, transient=False
+                self._table(),
+                console=self.terminal.err_console,
+                refresh_per_second=8,
+                transient=False,
             )
             self.live.start()
         self.live.update(self._table())

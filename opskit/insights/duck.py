@@ -323,7 +323,7 @@ class Compiler:
                 return S(
                     f"({neg}regexp_matches({txt(left)}, {q(node.right.pattern)}{options}))", "bool"
                 )
-            needle = str(node.right.value)  # type: ignore[union-attr]
+            needle = str(node.right.value)  # type: ignore[attr-defined]
             return S(f"({neg}contains({txt(left)}, {q(needle)}))", "bool")
         right = self.expr(node.right, aggregate)
         if node.op in ("and", "or"):
@@ -427,7 +427,7 @@ class Compiler:
             return S(f"{fn}({arg.sql}, __ts) FILTER (WHERE {arg.sql} IS NOT NULL)", arg.kind)
         x = num(arg)
         if name == "pct":
-            percent = min(max(float(node.args[1].value), 0.0), 100.0) / 100  # type: ignore[union-attr]
+            percent = min(max(float(node.args[1].value), 0.0), 100.0) / 100  # type: ignore[attr-defined]
             return S(f"quantile_cont({x}, {percent!r})", "num")
         if name == "stddev":
             return S(f"stddev_samp({x})", "num")

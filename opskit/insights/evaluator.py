@@ -43,6 +43,8 @@ def compare(op: str, left: Any, right: Any) -> bool | None:
     if left is None or right is None:
         return None
     ln, rn = as_number(left), as_number(right)
+    a: Any
+    b: Any
     if ln is not None and rn is not None:
         a, b = ln, rn
     elif ln is None and rn is None:
@@ -54,12 +56,12 @@ def compare(op: str, left: Any, right: Any) -> bool | None:
     if op == "!=":
         return a != b
     if op == "<":
-        return a < b  # type: ignore[operator]
+        return a < b
     if op == "<=":
-        return a <= b  # type: ignore[operator]
+        return a <= b
     if op == ">":
-        return a > b  # type: ignore[operator]
-    return a >= b  # type: ignore[operator]
+        return a > b
+    return a >= b
 
 
 def arithmetic(op: str, left: Any, right: Any) -> Any:
@@ -248,7 +250,7 @@ def _compile_binary(expr: ast.Binary, aggregates: dict[int, int] | None) -> Fn:
                 )
 
             return regex_like
-        needle = str(expr.right.value)  # type: ignore[union-attr]
+        needle = str(expr.right.value)  # type: ignore[attr-defined]
 
         def substring_like(row: Row) -> Any:
             text = as_text(left(row))
@@ -290,10 +292,11 @@ def _compile_binary(expr: ast.Binary, aggregates: dict[int, int] | None) -> Fn:
 def _compile_call(expr: ast.Call, aggregates: dict[int, int] | None) -> Fn:
     name = expr.name
     if name == "bin":
-        period = expr.args[0]
-        assert isinstance(period, ast.Duration)
+        duration = expr.args[0]
+        assert isinstance(duration, ast.Duration)
+        bin_period: ast.Duration = duration
         return lambda row: (
-            Timestamp(floor_time(row["@timestamp"], period))
+            Timestamp(floor_time(row["@timestamp"], bin_period))
             if row.get("@timestamp") is not None
             else None
         )
@@ -348,7 +351,7 @@ class Accumulator:
     def __init__(self, call: ast.Call):
         self.name = call.name
         self.arg = None if call.star else compile_expr(call.args[0])
-        self.percent = float(call.args[1].value) if call.name == "pct" else 0.0  # type: ignore[union-attr]
+        self.percent = float(call.args[1].value) if call.name == "pct" else 0.0  # type: ignore[attr-defined]
         self.count = 0
         self.total = 0.0
         self.sq = 0.0
@@ -586,7 +589,7 @@ class Evaluator:
         outputs = [(item.name, compile_expr(item.expr, slots)) for item in command.aggregates]
         rows: list[Row] = []
         for values, accumulators in groups.values():
-            row: Row = {}
+            row = {}
             for item, value in zip(command.groups, values, strict=True):
                 if value is not None:
                     row[item.name] = value

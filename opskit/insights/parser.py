@@ -57,7 +57,7 @@ class QuerySyntaxError(QueryFailed):
 
     def __init__(self, text: str, pos: int, message: str):
         line, column = position(text, pos)
-        self.pos, self.line, self.column, self.message = pos, line, column, message
+        self.pos, self.line, self.column = pos, line, column
         super().__init__(
             f"query error at line {line}, column {column}",
             message,
@@ -376,9 +376,10 @@ class Parser:
         self.advance()
         if not self.accept_word("as"):
             raise self.error(self.peek(), "'as' and field names after the parse pattern")
-        names = [self.field_name()]
+        fields = [self.field_name()]
         while self.accept_op(","):
-            names.append(self.field_name())
+            fields.append(self.field_name())
+        names = tuple(fields)
         stars = glob.text.count("*")
         if stars != len(names):
             raise QuerySyntaxError(

@@ -31,11 +31,11 @@ def test_matches_botocore(monkeypatch, token: str | None) -> None:
 
     class FrozenDatetime(dt.datetime):
         @classmethod
-        def utcnow(cls):  # noqa: ANN206
+        def utcnow(cls):
             return fixed
 
         @classmethod
-        def now(cls, tz=None):  # noqa: ANN206
+        def now(cls, tz=None):
             return fixed.replace(tzinfo=tz) if tz else fixed
 
     monkeypatch.setattr("botocore.auth.datetime.datetime", FrozenDatetime)

@@ -75,7 +75,7 @@ def test_parameters_precedence_and_unknown_keys():
 class Health(http.server.BaseHTTPRequestHandler):
     status = 200
 
-    def do_GET(self):  # noqa: N802 - http.server API
+    def do_GET(self):  # http.server API
         self.send_response(self.status if self.path == "/health/ready" else 404)
         self.end_headers()
 

@@ -31,12 +31,14 @@ def test_aggregate_reads_report_and_access_lines():
     stats = aggregate(pairs(events))
     assert stats.events == 400
     assert stats.requests == 100 and stats.invocations == 100
-    assert stats.cold_starts == 1 and stats.init_ms == 301  # INIT billed rounded up to the ms
-    assert stats.billed_ms == 75 * 40 + 25 * 2
+    # today's REPORT format: the cold start's Billed Duration is ceil(39.5 + 300.2) = 340 ms,
+    # INIT inside it, counted once
+    assert stats.cold_starts == 1 and stats.init_included == 1 and stats.init_ms == 300.2
+    assert stats.billed_ms == 74 * 40 + 340 + 25 * 2
     assert stats.rate_limited == 10
     assert stats.memory_mb == 512
     assert stats.routes["/api/users"].requests == 75
-    assert stats.routes["/api/users"].billed_ms == 75 * 40  # joined through function_request_id
+    assert stats.routes["/api/users"].billed_ms == 74 * 40 + 340  # joined by function_request_id
     assert stats.routes["/health/live"].billed_ms == 25 * 2
     assert stats.bytes_ingested == sum(
         len(e["message"].encode()) + EVENT_OVERHEAD_BYTES for e in events
@@ -50,9 +52,12 @@ def test_projection_scales_to_a_730_hour_month():
     assert projection.basis.kind == "observed"
     assert projection.factor == pytest.approx(MONTH_SECONDS / 3600)
     assert projection.usage.requests == pytest.approx(100 * 730)
-    assert projection.usage.duration_ms == pytest.approx((75 * 40 + 25 * 2) / 100)
+    # run part + INIT part = what was billed: (3350 - 300.2) / 100 per invocation, plus 1 % x 300.2
+    assert projection.usage.duration_ms == pytest.approx((74 * 40 + 340 + 25 * 2 - 300.2) / 100)
     assert projection.usage.cold_start_rate == pytest.approx(0.01)
-    assert projection.usage.init_ms == 301
+    assert projection.usage.init_ms == pytest.approx(300.2)
+    gb_s = projection.usage.lambda_gb_seconds / projection.factor
+    assert gb_s == pytest.approx((74 * 40 + 340 + 25 * 2) / 1000 * 0.5)  # INIT not charged twice
     assert projection.usage.response_bytes == 1200
     assert any("rate limited" in note for note in projection.notes)
     # 1 h of traffic in a 2 h window: still the observed rate, unless --basis window
@@ -168,5 +173,25 @@ def test_lambda_json_log_format_platform_report():
         stats.memory_mb,
         stats.cold_starts,
         stats.init_ms,
-    ) == (1, 11.0, 1024, 1, 251)
-    assert stats.routes["/api/orders"].billed_ms == 11.0
+    ) == (1, 11.0 + 251, 1024, 1, 251)  # old format dated 2026: INIT (250.5) added once
+    assert stats.routes["/api/orders"].billed_ms == 262.0
+
+
+def test_init_is_never_charged_twice_and_old_logs_keep_the_old_rule():
+    """The REPORT formats of both eras, through aggregate and the projection (issue 14 item 1)."""
+    before = int(datetime(2025, 3, 1, tzinfo=UTC).timestamp() * 1000)
+    today = invocation("r-new", "/api/users", T0, 40, init_ms=300.2)  # Billed 340 ms
+    old_now = invocation("r-old", "/api/users", T0 + 10, 40, init_ms=300.2, era="old")  # 40 ms
+    old_then = invocation("r-then", "/api/users", before, 40, init_ms=300.2, era="old")
+    assert "Billed Duration: 340 ms" in today[3]["message"]
+    assert "Billed Duration: 40 ms" in old_now[3]["message"]
+    stats = aggregate(pairs(today))
+    assert stats.billed_ms == 340  # the old code made it 340 + 301
+    assert aggregate(pairs(old_now)).billed_ms == 40 + 301  # pre-Aug format, dated after: once
+    assert aggregate(pairs(old_then)).billed_ms == 40  # dated before 2025-08-01: INIT was free
+    both = aggregate(pairs(old_then + today))
+    assert (both.init_included, both.init_free, both.billed_ms) == (1, 1, 380)
+    projection = project_month(stats, Usage())
+    assert projection.usage.lambda_gb_seconds == pytest.approx(340 / 1000 * 0.5 * projection.factor)
+    assert any("already includes INIT" in note for note in projection.notes)
+    assert any("before 2025-08-01" in note for note in project_month(both, Usage()).notes)
