@@ -111,9 +111,3 @@ class Aborted(OpsError):
 
 class CheckFailed(OpsError):
     exit_code = EXIT_CHECK_FAILED
-
-
-class Interrupted(OpsError):
-    """Ctrl-C: says what was cleaned up and what state things are in."""
-
-    exit_code = EXIT_INTERRUPTED

@@ -68,11 +68,9 @@ def package(
     if update_lock:
         with app.terminal.status("Resolving the Lambda dependencies (arm64 and x86_64)..."):
             lock = write_lock(root, lambda_dependencies(root), "3.12")
-        app.terminal.err.print(
+        app.terminal.info(
             f"Wrote {lock.path} ({len(lock.pins)} pinned distributions, hashes for both "
-            "architectures): commit it",
-            markup=False,
-            highlight=False,
+            "architectures): commit it"
         )
     with app.terminal.status("Building the Lambda package..."):
         result = build_package(
@@ -83,7 +81,7 @@ def package(
             bytecode=not no_bytecode,
         )
     for note in result.notes:
-        app.terminal.err.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
+        app.terminal.warn(note)
     row: dict[str, Any] = {
         "path": str(result.path),
         "architecture": result.architecture,

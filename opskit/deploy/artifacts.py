@@ -6,6 +6,7 @@ import hashlib
 import json
 import secrets
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -48,7 +49,9 @@ def new_bucket_name(region: str) -> str:
     return bucket_prefix(region) + secrets.token_hex(8)
 
 
-def resolve_bucket(s3: Any, account: str, env: Any, previous: dict[str, str] | None) -> Bucket:
+def resolve_bucket(
+    s3: Callable[[], Any], account: str, env: Any, previous: dict[str, str] | None
+) -> Bucket:
     """The artifact bucket: configured, else the one the stack uses, else ours, else a new name.
 
     ListBuckets only returns the caller's own buckets, so finding "ours" by prefix
@@ -61,7 +64,7 @@ def resolve_bucket(s3: Any, account: str, env: Any, previous: dict[str, str] | N
         return Bucket(previous["ArtifactBucket"], account)
     prefix = bucket_prefix(env.region)
     try:
-        owned = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+        owned = [b["Name"] for b in s3().list_buckets().get("Buckets", [])]
     except botocore.exceptions.ClientError as exc:
         raise aws_error("cannot list your S3 buckets", exc, "grant s3:ListAllMyBuckets") from None
     ours = sorted(name for name in owned if name.startswith(prefix))

@@ -72,9 +72,10 @@ def budget_name(env: Environment) -> str:
     return f"{env.project}-{env.name}-monthly"
 
 
-def managed_extras(clients: Any, env: Environment, account: str) -> list[Extra]:
+def managed_extras(clients: Any, env: Environment) -> list[Extra]:
     """Everything opskit's other commands created for this environment and that still exists."""
     stack = env.stack_name
+    account = str(clients.client("sts").get_caller_identity()["Account"])
     cw, logs = clients.client("cloudwatch"), clients.client("logs")
     extras: list[Extra] = []
     alarms = sorted(a["AlarmName"] for a in existing_alarms(cw, f"{stack}-") if is_owned(a, stack))
@@ -169,9 +170,8 @@ def destroy(
             "turn it off first: aws cloudformation update-termination-protection "
             f"--no-enable-termination-protection --stack-name {env.stack_name}",
         )
-    account = str(clients.client("sts").get_caller_identity()["Account"])
     result = DestroyResult(env.stack_name, retained_resources(cfn, env.stack_name))
-    result.extras = managed_extras(clients, env, account)
+    result.extras = managed_extras(clients, env)
     ui.note(f"Deleted: stack {env.stack_name} and every resource in it except these.")
     for kept in result.retained:
         ui.note(

@@ -41,8 +41,9 @@ def set_parameters(text: str, env_name: str, values: dict[str, str]) -> str:
     if lines and not lines[-1].endswith("\n"):
         lines[-1] += "\n"
     table, owner = f"env.{env_name}.parameters", f"env.{env_name}"
-    headers = [(i, _header_name(line)) for i, line in enumerate(lines)]
-    headers = [(i, name) for i, name in headers if name is not None]
+    headers = [
+        (i, name) for i, line in enumerate(lines) if (name := _header_name(line)) is not None
+    ]
     start = next((i for i, name in headers if name == table), None)
     if start is None:
         owner_at = next((i for i, name in headers if name == owner), None)

@@ -287,13 +287,12 @@ def _deploy(
     sleep: Callable[[float], None],
 ) -> DeployResult:
     env = request.env
-    cfn, s3 = clients.client("cloudformation"), clients.client("s3")
+    cfn = clients.client("cloudformation")
     timer = Timer(clock)
     template_text = request.template_file.read_text()
     template = tpl.parse_template(template_text)
     if request.lint:
         check_template(template_text, env, ui)
-    account = account_id(clients.client("sts"))
     change_set_type = preflight(
         cfn,
         env,
@@ -305,10 +304,12 @@ def _deploy(
     )
     stack = stk.describe_stack(cfn, env.stack_name) if change_set_type == "UPDATE" else None
     previous = stack_parameters(stack) if stack else None
+    # The stack's ARN names its account; only a new stack needs STS (fewer calls on a no-op).
+    account = stack["StackId"].split(":")[4] if stack else account_id(clients.client("sts"))
     if request.package is None:
         raise DeployFailed("no package function", "internal", "report this")
     package = request.package(architecture_of(template, env, request.overrides, previous))
-    bucket = artifacts.resolve_bucket(s3, account, env, previous)
+    bucket = artifacts.resolve_bucket(lambda: clients.client("s3"), account, env, previous)
     key = artifacts.artifact_key(package.sha256)
     computed = {
         "ArtifactBucket": bucket.name,
@@ -344,7 +345,7 @@ def _deploy(
         rollback_triggers=list(request.rollback_triggers),
         monitoring_minutes=request.monitoring_minutes,
     )
-    uploads = Uploads(s3, bucket, env)
+    uploads = Uploads(clients, bucket, env)
     result = DeployResult("no-changes", env.stack_name, changeset.ChangeSet("", "", ""))
     result.local_notes = local_notes
 
@@ -370,8 +371,8 @@ def _deploy(
     if cs.empty:
         changeset.delete_change_set(cfn, cs)
         progress.pending.remove(cs)
-        _termination_protection(cfn, env, request.termination_protection, ui)
-        result.status = stk.stack_status(cfn, env.stack_name)
+        _termination_protection(cfn, env, request.termination_protection, ui, stack)
+        result.status = stack["StackStatus"] if stack else stk.stack_status(cfn, env.stack_name)
         return result
     secret_keys = {c.key for c in diff.parameter_changes(template, {}, values) if c.secret}
     if previous is not None:  # a create lists no "before": its plan is the resource table
@@ -584,9 +585,13 @@ def _import(
 class Uploads:
     """The artifact bucket, created on first use; package and big templates go through it."""
 
-    def __init__(self, s3: Any, bucket: artifacts.Bucket, env: Environment):
-        self.s3, self.bucket, self.region, self.local = s3, bucket, env.region, env.local
+    def __init__(self, clients: Any, bucket: artifacts.Bucket, env: Environment):
+        self.clients, self.bucket, self.region, self.local = clients, bucket, env.region, env.local
         self._ready = False
+
+    @property
+    def s3(self) -> Any:
+        return self.clients.client("s3")  # made on first use: a no-op deploy never needs it
 
     def _ensure(self) -> None:
         if not self._ready:
@@ -605,14 +610,20 @@ class Uploads:
         return artifacts.upload_template(self.s3, self.bucket, self.region, body)
 
 
-def _termination_protection(cfn: Any, env: Environment, wanted: bool | None, ui: DeployUI) -> None:
+def _termination_protection(
+    cfn: Any,
+    env: Environment,
+    wanted: bool | None,
+    ui: DeployUI,
+    stack: dict[str, Any] | None = None,
+) -> None:
     """Turn stack termination protection on or off as configured (None: leave it)."""
     if wanted is None:
         return
     if env.local:
         ui.note("local emulator: termination protection is not emulated (moto lacks the API)")
         return
-    stack = stk.describe_stack(cfn, env.stack_name) or {}
+    stack = stack or stk.describe_stack(cfn, env.stack_name) or {}
     if bool(stack.get("EnableTerminationProtection")) == wanted:
         return
     _call(

@@ -558,7 +558,12 @@ Resources:
 """
 
 
-def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env):
+def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env, monkeypatch):
+    # The extras (alarms, dashboard, topic, budget) are listed and removed against moto in
+    # test_deploy_trust.py; here the stack's own failure is what is under test.
+    import opskit.deploy.destroy as destroy_module
+
+    monkeypatch.setattr(destroy_module, "managed_extras", lambda clients, env: [])
     cfn = factory.client("cloudformation")
     old = [
         event(STACK, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE", minute=0, physical=STACK_ID)
@@ -591,7 +596,9 @@ def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env):
         stub.assert_no_pending_responses()
     assert declined.exit_code == EXIT_ABORTED
     assert declined.stderr.splitlines() == [
-        f"Kept when the stack is deleted (DeletionPolicy: Retain, data stays): {STACK}-rate-limits (AWS::DynamoDB::Table)",
+        f"Deleted: stack {STACK} and every resource in it except these.",
+        f"  Kept: {STACK}-rate-limits (AWS::DynamoDB::Table): retained, re-adopted by the next deploy",
+        "  Kept: the artifact bucket (shared by every environment; holds rollback zips)",
         "Error: destroy cancelled: the stack was not deleted (rerun with --yes to delete without asking)",
     ]
     with Stubber(cfn) as stub:
@@ -611,5 +618,5 @@ def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env):
     assert result.stderr.splitlines()[-1] == (
         f"Error: destroy of {STACK} failed: Bucket (AWS::S3::Bucket) DELETE_FAILED: "
         "The bucket you tried to delete is not empty; stack is now DELETE_FAILED "
-        "(fix or empty the resource named above, then `opskit destroy` again)"
+        "(fix or empty the resource named above, then `opskit --env dev destroy` again)"
     )
