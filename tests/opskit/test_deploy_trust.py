@@ -229,3 +229,54 @@ def test_destroy_lists_extras_and_all_removes_them_but_never_tables(project, mot
     for group in groups:
         assert logs.describe_metric_filters(logGroupName=group)["metricFilters"] == []
     assert sorted(ddb.list_tables()["TableNames"]) == [f"{STACK}-rate-limits", f"{STACK}-sessions"]
+
+
+def test_a_deploy_whose_gateway_config_is_invalid_fails_the_smoke_test(project, moto, monkeypatch):
+    """The deployed function's own environment runs the real gateway under uvicorn.
+
+    `RateLimit=0/0` passes the template's AllowedPattern, and /health/live answers 200
+    with it; /health/ready does not, so the deploy exits 10 instead of showing green.
+    """
+    import opskit.commands.deploy_cmd as deploy_cmd
+    from tests.gateway.processes import UvicornGateway
+    from tests.gateway.support import SECRET
+
+    started: list[UvicornGateway] = []
+
+    def deployed_gateway(app, state, restart):  # the local account's job, from the stack
+        variables = function_config(moto)["Environment"]["Variables"]
+        gateway = UvicornGateway(
+            {
+                **variables,
+                "GATEWAY_JWT_PUBLIC_KEY": "",
+                "GATEWAY_JWT_SECRET": SECRET,
+                "GATEWAY_TRACING": "off",
+                "AWS_ENDPOINT_URL": moto,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_REGION": "us-east-1",
+            }
+        )
+        started.append(gateway)
+        gateway.wait_ready()
+        return gateway.url
+
+    monkeypatch.setattr(deploy_cmd, "_ensure_local_gateway", deployed_gateway)
+    monkeypatch.setattr(deploy_cmd, "_local_state", lambda app: None)
+    try:
+        good = run("deploy", "--yes", "-p", "JwtPublicKey=unused")
+        assert good.exit_code == 0, good.output
+        assert (
+            "Smoke test: GET http://127.0.0.1:" in good.stdout
+            and "/health/ready -> 200" in good.stdout
+        )
+        bad = run("deploy", "--yes", "-p", "RateLimit=0/0")
+        assert bad.exit_code == EXIT_CHECK_FAILED, bad.output
+        assert (
+            "/health/ready failed: the deployed gateway is not ready: HTTP 503 config_invalid"
+            in bad.stderr
+        )
+        assert "after 1 attempts" in bad.stderr  # an invalid configuration is not retried
+    finally:
+        for gateway in started:
+            gateway.stop()
