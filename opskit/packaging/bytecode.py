@@ -39,7 +39,7 @@ class Compiler:
 def _probe(path: str, minor: str) -> Compiler | None:
     try:
         proc = subprocess.run(
-            [path, "-I", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3], sys.implementation.cache_tag)"],
+            [path, "-I", "-S", "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3], sys.implementation.cache_tag)"],
             capture_output=True, text=True, timeout=20, check=False,
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
