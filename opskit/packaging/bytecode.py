@@ -57,18 +57,25 @@ def _release(path: str) -> tuple[int, ...]:
 
 @cache
 def find_compiler(python_version: str) -> Compiler | None:
-    """A CPython `python_version` interpreter: $OPSKIT_LAMBDA_PYTHON, PATH, then pyenv."""
+    """A CPython `python_version` interpreter: $OPSKIT_LAMBDA_PYTHON, PATH, then pyenv.
+
+    pyenv's own binaries are tried before its shims on PATH: a shim is a shell script
+    that may only say "command not found in the current version" (0.4 s a probe).
+    """
     candidates = []
     if os.environ.get(ENV_OVERRIDE):
         candidates.append(os.environ[ENV_OVERRIDE])
-    on_path = shutil.which(f"python{python_version}")
-    if on_path:
-        candidates.append(on_path)
     root = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+    shims = os.path.join(root, "shims")
+    on_path = shutil.which(f"python{python_version}")
+    if on_path and not on_path.startswith(shims):
+        candidates.append(on_path)
     pattern = os.path.join(
         root, "versions", f"{python_version}.*", "bin", f"python{python_version}"
     )
     candidates += sorted(glob.glob(pattern), key=_release, reverse=True)
+    if on_path and on_path.startswith(shims):
+        candidates.append(on_path)
     for candidate in candidates:
         found = _probe(candidate, python_version)
         if found:
