@@ -141,7 +141,8 @@ def preflight(
         if status in stk.FAILED_CREATE_STATES:
             question = (
                 f"Stack {name} is {status} (its first create failed) and cannot be updated. "
-                "Delete it and create it again? (tables with DeletionPolicy Retain are kept)"
+                "Delete it and create it again? (tables retained from an earlier stack are kept "
+                "and re-adopted)"
             )
             if not (assume_yes or ui.confirm(question)):
                 raise Aborted(
@@ -454,7 +455,7 @@ def check_parameter_policy(env: Environment, values: dict[str, str]) -> None:
     if env.name == "prod" and "*" in origins:
         raise ConfigError(
             "CorsOrigins is '*' for prod",
-            "any web site could call the API with its users' credentials-free requests",
+            "any web site could then read the API's responses from its visitors' browsers",
             "set CorsOrigins in [env.prod.parameters] to your front-end origins "
             "(e.g. https://app.example.com), or empty for no browser access",
         )

@@ -508,3 +508,27 @@ def test_a_jwt_key_source_is_required(template):
     refs = {alt["Fn::Not"][0]["Fn::Equals"][0]["Ref"] for alt in alternatives}
     assert refs == {"JwtSecretArn", "JwtPublicKey", "JwksUrl"}
     assert "JwtSecretArn" in assertion["AssertDescription"]
+
+
+def test_custom_domain_needs_all_three_parameters_or_none(template):
+    (assertion,) = template["Rules"]["CustomDomainAllOrNothing"]["Assertions"]
+    every, none = assertion["Assert"]["Fn::Or"]
+    names = ["DomainName", "CertificateArn", "HostedZoneId"]
+    assert every == {"Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": n}, ""]}]} for n in names]}
+    assert none == {"Fn::And": [{"Fn::Equals": [{"Ref": n}, ""]} for n in names]}
+
+
+def test_reserved_concurrency_is_a_parameter_off_by_default(template):
+    param = template["Parameters"]["ReservedConcurrency"]
+    assert (param["Default"], param["MinValue"]) == (-1, -1)
+    assert template["Conditions"]["HasReservedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, -1]}]
+    }
+    function = template["Resources"]["Function"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasReservedConcurrency",
+            {"Ref": "ReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }

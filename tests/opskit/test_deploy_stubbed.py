@@ -163,7 +163,8 @@ def test_rollback_complete_is_deleted_and_recreated_when_confirmed(factory, env)
         stub.assert_no_pending_responses()
     assert ui.questions == [
         f"Stack {STACK} is ROLLBACK_COMPLETE (its first create failed) and cannot be updated. "
-        "Delete it and create it again? (tables with DeletionPolicy Retain are kept)"
+        "Delete it and create it again? (tables retained from an earlier stack are kept "
+        "and re-adopted)"
     ]
     assert ui.ticks == [("DELETE_IN_PROGRESS", 5.0)]  # one 5 s clock step after the start
 
