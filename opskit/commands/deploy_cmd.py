@@ -207,7 +207,7 @@ def status(app: App, drift: bool, event_count: int) -> None:
             raise LocalAccountError(
                 "drift detection is not available on the local account",
                 "the emulator (moto) does not implement DetectStackDrift",
-                "run `opskit status --drift` against a real environment",
+                "run `opskit --env NAME status --drift` with a real environment (dev, staging, prod)",
             )
         report.drift_status, report.drift = detect_drift(cfn, app.env.stack_name, sleep=app.sleep)
     terminal = app.terminal

@@ -190,7 +190,7 @@ def test_create_update_noop_destroy(project, moto, package_zip, monkeypatch):
     assert gone.exit_code == EXIT_NOT_FOUND
     assert gone.stderr == (
         f"Error: stack {STACK} not found: it was never deployed here, or it was deleted "
-        "(deploy it with `opskit deploy` (or pick another --env/--region))\n"
+        "(deploy it with `opskit --env local deploy` (or pick another --env/--region))\n"
     )
 
 

@@ -599,5 +599,5 @@ def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env):
     assert result.stderr.splitlines()[-1] == (
         f"Error: destroy of {STACK} failed: Bucket (AWS::S3::Bucket) DELETE_FAILED: "
         "The bucket you tried to delete is not empty; stack is now DELETE_FAILED "
-        "(fix or empty the resource named above, then `opskit destroy` again)"
+        "(fix or empty the resource named above, then `opskit --env dev destroy` again)"
     )

@@ -233,7 +233,7 @@ def test_local_status_when_not_running_and_deploy_needs_up(project):
     assert result.exit_code == 8
     assert result.stderr == (
         "Error: the local account is not running: no "
-        f"{project / '.opskit' / 'local.json'} (start it with `opskit local up`)\n"
+        f"{project / '.opskit' / 'local.json'} (start it with `opskit --env local local up`)\n"
     )
 
 
