@@ -96,6 +96,19 @@ class App:
         """The opskit command line for this environment, for hints: `opskit --env local deploy`."""
         return " ".join(("opskit", "--env", self.env.name, *args))
 
+    def clients_for(self, draft: Environment) -> ClientFactory:
+        """Clients for an environment that is not in opskit.toml yet (`opskit init`)."""
+        from opskit.aws import ClientFactory
+
+        if self._injected_clients is not None:
+            return self._injected_clients
+        endpoint = self.endpoint_url
+        if endpoint is None and draft.local:
+            from opskit.local.state import require_endpoint
+
+            endpoint = require_endpoint(draft)
+        return ClientFactory(draft.region, draft.profile, endpoint)
+
     @property
     def clients(self) -> ClientFactory:
         env = self.env  # first: a new environment resets the clients

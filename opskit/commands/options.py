@@ -237,8 +237,9 @@ def root_options() -> list[click.Option]:
     return [spec.root_option() for spec in GLOBAL_OPTIONS]
 
 
-def add_global_options(command: click.Command) -> click.Command:
-    """Give `command` (and its subcommands) the global options; idempotent.
+def add_global_options(command: click.Command, path: str) -> click.Command:
+    """Give `command` (at `path`, e.g. "insights run") and its subcommands the global options,
+    its Examples section and docs link; idempotent.
 
     A command that declares one of the names itself keeps its own option, and that option's
     value is recorded into the same Settings, so `deploy --yes` and `opskit --yes deploy` agree.
@@ -253,11 +254,24 @@ def add_global_options(command: click.Command) -> click.Command:
         option = spec.command_option(taken)
         if option is not None:
             command.params.append(option)
-    command.epilog = f"{command.epilog}\n\n{GLOBAL_EPILOG}" if command.epilog else GLOBAL_EPILOG
+    from opskit.commands.examples import epilog_for
+
+    parts = [command.epilog, epilog_for(path, command), GLOBAL_EPILOG]
+    command.epilog = "\n\n".join(p for p in parts if p)
     if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            add_global_options(sub)
+        _inject_on_lookup(command, path)
     return command
+
+
+def _inject_on_lookup(group: click.Group, path: str) -> None:
+    """Subcommands, including ones a group makes on demand (`insights slow-requests`)."""
+    lookup = group.get_command
+
+    def get_command(ctx: click.Context, name: str) -> click.Command | None:
+        found = lookup(ctx, name)
+        return add_global_options(found, f"{path} {name}") if found is not None else None
+
+    group.get_command = get_command  # type: ignore[method-assign]
 
 
 def _bridge(param: click.Parameter) -> None:
