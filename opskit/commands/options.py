@@ -271,7 +271,7 @@ def _inject_on_lookup(group: click.Group, path: str) -> None:
         found = lookup(ctx, name)
         return add_global_options(found, f"{path} {name}") if found is not None else None
 
-    group.get_command = get_command  # type: ignore[method-assign]
+    group.get_command = get_command  # type: ignore[method-assign,assignment]
 
 
 def _bridge(param: click.Parameter) -> None:
