@@ -141,12 +141,26 @@ class Terminal:
 
     # -- results -----------------------------------------------------------------------------
 
-    def document(self, data: Any, output: str | None = None) -> None:
-        """The invocation's one JSON or YAML document on stdout."""
+    def document(
+        self,
+        data: Any,
+        output: str | None = None,
+        rows: Sequence[dict[str, Any]] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        """The invocation's one result: a JSON or YAML document, or one CSV table.
+
+        For CSV, `rows` (with `columns`) is the table; without them the document is flattened
+        to `key,value` rows with dotted keys (`outputs.ApiUrl`, `resources.0.status`).
+        """
         output = output or self.output
         self._count_document()
         if output == "yaml":
             self.write(to_yaml(data))
+        elif output == "csv":
+            if rows is None:
+                rows, columns = [{"key": k, "value": v} for k, v in flatten(data)], ["key", "value"]
+            self.write(to_csv(rows, columns))
         else:
             self.write(to_json(data) + "\n")
 
@@ -210,6 +224,25 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
     for row in rows:
         writer.writerow({c: _plain(row.get(c)) for c in columns})
     return buffer.getvalue()
+
+
+def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """`{"a": {"b": 1}, "c": [2]}` -> [("a.b", 1), ("c.0", 2)] (JSON-compatible values first)."""
+    data = json.loads(json.dumps(data, default=_json_default))
+    out: list[tuple[str, Any]] = []
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(value, list) and value:
+            for i, v in enumerate(value):
+                walk(v, f"{key}.{i}" if key else str(i))
+        else:
+            out.append((key, "" if value in ({}, []) else value))
+
+    walk(data, prefix)
+    return out
 
 
 def _json_default(value: Any) -> Any:

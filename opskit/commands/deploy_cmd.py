@@ -183,6 +183,36 @@ def _ensure_local_gateway(app: App, state: Any, restart: bool) -> str | None:
     return state.gateway_url
 
 
+STATUS_COLUMNS = ["section", "name", "type", "status", "time", "detail"]
+
+
+def _status_rows(report: Any) -> list[dict[str, Any]]:
+    """`status --output csv`: the whole report as one table, a `section` column per part."""
+    rows: list[dict[str, Any]] = [
+        {"section": "stack", "name": report.name, "status": report.status,
+         "time": report.updated, "detail": report.reason},
+    ]  # fmt: skip
+    rows += [
+        {"section": "output", "name": k, "detail": v} for k, v in sorted(report.outputs.items())
+    ]
+    rows += [
+        {"section": "resource", "name": r.get("logical_id"), "type": r.get("type"),
+         "status": r.get("status"), "detail": r.get("physical_id")}
+        for r in report.resources
+    ]  # fmt: skip
+    rows += [
+        {"section": "event", "name": e.get("resource"), "type": e.get("type"),
+         "status": e.get("status"), "time": e.get("time"), "detail": e.get("reason")}
+        for e in report.events
+    ]  # fmt: skip
+    rows += [
+        {"section": "drift", "name": d.get("logical_id"), "type": d.get("type"),
+         "status": d.get("drift"), "detail": d.get("properties")}
+        for d in report.drift or []
+    ]  # fmt: skip
+    return rows
+
+
 def _render_outputs(app: App, outputs: dict[str, str]) -> None:
     rows = [{"output": k, "value": v} for k, v in sorted(outputs.items())]
     app.terminal.render_rows(rows, columns=["output", "value"], title="Outputs")
@@ -211,8 +241,8 @@ def status(app: App, drift: bool, event_count: int) -> None:
             )
         report.drift_status, report.drift = detect_drift(cfn, app.env.stack_name, sleep=app.sleep)
     terminal = app.terminal
-    if terminal.output == "json":
-        terminal.write(json.dumps(report.__dict__, indent=2, default=str) + "\n")
+    if terminal.machine_readable:
+        terminal.document(report.__dict__, rows=_status_rows(report), columns=STATUS_COLUMNS)
         return
     reason = f" ({report.reason})" if report.reason else ""
     out(terminal, f"Stack {report.name}: {report.status}{reason}, last changed {report.updated}")

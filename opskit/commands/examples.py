@@ -40,7 +40,7 @@ EXAMPLES: dict[str, tuple[str, tuple[str, ...]]] = {
         (
             "opskit --env dev logs tail --status 5xx",
             "opskit logs tail --since 1h --no-follow --level ERROR",
-            "opskit logs tail -o json | jq .status",
+            "opskit logs tail -o json | jq .data.status",
         ),
     ),
     "logs export": (

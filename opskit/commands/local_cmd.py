@@ -42,26 +42,44 @@ def up(app: App) -> None:
     env = _local_env(app)
     state = running_state(env)
     terminal = app.terminal
+    lines: list[str] = []
+    emulator = "already running" if state is not None else "started"
     if state is None:
         state = start_emulator(env)
-        out(terminal, f"Emulator running at {state.endpoint_url} (pid {state.pids['emulator']}).")
+        lines.append(f"Emulator running at {state.endpoint_url} (pid {state.pids['emulator']}).")
     else:
-        out(
-            terminal,
-            f"Emulator already running at {state.endpoint_url} (pid {state.pids['emulator']}).",
+        lines.append(
+            f"Emulator already running at {state.endpoint_url} (pid {state.pids['emulator']})."
         )
     clients = ClientFactory(env.region, endpoint_url=state.endpoint_url)
     if procs.alive(state.pids.get("gateway"), MARKERS["gateway"]):
-        out(terminal, f"Gateway already running at {state.gateway_url}.")
+        gateway = "already running"
+        lines.append(f"Gateway already running at {state.gateway_url}.")
     elif stk.stack_status(clients.client("cloudformation"), env.stack_name):
+        gateway = "started"
         seconds = start_gateway(env, state, clients)
-        out(terminal, f"Gateway running at {state.gateway_url} (ready in {seconds:.1f} s).")
+        lines.append(f"Gateway running at {state.gateway_url} (ready in {seconds:.1f} s).")
     else:
-        out(
-            terminal,
-            f"Gateway port reserved: {state.gateway_url} (starts after `opskit --env {env.name} deploy`).",
+        gateway = "reserved"
+        lines.append(
+            f"Gateway port reserved: {state.gateway_url} (starts after `opskit --env {env.name} deploy`)."
         )
-    out(terminal, f"State: {state.path(env)}")
+    lines.append(f"State: {state.path(env)}")
+    if terminal.machine_readable:
+        terminal.document(
+            {
+                "endpoint_url": state.endpoint_url,
+                "emulator": emulator,
+                "emulator_pid": state.pids.get("emulator"),
+                "gateway_url": state.gateway_url,
+                "gateway": gateway,
+                "gateway_pid": state.pids.get("gateway"),
+                "state_file": str(state.path(env)),
+            }
+        )
+        return
+    for line in lines:
+        out(terminal, line)
 
 
 @local.command()
