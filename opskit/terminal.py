@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -129,6 +130,23 @@ class Terminal:
         else:
             yield NullStatus()
 
+    @contextlib.contextmanager
+    def progress(self, message: str) -> Iterator[Status]:
+        """A long wait: a spinner with the elapsed time on a terminal; otherwise a line when it
+        starts and one with the time it took (stderr, hidden by --quiet)."""
+        started = time.monotonic()
+        if self.err_console.is_terminal and self.verbosity > QUIET:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+            with Progress(*columns, console=self.err_console, transient=True) as bar:
+                task = bar.add_task(message, total=None)
+                yield _ProgressStatus(bar, task)
+        else:
+            self.info(f"{message} ...")
+            yield NullStatus()
+        self.info(f"{message}: done in {time.monotonic() - started:.1f} s")
+
     def confirm(self, question: str, assume_yes: bool = False) -> bool:
         """Ask before doing something destructive. Non-interactive without --yes means no."""
         if assume_yes:
@@ -203,6 +221,14 @@ class _TextStatus:
 
     def update(self, status: str) -> None:
         self._status.update(Text(status))
+
+
+class _ProgressStatus:
+    def __init__(self, bar: Any, task: Any):
+        self._bar, self._task = bar, task
+
+    def update(self, status: str) -> None:
+        self._bar.update(self._task, description=status)
 
 
 def to_json(data: Any) -> str:

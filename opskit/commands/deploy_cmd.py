@@ -11,6 +11,7 @@ from opskit.app import App
 from opskit.deploy.ui import TerminalUI, err, out
 
 PYTHON_VERSION = "3.12"
+PACKAGE_PROGRESS = "Building the Lambda package (a first build downloads wheels: 20-40 s)"
 
 
 def make_package(app: App, architecture: str) -> Any:
@@ -18,9 +19,11 @@ def make_package(app: App, architecture: str) -> Any:
     from opskit.deploy.artifacts import cached_build
     from opskit.packaging import build_package
 
-    return cached_build(
-        app.env.root, app.env.state_dir, architecture, PYTHON_VERSION, build_package
-    )
+    def build(*args: Any, **kwargs: Any) -> Any:  # only when the inputs changed
+        with app.terminal.progress(PACKAGE_PROGRESS):
+            return build_package(*args, **kwargs)
+
+    return cached_build(app.env.root, app.env.state_dir, architecture, PYTHON_VERSION, build)
 
 
 def env_option(command: Any) -> Any:

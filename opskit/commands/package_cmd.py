@@ -45,7 +45,7 @@ def package(app: App, out_dir: Path | None, architecture: str | None, refresh: b
 
     root = app.env.root
     arch = architecture or app.env.parameters.get("Architecture", "arm64")
-    with app.terminal.status("Building the Lambda package..."):
+    with app.terminal.progress("Building the Lambda package"):
         result = build_package(root, out_dir or root / "dist", architecture=arch, refresh=refresh)
     row: dict[str, Any] = {
         "path": str(result.path),

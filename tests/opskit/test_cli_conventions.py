@@ -74,6 +74,16 @@ def test_quiet_hides_notes_but_not_problems_and_status_is_null():
     assert buffer.getvalue() == "a problem\n"
 
 
+def test_progress_says_when_a_wait_starts_and_how_long_it_took():
+    buffer = io.StringIO()
+    terminal = terminal_on(buffer)
+    with terminal.progress("Building the Lambda package") as status:
+        status.update("still building")
+    first, last = buffer.getvalue().splitlines()
+    assert first == "Building the Lambda package ..."
+    assert re.fullmatch(r"Building the Lambda package: done in \d+\.\d s", last)
+
+
 def test_piped_tables_are_not_truncated():
     buffer = io.StringIO()
     terminal = terminal_on(buffer)  # not a terminal, 60 columns
