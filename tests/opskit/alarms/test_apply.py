@@ -211,7 +211,7 @@ def test_missing_stack_is_one_actionable_line(local_env, clients):
     result = run("alarms", "apply")
     assert result.exit_code == EXIT_NOT_FOUND
     assert f"stack {STACK} not found" in result.output
-    assert "`opskit --env local deploy`" in result.output  # the hint names the environment
+    assert "`opskit --env local deploy`" in result.output  # the hint names this environment
 
 
 def test_custom_file_with_a_wrong_metric_name_is_rejected(local_env, clients, tmp_path):
