@@ -12,11 +12,14 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from opskit.config import CONFIG_NAME, REGION, STACK_NAME
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 UPSTREAMS = {
     "users": "UpstreamUsersUrl",
@@ -116,7 +119,7 @@ def available_profiles() -> list[str]:
         return []
 
 
-def create_jwt_secret(secretsmanager: Any, name: str, tags: dict[str, str]) -> str:
+def create_jwt_secret(secretsmanager: SecretsManagerClient, name: str, tags: dict[str, str]) -> str:
     """A new random HS256 key in Secrets Manager; returns its ARN (the key is never printed)."""
     response = secretsmanager.create_secret(
         Name=name,

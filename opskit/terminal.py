@@ -147,6 +147,12 @@ class Terminal:
             yield NullStatus()
         self.info(f"{message}: done in {time.monotonic() - started:.1f} s")
 
+    def prompt(self, question: str, kind: Any = None, default: Any = None, **kwargs: Any) -> Any:
+        """Ask on stderr (stdout stays for results); `kind` (a Click type) validates and re-asks."""
+        import click
+
+        return click.prompt(question, default=default, type=kind, err=True, **kwargs)
+
     def confirm(self, question: str, assume_yes: bool = False) -> bool:
         """Ask before doing something destructive. Non-interactive without --yes means no."""
         if assume_yes:

@@ -394,7 +394,6 @@ def estimate_cmd(
     from opskit.cost.estimate import base_usage, estimate_from_events
     from opskit.cost.fixed import fixed_items_or_options
     from opskit.cost.model import estimate, with_overrides
-    from opskit.pricing import load_prices
 
     overrides = {
         OVERRIDE_FIELDS[k]: v for k, v in flags.items() if k in OVERRIDE_FIELDS and v is not None
@@ -406,7 +405,7 @@ def estimate_cmd(
             "they pick the logs to read",
             "add --from-logs",
         )
-    prices = load_prices(app.env.region, app.env.state_dir)
+    prices = app.prices
     fixed, fixed_note = fixed_items_or_options(
         app.env, overrides.get("alarms"), overrides.get("custom_metrics")
     )
@@ -507,7 +506,6 @@ def _local_report(app: App, period: Any, output: str) -> None:
     from opskit.cost.estimate import base_usage, estimate_from_events
     from opskit.cost.fixed import fixed_items_or_options
     from opskit.cost.logs import iter_cloudwatch_events
-    from opskit.pricing import load_prices
 
     now = app.clock()
     start = datetime.combine(period.start, datetime.min.time(), tzinfo=now.tzinfo)
@@ -526,7 +524,7 @@ def _local_report(app: App, period: Any, output: str) -> None:
     events = iter_cloudwatch_events(
         app.clients.client("logs"), app.env.function_log_group, start, end
     )
-    prices = load_prices(app.env.region, app.env.state_dir)
+    prices = app.prices
     app.terminal.info(
         "ESTIMATE: the local account has no billing data; this is the cost model applied to local usage (no Cost Explorer requests made)"
     )
@@ -559,10 +557,9 @@ def _local_report(app: App, period: Any, output: str) -> None:
 @click.pass_obj
 def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
     """The price table in use (every rate with its source and date), or --refresh it."""
-    from opskit.pricing import load_prices
 
     output = _format(app, fmt)
-    table = load_prices(app.env.region, app.env.state_dir)
+    table = app.prices
     if refresh:
         from opskit.cost.refresh import refresh_prices, save_refreshed
 

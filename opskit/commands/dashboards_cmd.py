@@ -244,9 +244,8 @@ def top_document(stack: str, now: datetime, series: Any, latency_stat: str) -> d
 
 def _prices(app: App):  # -> UnitPrices
     from opskit.dashboards.top import UnitPrices
-    from opskit.pricing import load_prices
 
-    table = load_prices(app.env.region, app.env.state_dir)
+    table = app.prices
     arch = app.env.parameters.get("Architecture", "arm64")
     gbs_key = "lambda_gbs_arm64" if arch == "arm64" else "lambda_gbs_x86_64"
     try:

@@ -10,48 +10,10 @@ import click
 from opskit.app import App
 from opskit.deploy.ui import TerminalUI, err, out
 
-PYTHON_VERSION = "3.12"
-PACKAGE_PROGRESS = "Building the Lambda package (a first build downloads wheels: 20-40 s)"
-
 
 def make_package(app: App, architecture: str) -> Any:
     """Build the Lambda zip, reusing .opskit/build when no input changed (tests replace this)."""
-    from opskit.deploy.artifacts import cached_build
-    from opskit.packaging import build_package
-
-    def build(*args: Any, **kwargs: Any) -> Any:  # only when the inputs changed
-        with app.terminal.progress(PACKAGE_PROGRESS):
-            return build_package(*args, **kwargs)
-
-    return cached_build(app.env.root, app.env.state_dir, architecture, PYTHON_VERSION, build)
-
-
-def env_option(command: Any) -> Any:
-    """`--env NAME` after the subcommand too (`opskit deploy --env local`), as the issue spells it.
-
-    The root group's --env/--profile/--region still work; this one, when given, wins.
-    """
-
-    def switch(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-        if value is None or ctx.obj is None or value == ctx.obj.env.name:
-            return
-        from opskit.config import load_environment
-
-        root = ctx.find_root().params
-        ctx.obj.env = load_environment(
-            value, profile=root.get("profile"), region=root.get("region")
-        )
-        ctx.obj.__dict__.pop("clients", None)  # built lazily: make sure it follows the new env
-
-    return click.option(
-        "--env",
-        "env_override",
-        default=None,
-        expose_value=False,
-        is_eager=True,
-        callback=switch,
-        help="Environment (same as the global --env).",
-    )(command)
+    return app.package(architecture)
 
 
 def _local_state(app: App) -> Any:
@@ -61,7 +23,6 @@ def _local_state(app: App) -> Any:
 
 
 @click.command()
-@env_option
 @click.option("--plan", is_flag=True, help="Show the change set and stop (nothing is executed).")
 @click.option("--yes", "-y", is_flag=True, help="Execute without asking.")
 @click.option(
@@ -222,7 +183,6 @@ def _render_outputs(app: App, outputs: dict[str, str]) -> None:
 
 
 @click.command()
-@env_option
 @click.option("--drift", is_flag=True, help="Also run drift detection (takes a while on AWS).")
 @click.option(
     "--events", "event_count", default=10, show_default=True, help="How many recent events to show."
@@ -267,7 +227,6 @@ def status(app: App, drift: bool, event_count: int) -> None:
 
 
 @click.command()
-@env_option
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
 @click.pass_obj
 def destroy(app: App, yes: bool) -> None:

@@ -23,6 +23,7 @@ from opskit.onboarding import (
     Answers,
     UpstreamUrl,
 )
+from opskit.terminal import Terminal
 
 
 class UpstreamOption(click.ParamType):
@@ -84,7 +85,7 @@ def init(
     secret) and prints the next command. Global --env, --region, --profile and --config are
     taken as answers; with --no-input nothing is asked.
     """
-    ask = _Asker(interactive=not no_input)
+    ask = _Asker(app.terminal, interactive=not no_input)
     settings = app.settings
     env_name = ask.value(
         "Environment name", ENV_NAME_TYPE, settings.env_name, "env_name" in settings.explicit
@@ -154,23 +155,28 @@ def init(
 
 
 class _Asker:
-    def __init__(self, interactive: bool):
-        self.interactive = interactive
+    def __init__(self, terminal: Terminal, interactive: bool):
+        self.terminal, self.interactive = terminal, interactive
 
     def value(self, question: str, kind: click.ParamType, default: str, given: bool) -> str:
         if given or not self.interactive:
             return str(kind.convert(default, None, None))
-        return str(click.prompt(question, default=default, type=kind, err=True))
+        return str(self.terminal.prompt(question, kind, default))
+
+    def choose(self, question: str, choices: list[str], default: str) -> str:
+        kind = click.Choice(choices)
+        return str(self.terminal.prompt(question, kind, default, show_choices=False))
 
     def optional(self, question: str, kind: click.ParamType) -> Any:
-        answer = click.prompt(question, default="", show_default=False, err=True)
-        while answer.strip():
+        """Blank means none; anything else must be valid (asked again until it is)."""
+        while True:
+            answer = str(self.terminal.prompt(question, None, "", show_default=False)).strip()
+            if not answer:
+                return None
             try:
                 return kind.convert(answer, None, None)
             except click.BadParameter as exc:
-                click.echo(f"Error: {exc.format_message()}", err=True)
-                answer = click.prompt(question, default="", show_default=False, err=True)
-        return None
+                self.terminal.err(f"Error: {exc.format_message()}")
 
 
 def _ask_profile(ask: _Asker, given: str | None) -> str | None:
@@ -205,11 +211,11 @@ def _ask_jwt(
     if jwt is None and answers.local:
         jwt = "create"  # the local account's own Secrets Manager: nothing to leak
     if jwt is None and ask.interactive:
-        jwt = click.prompt(
-            "JWT key: create a new Secrets Manager secret, an existing secret's ARN, a JWKS URL, or later",
-            type=click.Choice(JWT_CHOICES),
-            default="create",
-            err=True,
+        jwt = ask.choose(
+            "JWT key: create a Secrets Manager secret, an existing secret's arn, a jwks URL, or later"
+            f" ({'/'.join(JWT_CHOICES)})",
+            list(JWT_CHOICES),
+            "create",
         )
     answers.jwt = jwt or "later"
     if answers.jwt == "arn":
@@ -220,7 +226,7 @@ def _ask_jwt(
 
 
 def _create_secret(app: App, draft: Environment) -> str:
-    secretsmanager = app.clients_for(draft).client("secretsmanager")
+    secretsmanager = app.clients_for(draft).secretsmanager()
     name = f"{draft.project}/{draft.name}/jwt"
     try:
         arn = onboarding.create_jwt_secret(secretsmanager, name, draft.tags)

@@ -35,7 +35,6 @@ def local() -> None:
 def up(app: App) -> None:
     """Start the emulator on a free 127.0.0.1 port (and the gateway if the stack exists)."""
     from opskit import stack as stk
-    from opskit.aws import ClientFactory
     from opskit.local import procs
     from opskit.local.account import MARKERS, running_state, start_emulator, start_gateway
 
@@ -51,7 +50,7 @@ def up(app: App) -> None:
         lines.append(
             f"Emulator already running at {state.endpoint_url} (pid {state.pids['emulator']})."
         )
-    clients = ClientFactory(env.region, endpoint_url=state.endpoint_url)
+    clients = app.emulator_clients(state.endpoint_url, env.region)
     if procs.alive(state.pids.get("gateway"), MARKERS["gateway"]):
         gateway = "already running"
         lines.append(f"Gateway already running at {state.gateway_url}.")
@@ -104,7 +103,6 @@ def down(app: App) -> None:
 def status(app: App) -> None:
     """Show what runs (pids, ports), the local stack, and what the emulator does not provide."""
     from opskit import stack as stk
-    from opskit.aws import ClientFactory
     from opskit.local.account import METRICS_NOTE, SYNTHESIZED_NOTE, process_rows
     from opskit.local.state import LocalState
 
@@ -121,7 +119,7 @@ def status(app: App) -> None:
     terminal.render_rows(rows, columns=["role", "pid", "running", "address"], title="Local account")
     emulator_up = any(r["role"] == "emulator" and r["running"] == "yes" for r in rows)
     if emulator_up:
-        cfn = ClientFactory(env.region, endpoint_url=state.endpoint_url).client("cloudformation")
+        cfn = app.emulator_clients(state.endpoint_url, env.region).cloudformation()
         out(
             terminal,
             f"Stack {env.stack_name}: {stk.stack_status(cfn, env.stack_name) or 'not deployed'}",
