@@ -13,12 +13,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from opskit import envvars
 from opskit.terminal import NORMAL, OUTPUT_FORMATS, QUIET, VERBOSE
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 SETTINGS_KEY = "opskit.settings"
 GLOBAL_SECTION = "Global options (before or after the command)"
@@ -75,6 +78,24 @@ class NameType(click.ParamType):
         return text
 
 
+class EnvNameType(NameType):
+    """An environment name; completes from the environments opskit.toml defines."""
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        from opskit.config import find_config, load_document
+        from opskit.errors import OpsError
+
+        try:
+            names = sorted(load_document(find_config()).get("env", {}))
+        except OpsError:  # no usable opskit.toml: nothing to offer
+            names = []
+        return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
 _DURATION = re.compile(r"(\d+)\s*(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -101,6 +122,7 @@ class DurationType(click.ParamType):
 
 REGION_TYPE = RegionType()
 NAME_TYPE = NameType()
+ENV_NAME_TYPE = EnvNameType()
 DURATION = DurationType()
 
 
@@ -180,7 +202,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
         ("--env", "-e"),
         "Environment from opskit.toml (dev, staging, prod, local, ...).",
         envvar=envvars.ENV,
-        type=NAME_TYPE,
+        type=ENV_NAME_TYPE,
         default="dev",
     ),
     GlobalOption(

@@ -204,3 +204,13 @@ def test_init_never_replaces_an_environment_without_asking(workdir):
     assert (
         tomllib.loads((workdir / "opskit.toml").read_text())["env"]["dev"]["stack_name"] == "other"
     )
+
+
+def test_env_completes_from_opskit_toml():
+    env = {**os.environ, "_OPSKIT_COMPLETE": "bash_complete", "COMP_CWORD": "3"}
+    env["COMP_WORDS"] = "opskit status --env st"
+    env.pop("OPSKIT_CONFIG", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "opskit"], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    assert proc.stdout.split() == ["plain,staging"]
