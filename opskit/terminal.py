@@ -131,9 +131,10 @@ class Terminal:
             yield NullStatus()
 
     @contextlib.contextmanager
-    def progress(self, message: str) -> Iterator[Status]:
-        """A long wait: a spinner with the elapsed time on a terminal; otherwise a line when it
-        starts and one with the time it took (stderr, hidden by --quiet)."""
+    def progress(self, message: str, after: float = 1.0) -> Iterator[Status]:
+        """A long wait: a spinner with the elapsed time on a terminal; otherwise (a pipe, CI) a
+        line once it has lasted `after` seconds and one with the time it took. Waits that end
+        sooner print nothing, so a quick failure stays one line. stderr; hidden by --quiet."""
         started = time.monotonic()
         if self.err_console.is_terminal and self.verbosity > QUIET:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -142,10 +143,25 @@ class Terminal:
             with Progress(*columns, console=self.err_console, transient=True) as bar:
                 task = bar.add_task(message, total=None)
                 yield _ProgressStatus(bar, task)
-        else:
+            self.info(f"{message}: done in {time.monotonic() - started:.1f} s")
+            return
+        import threading
+
+        announced = threading.Event()
+
+        def announce() -> None:
+            announced.set()
             self.info(f"{message} ...")
+
+        timer = threading.Timer(after, announce)
+        timer.daemon = True
+        timer.start()
+        try:
             yield NullStatus()
-        self.info(f"{message}: done in {time.monotonic() - started:.1f} s")
+        finally:
+            timer.cancel()
+        if announced.is_set():
+            self.info(f"{message}: done in {time.monotonic() - started:.1f} s")
 
     def prompt(self, question: str, kind: Any = None, default: Any = None, **kwargs: Any) -> Any:
         """Ask on stderr (stdout stays for results); `kind` (a Click type) validates and re-asks."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -101,7 +100,7 @@ def deploy(
     if state is not None:
         state.extra["transform_notes"] = result.local_notes
         state.save(env)
-    if terminal.output != "json":
+    if not terminal.machine_readable:
         out(terminal, f"Stack {env.stack_name}: {result.status}.")
         _render_outputs(app, result.outputs)
     api_url = result.outputs.get("ApiUrl")
@@ -117,15 +116,15 @@ def deploy(
 
         smoke = smoke_test(api_url, sleep=app.sleep, attempts=3 if env.local else 10)
         summary["smoke_test"] = {"url": smoke.url, "status": smoke.status}
-        if terminal.output != "json":
+        if not terminal.machine_readable:
             out(terminal, f"Smoke test: GET {smoke.url} -> {smoke.status}")
-    if terminal.output == "json":
-        terminal.write(json.dumps(summary, indent=2, default=str) + "\n")
+    if terminal.machine_readable:
+        terminal.document(summary)
 
 
 def _finish(app: App, summary: dict[str, Any], line: str) -> None:
-    if app.terminal.output == "json":
-        app.terminal.write(json.dumps(summary, indent=2, default=str) + "\n")
+    if app.terminal.machine_readable:
+        app.terminal.document(summary)
     else:
         out(app.terminal, line)
 

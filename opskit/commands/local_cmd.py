@@ -109,28 +109,45 @@ def status(app: App) -> None:
     env = _local_env(app)
     state = LocalState.load(env)
     terminal = app.terminal
+    columns = ["role", "pid", "running", "address"]
     if state is None:
+        if terminal.machine_readable:
+            terminal.document({"running": False, "processes": []}, rows=[], columns=columns)
+            return
         out(terminal, "The local account is not running (start it with `opskit local up`).")
         return
     rows = [
         {"role": r.role, "pid": r.pid, "running": "yes" if r.running else "no", "address": r.detail}
         for r in process_rows(state)
     ]
-    terminal.render_rows(rows, columns=["role", "pid", "running", "address"], title="Local account")
     emulator_up = any(r["role"] == "emulator" and r["running"] == "yes" for r in rows)
+    stack_status = None
     if emulator_up:
         cfn = app.emulator_clients(state.endpoint_url, env.region).cloudformation()
-        out(
-            terminal,
-            f"Stack {env.stack_name}: {stk.stack_status(cfn, env.stack_name) or 'not deployed'}",
-        )
-    out(terminal, "Note: " + SYNTHESIZED_NOTE.format(group=env.function_log_group) + ".")
-    out(terminal, f"Note: {METRICS_NOTE}.")
-    out(
-        terminal,
-        "Note: the local gateway runs the project's gateway/ sources under uvicorn "
+        stack_status = stk.stack_status(cfn, env.stack_name)
+    notes = [
+        SYNTHESIZED_NOTE.format(group=env.function_log_group) + ".",
+        f"{METRICS_NOTE}.",
+        "the local gateway runs the project's gateway/ sources under uvicorn "
         "(not the uploaded zip), with the deployed function's environment variables.",
-    )
-    notes = state.extra.get("transform_notes") or []
-    for note in notes if isinstance(notes, list) else []:
+    ]
+    transform = state.extra.get("transform_notes") or []
+    transform_notes = [str(n) for n in transform] if isinstance(transform, list) else []
+    if terminal.machine_readable:
+        document = {
+            "running": emulator_up,
+            "processes": rows,
+            "stack": env.stack_name,
+            "stack_status": stack_status,
+            "notes": notes,
+            "template_notes": transform_notes,
+        }
+        terminal.document(document, rows=rows, columns=columns)
+        return
+    terminal.render_rows(rows, columns=columns, title="Local account")
+    if emulator_up:
+        out(terminal, f"Stack {env.stack_name}: {stack_status or 'not deployed'}")
+    for note in notes:
+        out(terminal, f"Note: {note}")
+    for note in transform_notes:
         out(terminal, f"Local template: {note}")

@@ -10,6 +10,7 @@ import io
 import json
 import re
 import string
+import time
 import tomllib
 from pathlib import Path
 
@@ -77,8 +78,11 @@ def test_quiet_hides_notes_but_not_problems_and_status_is_null():
 def test_progress_says_when_a_wait_starts_and_how_long_it_took():
     buffer = io.StringIO()
     terminal = terminal_on(buffer)
-    with terminal.progress("Building the Lambda package") as status:
-        status.update("still building")
+    with terminal.progress("Quick") as status:
+        status.update("still quick")
+    assert buffer.getvalue() == ""  # a short wait (or a quick failure) adds no line
+    with terminal.progress("Building the Lambda package", after=0.05):
+        time.sleep(0.3)
     first, last = buffer.getvalue().splitlines()
     assert first == "Building the Lambda package ..."
     assert re.fullmatch(r"Building the Lambda package: done in \d+\.\d s", last)

@@ -124,3 +124,11 @@ def test_insights_list_in_every_format_parses(local_env, output):
         "csv": lambda t: list(csv.DictReader(io.StringIO(t))),
     }[output](text)
     assert {row["name"] for row in parsed} >= {"errors", "latency"}
+
+
+def test_local_status_when_not_running_is_still_a_document(local_env):
+    assert json.loads(run("local", "status", "-o", "json").stdout) == {
+        "running": False,
+        "processes": [],
+    }
+    assert run("local", "status", "-o", "csv").stdout == "role,pid,running,address\n"
