@@ -91,8 +91,69 @@ def push(app: App, template: Path | None, queries_dir: Path | None, name: str | 
     app.terminal.print(console_url(app.env.region, name))
     if app.env.local:
         app.terminal.info(
-            "(local emulator: that is where it would be in AWS; read it back with get_dashboard)"
+            "(local emulator: that is where it would be in AWS; see it with `opskit --env local dashboards preview --open`)"
         )
+
+
+@dashboards.command()
+@click.option("--template", type=click.Path(path_type=Path, dir_okay=False), help=TEMPLATE_HELP)
+@click.option("--queries-dir", type=click.Path(path_type=Path, file_okay=False), help=QUERIES_HELP)
+@click.option(
+    "--hours", type=float, default=None, help="Window to chart (default: the dashboard's start)."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="HTML file to write (default: .opskit/<stack>-gateway.html).",
+)
+@click.option("--open", "open_", is_flag=True, help="Open the file in the default browser.")
+@click.pass_obj
+def preview(
+    app: App,
+    template: Path | None,
+    queries_dir: Path | None,
+    hours: float | None,
+    out: Path | None,
+    open_: bool,
+) -> None:
+    """Render the filled dashboard to one self-contained HTML file you can open offline.
+
+    Same grid as CloudWatch; metric widgets charted from GetMetricData over the window, log
+    widgets with their query's results (Logs Insights, or the local engine on --env local),
+    text and alarm widgets. On the local account the metrics are the ones the local shipper
+    published (percentiles and metric math computed by opskit) and the alarm states are
+    opskit's evaluation.
+    """
+    import webbrowser
+
+    from opskit.dashboards.render import dashboard_name, render_dashboard
+    from opskit.dashboards.service_preview import write_preview
+
+    if hours is not None and not 0 < hours <= 24 * 15:
+        raise ConfigError(
+            f"--hours {hours}", "must be more than 0 and at most 360", "e.g. --hours 3"
+        )
+    path = _template(app, template)
+    rendered = render_dashboard(app.clients, app.env, path, _queries_dir(app, queries_dir))
+    for problem in rendered.problems:
+        app.terminal.warn(f"dashboard: {problem}")
+    name = dashboard_name(app.env)
+    target = out or app.env.state_dir / f"{name}.html"
+    with app.terminal.status("Reading metrics, logs and alarms..."):
+        summary = write_preview(
+            app.clients, app.env, rendered.body, target, now=app.clock(), hours=hours,
+            sleep=app.sleep, title=name,
+        )  # fmt: skip
+    app.terminal.print(
+        f"Wrote {target} ({summary.widgets} widgets, {summary.charts} charts, "
+        f"{summary.points:,} datapoints; {summary.start:%H:%M}-{summary.end:%H:%M} UTC)."
+    )
+    if summary.errors:
+        for error in summary.errors:
+            app.terminal.warn(error)
+    if open_:
+        webbrowser.open(target.resolve().as_uri())
 
 
 @click.command()

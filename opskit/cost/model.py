@@ -84,8 +84,8 @@ class Usage:
     pitr: bool = False
     xray_sampling: float = 0.05
     xray_retrieved: float = 0.0  # traces retrieved/scanned a month
-    alarms: float = 22  # alarm metrics of the shipped baseline (base_usage counts the real file)
-    custom_metrics: float = 5  # metrics its log metric filters publish
+    alarms: float = 28  # alarm metrics of the shipped baseline (base_usage counts the real file)
+    custom_metrics: float = 6  # metrics its log metric filters publish
     dashboards: float = 1  # dashboards/gateway.json
     s3_gb: float = 0.05
     ecr_gb: float = 0.0

@@ -22,6 +22,7 @@ from opskit.alarms.context import context_from_outputs
 from opskit.config import Environment
 from opskit.errors import LocalAccountError
 from opskit.local import procs
+from opskit.local.metrics import forget_local_metrics, raw_metrics_path
 from opskit.local.state import LocalState
 from opskit.local.transform import LOCAL_API_ID
 
@@ -72,6 +73,7 @@ def start_emulator(env: Environment, timeout: float = 30.0) -> LocalState:
     stale = LocalState.load(env)
     if stale is not None:
         stop_all(env, stale)
+    forget_local_metrics(env.state_dir)
     port = procs.free_port()
     endpoint = f"http://127.0.0.1:{port}"
     proc = procs.spawn(
@@ -200,6 +202,8 @@ def start_gateway(
             context["Stage"],
             "--function-name",
             function_name,
+            "--raw-metrics",
+            str(raw_metrics_path(env.state_dir)),
         ],  # fmt: skip
         log=env.state_dir / "shipper.log",
         cwd=env.root,

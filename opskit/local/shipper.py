@@ -15,7 +15,8 @@ rule. They are estimates made by opskit, not measurements by Lambda.
 DERIVED METRICS: nothing locally publishes what API Gateway and Lambda would publish
 (AWS/ApiGateway Count, 4xx, 5xx, Latency, ...; AWS/Lambda Invocations, Errors,
 Duration), so the shipper derives them from the same access lines, with every batch
-of log events (see opskit.local.metrics for the mapping).
+of log events (see opskit.local.metrics for the mapping). It also runs the log group's
+metric filters over every shipped event and publishes their metrics (moto never does).
 """
 
 from __future__ import annotations
@@ -29,13 +30,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
 from opskit.cost.xray import Sampler
-from opskit.local.metrics import Target, metric_data
+from opskit.local.metrics import FilterMetrics, RawStore, Target, derived_buckets, put_calls
 from opskit.logs import platform
 from opskit.logs.platform import Report, Xray
 
@@ -187,17 +188,35 @@ def _note(message: str) -> None:
 
 
 class MetricSink:
-    """put_metric_data for the metrics AWS would derive from the shipped access lines."""
+    """put_metric_data for the metrics AWS would derive from the shipped access lines, and
+    (with `filters`) for the log group's metric filters; every value also goes to `store`."""
 
-    def __init__(self, cloudwatch: Any, target: Target):
+    def __init__(
+        self,
+        cloudwatch: Any,
+        target: Target,
+        filters: FilterMetrics | None = None,
+        store: RawStore | None = None,
+    ):
         self.cloudwatch, self.target = cloudwatch, target
+        self.filters, self.store = filters, store
 
-    def put(self, accesses: list[tuple[int, dict[str, Any]]]) -> None:
-        if not accesses:
-            return
+    def put(
+        self,
+        accesses: list[tuple[int, dict[str, Any]]],
+        events: Sequence[tuple[int, str]] = (),
+    ) -> None:
         try:
-            for namespace, data in metric_data(accesses, self.target):
+            buckets = derived_buckets(accesses, self.target)
+            if self.filters is not None and events:
+                self.filters.refresh()
+                buckets.update(self.filters.buckets(events))
+            if not buckets:
+                return
+            for namespace, data in put_calls(buckets):
                 self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
+            if self.store is not None:
+                self.store.append(buckets)
         except Exception as exc:  # metrics are a bonus: never stop shipping the logs
             _note(
                 f"shipper: warning: could not publish metrics for {len(accesses)} requests: {exc}"
@@ -234,7 +253,7 @@ def run(
     def flush() -> None:
         sink.put(pending)
         if metrics is not None:
-            metrics.put(accesses)
+            metrics.put(accesses, pending)
 
     deadline = time.monotonic() + FLUSH_SECONDS
     while True:
@@ -277,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--function-name", default=None, help="FunctionName of AWS/Lambda (default: from --group)"
     )
+    parser.add_argument(
+        "--raw-metrics", default=None, help="also append every published value to this file"
+    )
     args = parser.parse_args(argv)
 
     from opskit.aws import ClientFactory
@@ -284,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
     client = ClientFactory(args.region, endpoint_url=args.endpoint).client
     sink = Sink(client("logs"), args.group, stream_name(datetime.now(UTC)))
     function_name = args.function_name or args.group.rsplit("/", 1)[-1]
-    metrics = MetricSink(client("cloudwatch"), Target(args.api_id, args.stage, function_name))
+    metrics = MetricSink(
+        client("cloudwatch"),
+        Target(args.api_id, args.stage, function_name),
+        filters=FilterMetrics(client("logs"), args.group),
+        store=RawStore(Path(args.raw_metrics)) if args.raw_metrics else None,
+    )
     platform = PlatformLines(args.memory, args.pid, args.started)
     tee = open(args.tee, "a") if args.tee else None  # noqa: SIM115 - lives as long as the process
     lines = iter(sys.stdin.readline, "")

@@ -46,7 +46,7 @@ def test_render_needs_alarms_then_fills_everything(local_env, clients):
     assert OUTPUTS["ApiId"] in text and OUTPUTS["SessionsTableName"] in text
     alarm_widget = next(w for w in body["widgets"] if w["type"] == "alarm")
     arns = alarm_widget["properties"]["alarms"]
-    assert len(arns) == 17 and all(a.startswith("arn:aws:cloudwatch:us-east-1:") for a in arns)
+    assert len(arns) == 20 and all(a.startswith("arn:aws:cloudwatch:us-east-1:") for a in arns)
     assert all(
         w["properties"]["region"] == "us-east-1"
         for w in body["widgets"]
