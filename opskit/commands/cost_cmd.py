@@ -12,7 +12,7 @@ from rich.text import Text
 
 from opskit.app import App
 from opskit.commands.options import format_option
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, UsageError
 
 
 def _format(app: App, fmt: str | None) -> str:
@@ -35,13 +35,13 @@ def _period(app: App, month: str | None, days: int | None, since: str | None, un
         name for name, value in (("--month", month), ("--days", days), ("--since", since)) if value
     ]
     if len(chosen) > 1:
-        raise ConfigError(
+        raise UsageError(
             f"{' and '.join(chosen)} together",
             "they pick the period in different ways",
             "use one of --month, --days, --since/--until",
         )
     if until and not since:
-        raise ConfigError(
+        raise UsageError(
             "--until without --since", "the period needs a start", "add --since YYYY-MM-DD"
         )
     if month:
@@ -57,7 +57,12 @@ def _period(app: App, month: str | None, days: int | None, since: str | None, un
 @click.option(
     "--month", default=None, metavar="YYYY-MM", help="Calendar month (default: the current month)."
 )
-@click.option("--days", type=int, default=None, help="The last N whole days, [today-N, today).")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The last N whole days, [today-N, today).",
+)
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Start date (inclusive).")
 @click.option(
     "--until", default=None, metavar="YYYY-MM-DD", help="End date (exclusive; default tomorrow)."
@@ -208,7 +213,10 @@ def _quantity(name: str):
             return None
         from opskit.cost.model import parse_quantity
 
-        return parse_quantity(value, f"--{name}")
+        try:
+            return parse_quantity(value, f"--{name}")
+        except ConfigError as exc:  # a bad option value is a usage error (exit 2)
+            raise click.BadParameter(exc.format_line(), ctx=ctx, param=param) from None
 
     return convert
 
@@ -400,7 +408,7 @@ def estimate_cmd(
     }
     output = _format(app, fmt)
     if (since or file or basis != "auto") and not from_logs:
-        raise ConfigError(
+        raise UsageError(
             "--since/--file/--basis without --from-logs",
             "they pick the logs to read",
             "add --from-logs",
@@ -599,7 +607,13 @@ def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
 
 
 @cost.command("anomalies")
-@click.option("--days", type=int, default=30, show_default=True, help="How far back to look.")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="How far back to look.",
+)
 @format_option()
 @click.pass_obj
 def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:
