@@ -11,7 +11,7 @@ from rich.text import Text
 
 from opskit.app import App
 from opskit.commands.options import format_option
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, UsageError
 
 
 def _format(app: App, fmt: str | None) -> str:
@@ -49,13 +49,12 @@ def _untaggable(app: App, period: Any) -> dict[str, Any] | None:
     from opskit.cost.fixed import fixed_items_or_options
     from opskit.cost.model import estimate
     from opskit.cost.untaggable import untaggable_estimate
-    from opskit.pricing import load_prices
 
     try:
         fixed, _ = fixed_items_or_options(app.env, None, None)
     except ConfigError:
         fixed = None
-    result = estimate(base_usage(app.env, fixed), load_prices(app.env.region, app.env.state_dir))
+    result = estimate(base_usage(app.env, fixed), app.prices)
     return untaggable_estimate(result, period.days)
 
 
@@ -63,7 +62,12 @@ def _untaggable(app: App, period: Any) -> dict[str, Any] | None:
 @click.option(
     "--month", default=None, metavar="YYYY-MM", help="Calendar month (default: the current month)."
 )
-@click.option("--days", type=int, default=None, help="The last N whole days, [today-N, today).")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The last N whole days, [today-N, today).",
+)
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Start date (inclusive).")
 @click.option(
     "--until", default=None, metavar="YYYY-MM-DD", help="End date (exclusive; default tomorrow)."
@@ -183,7 +187,10 @@ def _quantity(name: str):
             return None
         from opskit.cost.model import parse_quantity
 
-        return parse_quantity(value, f"--{name}")
+        try:
+            return parse_quantity(value, f"--{name}")
+        except ConfigError as exc:  # a bad option value is a usage error (exit 2)
+            raise click.BadParameter(exc.format_line(), ctx=ctx, param=param) from None
 
     return convert
 
@@ -442,7 +449,6 @@ def estimate_cmd(
     from opskit.cost.fixed import fixed_items_or_options
     from opskit.cost.model import check_free_tier, estimate, with_overrides
     from opskit.cost.whatif import WhatIf
-    from opskit.pricing import load_prices
 
     check_free_tier(free_tier)
     overrides = {
@@ -450,12 +456,12 @@ def estimate_cmd(
     }
     output = _format(app, fmt)
     if (since or file or basis != "auto" or by != "route" or duration_scale) and not from_logs:
-        raise ConfigError(
+        raise UsageError(
             "--since/--file/--basis/--by/--duration-scale without --from-logs",
             "they pick and read the logs",
             "add --from-logs",
         )
-    prices = load_prices(app.env.region, app.env.state_dir)
+    prices = app.prices
     fixed, fixed_note = fixed_items_or_options(
         app.env, overrides.get("alarms"), overrides.get("custom_metrics")
     )
@@ -587,13 +593,12 @@ def _local_report(app: App, period: Any, output: str) -> None:
     from opskit.cost.fixed import fixed_items_or_options
     from opskit.cost.logs import iter_cloudwatch_events, optional_events
     from opskit.cost.periods import local_window
-    from opskit.pricing import load_prices
 
     start, end = local_window(period, app.clock())
     logs = app.clients.client("logs")
     events = iter_cloudwatch_events(logs, app.env.function_log_group, start, end)
     access = optional_events(logs, app.env.access_log_group, start, end)
-    prices = load_prices(app.env.region, app.env.state_dir)
+    prices = app.prices
     app.terminal.info(
         "ESTIMATE of the local traffic: the local account has no billing data; this is the cost "
         "model applied to the traffic the local gateway served (no Cost Explorer requests made)"
@@ -637,10 +642,9 @@ def _local_report(app: App, period: Any, output: str) -> None:
 @click.pass_obj
 def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
     """The price table in use (every rate with its source and date), or --refresh it."""
-    from opskit.pricing import load_prices
 
     output = _format(app, fmt)
-    table = load_prices(app.env.region, app.env.state_dir)
+    table = app.prices
     if refresh:
         from opskit.cost.refresh import refresh_prices, save_refreshed
 
@@ -680,7 +684,13 @@ def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
 
 
 @cost.command("anomalies")
-@click.option("--days", type=int, default=30, show_default=True, help="How far back to look.")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="How far back to look.",
+)
 @format_option()
 @click.pass_obj
 def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:

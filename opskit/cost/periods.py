@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, UsageError
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -164,13 +164,13 @@ def choose_period(
         if value is not None
     ]
     if len(given) > 1:
-        raise ConfigError(
+        raise UsageError(
             f"{' and '.join(given)} together",
             "they pick the period in different ways",
             "use one of --month, --days, --since/--until",
         )
     if until is not None and since is None:
-        raise ConfigError(
+        raise UsageError(
             "--until without --since", "the period needs a start", "add --since YYYY-MM-DD"
         )
     if month is not None:

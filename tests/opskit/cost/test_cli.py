@@ -13,7 +13,7 @@ from opskit.app import App
 from opskit.aws import ClientFactory
 from opskit.cli import cli
 from opskit.config import Environment
-from opskit.errors import EXIT_CONFIG, EXIT_NOT_FOUND
+from opskit.errors import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE
 from opskit.terminal import Terminal
 from tests.opskit.cost.events import invocation, sample_events
 
@@ -73,10 +73,10 @@ def test_estimate_table_and_csv_use_global_output(local_env):
 
 def test_estimate_bad_input_is_one_line_with_exit_code(local_env):
     result = run(["--env", "local", "cost", "estimate", "--requests", "lots"], obj=None)
-    assert result.exit_code == EXIT_CONFIG
+    assert result.exit_code == EXIT_USAGE  # a bad option value
     assert "bad --requests 'lots'" in result.output
     result = run(["--env", "local", "cost", "estimate", "--file", "x.jsonl"])
-    assert result.exit_code == EXIT_CONFIG and "--from-logs" in result.output
+    assert result.exit_code == EXIT_USAGE and "--from-logs" in result.output
     missing = run(["--env", "local", "cost", "estimate", "--from-logs", "--file", "missing.jsonl"])
     assert missing.exit_code == EXIT_NOT_FOUND
 
@@ -194,7 +194,7 @@ def test_cost_report_against_moto_cost_explorer(moto, tmp_path):
         "kind": "usage",
     }
     conflict = CliRunner().invoke(cli, ["cost", "--month", "2026-10", "--days", "3"], obj=app)
-    assert conflict.exit_code == EXIT_CONFIG and "use one of" in conflict.output
+    assert conflict.exit_code == EXIT_USAGE and "use one of" in conflict.output
 
 
 def test_prices_lists_every_rate_with_source(local_env):
