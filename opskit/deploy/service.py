@@ -620,9 +620,9 @@ def _termination_protection(
     stack = stack or stk.describe_stack(cfn, env.stack_name) or {}
     if bool(stack.get("EnableTerminationProtection")) == wanted:
         return
-    _call(
-        cfn.update_termination_protection,
+    call(
         f"cannot {'enable' if wanted else 'disable'} termination protection on {env.stack_name}",
+        cfn.update_termination_protection,
         StackName=env.stack_name,
         EnableTerminationProtection=wanted,
     )
