@@ -97,6 +97,20 @@ def show_cmd(app: Any, name: str) -> None:
     from opskit.insights.library import get_query
 
     query = get_query(name)
+    if app.terminal.machine_readable:
+        app.terminal.document(
+            {
+                "name": query.name,
+                "description": query.description,
+                "log_group": query.log_group,
+                "params": [
+                    {"name": p.name, "default": p.default, "help": p.help} for p in query.params
+                ],
+                "source": query.source,
+                "query": query.body,
+            }
+        )
+        return
     lines = [
         f"# name: {query.name}",
         f"# description: {query.description}",

@@ -50,6 +50,27 @@ def export_cmd(
     app.terminal.info(f"Wrote {count} event(s) from {group} to {out}")
 
 
+def tail_record(event: dict[str, Any], group: str) -> dict[str, Any]:
+    """One JSON line of `logs tail --output json` (keys documented in docs/insights.md)."""
+    import json
+    from datetime import UTC, datetime
+
+    message = str(event.get("message", "")).rstrip("\n")
+    try:
+        data = json.loads(message)
+    except ValueError:
+        data = None
+    stamp = datetime.fromtimestamp(int(event.get("timestamp", 0)) / 1000, UTC)
+    return {
+        "timestamp": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "log_group": group,
+        "log_stream": event.get("logStreamName", ""),
+        "event_id": event.get("eventId", ""),
+        "message": message,
+        "data": data if isinstance(data, dict) else None,
+    }
+
+
 @logs.command("tail")
 @click.option("--since", default="10m", show_default=True, help="Start this far back, e.g. 5m, 1h.")
 @click.option(
@@ -124,6 +145,9 @@ def tail_cmd(
         tail_filter=TailFilter(level=level, path=path, status=status),
     )
     for event in events:  # Ctrl-C ends it: the CLI says "Interrupted." and exits 130
+        if app.terminal.machine_readable:
+            app.terminal.record(tail_record(event, group))
+            continue
         if raw:
             app.terminal.write(str(event.get("message", "")).rstrip("\n") + "\n")
             continue
