@@ -53,12 +53,17 @@ EXAMPLES: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "insights list": ("insights.md", ("opskit insights list", "opskit insights list -o json")),
     "insights show": ("insights.md", ("opskit insights show latency",)),
+    "insights functions": (
+        "insights.md",
+        ("opskit insights functions", "opskit insights functions -o csv"),
+    ),
     "insights run": (
         "insights.md",
         (
             "opskit --env dev insights run errors --since 2h",
             "opskit insights run slow-requests --param threshold_ms=500 --file events.jsonl",
             "opskit insights run --query 'stats count(*) by status' --env local -o csv",
+            "opskit insights run latency --file events.jsonl --engine duckdb --no-cache",
         ),
     ),
     "alarms": ("alarms.md", ("opskit --env dev alarms apply --plan", "opskit alarms list")),
