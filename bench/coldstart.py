@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import (  # noqa: E402
+from _support import (
     AWS_ENV,
     ROOT,
     create_tables,
@@ -41,8 +41,8 @@ from _support import (  # noqa: E402
     v2_event,
 )
 
-from opskit.packaging import build_package  # noqa: E402
-from opskit.packaging.bytecode import find_compiler  # noqa: E402
+from opskit.packaging import build_package
+from opskit.packaging.bytecode import find_compiler
 
 RUNS = 9
 ARCHITECTURE = "x86_64"
