@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -10,45 +9,10 @@ import click
 from opskit.app import App
 from opskit.deploy.ui import TerminalUI, err, out
 
-PYTHON_VERSION = "3.12"
-
 
 def make_package(app: App, architecture: str) -> Any:
     """Build the Lambda zip, reusing .opskit/build when no input changed (tests replace this)."""
-    from opskit.deploy.artifacts import cached_build
-    from opskit.packaging import build_package
-
-    return cached_build(
-        app.env.root, app.env.state_dir, architecture, PYTHON_VERSION, build_package
-    )
-
-
-def env_option(command: Any) -> Any:
-    """`--env NAME` after the subcommand too (`opskit deploy --env local`), as the issue spells it.
-
-    The root group's --env/--profile/--region still work; this one, when given, wins.
-    """
-
-    def switch(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-        if value is None or ctx.obj is None or value == ctx.obj.env.name:
-            return
-        from opskit.config import load_environment
-
-        root = ctx.find_root().params
-        ctx.obj.env = load_environment(
-            value, profile=root.get("profile"), region=root.get("region")
-        )
-        ctx.obj.__dict__.pop("clients", None)  # built lazily: make sure it follows the new env
-
-    return click.option(
-        "--env",
-        "env_override",
-        default=None,
-        expose_value=False,
-        is_eager=True,
-        callback=switch,
-        help="Environment (same as the global --env).",
-    )(command)
+    return app.package(architecture)
 
 
 def _local_state(app: App) -> Any:
@@ -58,7 +22,6 @@ def _local_state(app: App) -> Any:
 
 
 @click.command()
-@env_option
 @click.option("--plan", is_flag=True, help="Show the change set and stop (nothing is executed).")
 @click.option("--yes", "-y", is_flag=True, help="Execute without asking.")
 @click.option(
@@ -205,7 +168,7 @@ def deploy(
     if state is not None:
         state.extra["transform_notes"] = result.local_notes
         state.save(env)
-    if terminal.output != "json":
+    if not terminal.machine_readable:
         out(terminal, f"Stack {env.stack_name}: {result.status}.")
         _render_outputs(app, result.outputs)
     api_url = result.outputs.get("ApiUrl")
@@ -221,10 +184,10 @@ def deploy(
 
         smoke = smoke_test(api_url, sleep=app.sleep, attempts=3 if env.local else 10)
         summary["smoke_test"] = {"url": smoke.url, "status": smoke.status}
-        if terminal.output != "json":
+        if not terminal.machine_readable:
             out(terminal, f"Smoke test: GET {smoke.url} -> {smoke.status}")
-    if terminal.output == "json":
-        terminal.write(json.dumps(summary, indent=2, default=str) + "\n")
+    if terminal.machine_readable:
+        terminal.document(summary)
 
 
 def _save(app: App, overrides: dict[str, str]) -> None:
@@ -240,8 +203,8 @@ def _save(app: App, overrides: dict[str, str]) -> None:
 
 
 def _finish(app: App, summary: dict[str, Any], line: str) -> None:
-    if app.terminal.output == "json":
-        app.terminal.write(json.dumps(summary, indent=2, default=str) + "\n")
+    if app.terminal.machine_readable:
+        app.terminal.document(summary)
     else:
         out(app.terminal, line)
 
@@ -263,13 +226,42 @@ def _ensure_local_gateway(app: App, state: Any, restart: bool) -> str | None:
     return state.gateway_url
 
 
+STATUS_COLUMNS = ["section", "name", "type", "status", "time", "detail"]
+
+
+def _status_rows(report: Any) -> list[dict[str, Any]]:
+    """`status --output csv`: the whole report as one table, a `section` column per part."""
+    rows: list[dict[str, Any]] = [
+        {"section": "stack", "name": report.name, "status": report.status,
+         "time": report.updated, "detail": report.reason},
+    ]  # fmt: skip
+    rows += [
+        {"section": "output", "name": k, "detail": v} for k, v in sorted(report.outputs.items())
+    ]
+    rows += [
+        {"section": "resource", "name": r.get("logical_id"), "type": r.get("type"),
+         "status": r.get("status"), "detail": r.get("physical_id")}
+        for r in report.resources
+    ]  # fmt: skip
+    rows += [
+        {"section": "event", "name": e.get("resource"), "type": e.get("type"),
+         "status": e.get("status"), "time": e.get("time"), "detail": e.get("reason")}
+        for e in report.events
+    ]  # fmt: skip
+    rows += [
+        {"section": "drift", "name": d.get("logical_id"), "type": d.get("type"),
+         "status": d.get("drift"), "detail": d.get("properties")}
+        for d in report.drift or []
+    ]  # fmt: skip
+    return rows
+
+
 def _render_outputs(app: App, outputs: dict[str, str]) -> None:
     rows = [{"output": k, "value": v} for k, v in sorted(outputs.items())]
     app.terminal.render_rows(rows, columns=["output", "value"], title="Outputs")
 
 
 @click.command()
-@env_option
 @click.option("--drift", is_flag=True, help="Also run drift detection (takes a while on AWS).")
 @click.option(
     "--events", "event_count", default=10, show_default=True, help="How many recent events to show."
@@ -287,12 +279,12 @@ def status(app: App, drift: bool, event_count: int) -> None:
             raise LocalAccountError(
                 "drift detection is not available on the local account",
                 "the emulator (moto) does not implement DetectStackDrift",
-                "run `opskit status --drift` against a real environment",
+                "run `opskit --env NAME status --drift` with a real environment (dev, staging, prod)",
             )
         report.drift_status, report.drift = detect_drift(cfn, app.env.stack_name, sleep=app.sleep)
     terminal = app.terminal
-    if terminal.output == "json":
-        terminal.write(json.dumps(report.__dict__, indent=2, default=str) + "\n")
+    if terminal.machine_readable:
+        terminal.document(report.__dict__, rows=_status_rows(report), columns=STATUS_COLUMNS)
         return
     reason = f" ({report.reason})" if report.reason else ""
     out(terminal, f"Stack {report.name}: {report.status}{reason}, last changed {report.updated}")
@@ -314,7 +306,6 @@ def status(app: App, drift: bool, event_count: int) -> None:
 
 
 @click.command()
-@env_option
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
 @click.option(
     "--all",

@@ -72,7 +72,7 @@ def package(
             f"Wrote {lock.path} ({len(lock.pins)} pinned distributions, hashes for both "
             "architectures): commit it"
         )
-    with app.terminal.status("Building the Lambda package..."):
+    with app.terminal.progress("Building the Lambda package"):
         result = build_package(
             root,
             out_dir or root / "dist",

@@ -16,7 +16,7 @@ import botocore.exceptions
 import click
 
 from opskit import stack as stk
-from opskit.aws import aws_error
+from opskit.aws import aws_error, call
 from opskit.config import Environment
 from opskit.deploy import adopt as adoption
 from opskit.deploy import artifacts, changeset, diff, lint
@@ -151,7 +151,7 @@ def preflight(
                     "rerun with --yes, or fix it in the console",
                 )
             ui.note(f"Deleting {name} ...")
-            _call(cfn.delete_stack, f"cannot delete {name}", StackName=name)
+            call(f"cannot delete {name}", cfn.delete_stack, StackName=name)
             final = settle()
             if final is not None:
                 raise DeployFailed(
@@ -170,9 +170,9 @@ def preflight(
                     "rerun with --yes, or fix the resource named in `opskit status` first",
                 )
             ui.note(f"Continuing the rollback of {name} ...")
-            _call(
-                cfn.continue_update_rollback,
+            call(
                 f"cannot continue the rollback of {name}",
+                cfn.continue_update_rollback,
                 StackName=name,
             )
             final = settle()
@@ -193,13 +193,6 @@ def preflight(
     raise DeployFailed(
         f"stack {name} does not settle", "its state keeps changing", "check the console"
     )
-
-
-def _call(method: Callable[..., Any], action: str, **kwargs: Any) -> Any:
-    try:
-        return method(**kwargs)
-    except botocore.exceptions.ClientError as exc:
-        raise aws_error(action, exc) from None
 
 
 # --- the deploy ---------------------------------------------------------------------------
@@ -627,9 +620,9 @@ def _termination_protection(
     stack = stack or stk.describe_stack(cfn, env.stack_name) or {}
     if bool(stack.get("EnableTerminationProtection")) == wanted:
         return
-    _call(
-        cfn.update_termination_protection,
+    call(
         f"cannot {'enable' if wanted else 'disable'} termination protection on {env.stack_name}",
+        cfn.update_termination_protection,
         StackName=env.stack_name,
         EnableTerminationProtection=wanted,
     )

@@ -227,7 +227,7 @@ def test_cli_package_prints_size_and_hash(real_build, monkeypatch, tmp_path):
         cli, ["--env", "dev", "--output", "json", "package", "--out", str(tmp_path)]
     )
     assert as_json.exit_code == 0, as_json.output
-    (row,) = json.loads(as_json.stdout)  # notes (no lock) go to stderr
+    (row,) = json.loads(as_json.stdout)  # notes and progress lines go to stderr
     assert row["sha256"] == result.sha256
     assert row["path"] == str(tmp_path / "gateway-arm64.zip")
     assert row["files"] == len(result.files)
