@@ -21,13 +21,20 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.aws import AwsCallError, AwsUnavailable, dynamodb_client, secretsmanager_client
-from gateway.config import ConfigError, Settings, load_settings
+from gateway.aws import (
+    AwsCallError,
+    AwsUnavailable,
+    credential_chain,
+    dynamodb_client,
+    request_deadline,
+    secretsmanager_client,
+)
+from gateway.config import API_GATEWAY_TIMEOUT_S, ConfigError, Settings, load_settings
 from gateway.errors import GatewayError, error_body
 from gateway.http_client import HttpClient
 from gateway.log import GatewayLogger
 from gateway.ratelimit import Decision, RateLimiter
-from gateway.sessions import TOKEN_PREFIX
+from gateway.sessions import TOKEN_PREFIX, RevokeIncomplete
 from gateway.tracing import NoopTracer, Tracer, get_tracer
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -49,6 +56,7 @@ class RequestContext:
     rate_limited: bool = False
     request_bytes: int = 0
     auth: str | None = None  # credential checked: "jwt", "session" (one DynamoDB read) or None
+    limiter: str | None = None  # how the rate limit was decided (Decision.source) or None
 
 
 class Runtime:
@@ -65,19 +73,19 @@ class Runtime:
         self.logger = logger
         self.tracer = tracer
         self.http = HttpClient()
-        self.ddb = dynamodb_client(self.http, settings.region, env)
-        self.ddb.timeout, self.ddb.connect_timeout = (
-            settings.aws_timeout,
-            settings.aws_connect_timeout,
-        )
+        credentials = credential_chain(self.http, env)  # one chain, shared by both clients
+        credentials.on_warning = lambda message: logger.warning(message, location="gateway.aws")
+        aws: dict[str, Any] = {
+            "credentials": credentials,
+            "timeout": settings.aws_timeout,
+            "connect_timeout": settings.aws_connect_timeout,
+            "max_attempts": settings.aws_max_attempts,
+        }
+        self.ddb = dynamodb_client(self.http, settings.region, env, **aws)
         secrets = None
         if settings.jwt_secret_arn:
             region = settings.jwt_secret_arn.split(":")[3] or settings.region
-            secrets = secretsmanager_client(self.http, region, env)
-            secrets.timeout, secrets.connect_timeout = (
-                settings.aws_timeout,
-                settings.aws_connect_timeout,
-            )
+            secrets = secretsmanager_client(self.http, region, env, **aws)
         self.sessions = SessionStore(self.ddb, settings.sessions_table, settings.session_ttl)
         self.auth = Authenticator(settings, self.http, self.sessions, secrets)
         self.limiter = RateLimiter(
@@ -86,6 +94,7 @@ class Runtime:
             settings.rate_limit,
             settings.rate_window,
             settings.rate_limit_fail_open,
+            deny_cache_size=settings.rate_limit_deny_cache,
         )
         self.proxy = Proxy(settings, self.http)
         self.ready_cache: tuple[float, dict[str, str]] | None = None
@@ -175,7 +184,7 @@ class AccessLogMiddleware:
                 sent["bytes"] += len(message.get("body", b""))
             await send(message)
 
-        with self.tracer.segment("request"):
+        with self.tracer.segment("request"), request_deadline(_request_budget(scope)):
             try:
                 await self.app(scope, receive, send_wrapper)
             except Exception as exc:  # the last line of defence: JSON, never a traceback
@@ -212,9 +221,19 @@ class AccessLogMiddleware:
             "request_bytes": ctx.request_bytes or _declared_length(length, event),
             "response_bytes": sent["bytes"],
             "auth": ctx.auth,
+            "limiter": ctx.limiter,
         }
         _cold_start = False
         self.logger.access(fields)
+
+
+def _request_budget(scope: Mapping[str, Any]) -> float:
+    """Seconds this request may still take: API Gateway's limit, or less if Lambda says so."""
+    budget = API_GATEWAY_TIMEOUT_S
+    remaining = getattr(scope.get("aws.context"), "get_remaining_time_in_millis", None)
+    if remaining is not None:
+        budget = min(budget, remaining() / 1000 - 0.5)  # time to write the answer
+    return max(budget, 0.1)
 
 
 def _declared_length(header: str | None, event: Mapping[str, Any]) -> int:
@@ -260,7 +279,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
     def on_gateway_error(exc: GatewayError, ctx: RequestContext) -> Response:
         if exc.status >= 500 and runtime is not None:
             runtime.logger.error(
-                exc.code, exc.message, correlation_id=ctx.request_id, route=ctx.route
+                exc.code, exc.detail or exc.message, correlation_id=ctx.request_id, route=ctx.route
             )
         return _error_response(exc, ctx.request_id)
 
@@ -316,7 +335,11 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
             yield
         except (AwsCallError, AwsUnavailable) as exc:
             raise GatewayError(
-                503, "session_store_unavailable", f"could not {action}: {exc}"
+                503,
+                "session_store_unavailable",
+                f"could not {action}; try again",
+                {"Retry-After": "1"},
+                detail=f"could not {action}: {exc}",
             ) from None
 
     @app.post("/auth/sessions")
@@ -326,8 +349,12 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
             raise GatewayError(
                 400, "jwt_required", "create a session with a JWT, not with another session"
             )
+        if principal.exp is not None and principal.exp <= time.time():
+            from gateway.auth import unauthorized
+
+            raise unauthorized("token expired")  # inside the leeway: fine for a call, not a session
         with session_store("store the session"):
-            token, session = await r.sessions.create(principal.user_id)
+            token, session = await r.sessions.create(principal.user_id, not_after=principal.exp)
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expires_at))
         payload = {
             "token": token,
@@ -351,8 +378,22 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
     @app.delete("/auth/sessions")
     async def revoke_all(request: Request) -> Response:
         r, principal, decision = await signed_in(request, "/auth/sessions")
-        with session_store("revoke sessions"):
-            count = await r.sessions.revoke_all(principal.user_id)
+        try:
+            with session_store("revoke sessions"):
+                count = await r.sessions.revoke_all(principal.user_id)
+        except RevokeIncomplete as exc:
+            r.logger.error(
+                "revoke_incomplete", str(exc), correlation_id=request.scope["gw"].request_id
+            )
+            body = error_body(
+                "revoke_incomplete",
+                "not every session could be revoked; repeat the request",
+                request.scope["gw"].request_id,
+                revoked=exc.revoked,
+                remaining=exc.remaining,
+            )
+            headers = {**decision.headers(), "Retry-After": "1"}
+            return Response(body, 503, headers=headers, media_type=_JSON)
         return _json(200, {"revoked": count}, decision.headers())
 
     # -- proxy (the hot path: a plain ASGI endpoint, no per-request FastAPI machinery) --
@@ -543,6 +584,13 @@ def _credential_kind(header: str | None) -> str | None:
 async def _rate_limit(r: Runtime, ctx: RequestContext, key: str) -> Decision:
     with r.tracer.segment("dynamodb.UpdateItem"):
         decision, failure = await r.limiter.hit(key)
+    ctx.limiter = decision.source
+    if decision.source == "throttled":
+        r.logger.warning(
+            "rate limiter throttled by DynamoDB: request denied",
+            location="gateway.ratelimit",
+            correlation_id=ctx.request_id,
+        )
     if failure is not None:
         mode = "open" if r.settings.rate_limit_fail_open else "closed"
         r.logger.error(
@@ -550,7 +598,7 @@ async def _rate_limit(r: Runtime, ctx: RequestContext, key: str) -> Decision:
             f"rate limiter failed, failing {mode}: {failure}",
             correlation_id=ctx.request_id,
         )
-        if not decision.allowed:
+        if not decision.allowed and decision.degraded:
             raise GatewayError(
                 503,
                 "rate_limit_unavailable",
