@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opskit.config import Environment, load_environment
 from opskit.terminal import Terminal
@@ -18,6 +18,11 @@ from opskit.terminal import Terminal
 if TYPE_CHECKING:
     from opskit.aws import ClientFactory
     from opskit.commands.options import Settings
+    from opskit.local.state import LocalState
+    from opskit.pricing import PriceTable
+
+LAMBDA_PYTHON = "3.12"  # the function's runtime: wheels are picked for it
+PACKAGE_PROGRESS = "Building the Lambda package (a first build downloads wheels: 20-40 s)"
 
 
 def utcnow() -> datetime:
@@ -34,6 +39,7 @@ class App:
         endpoint_url: str | None = None,
         _clients: ClientFactory | None = None,
         settings: Settings | None = None,
+        packager: Callable[[Environment, str], Any] | None = None,
     ):
         from opskit.commands.options import Settings
 
@@ -46,6 +52,8 @@ class App:
         self._terminal = terminal
         self._injected_clients = _clients
         self._clients: ClientFactory | None = _clients
+        self._packager = packager
+        self._prices: tuple[tuple[str, str], PriceTable] | None = None
 
     # The settings an environment depends on; a change (a later --env) rebuilds it.
     def _env_key(self) -> tuple[str, str | None, str | None, str | None]:
@@ -95,6 +103,58 @@ class App:
     def command(self, *args: str) -> str:
         """The opskit command line for this environment, for hints: `opskit --env local deploy`."""
         return " ".join(("opskit", "--env", self.env.name, *args))
+
+    def emulator_clients(self, endpoint_url: str, region: str) -> ClientFactory:
+        """Clients for the local account's emulator (`opskit local ...`)."""
+        from opskit.aws import ClientFactory
+
+        if self._injected_clients is not None:
+            return self._injected_clients
+        return ClientFactory(region, endpoint_url=endpoint_url)
+
+    def local_state(self, env: Environment | None = None) -> LocalState | None:
+        """The running local account's state (ports, pids), or None."""
+        from opskit.local.account import running_state
+
+        return running_state(env or self.env)
+
+    @property
+    def prices(self) -> PriceTable:
+        """The price table for the environment's region (bundled, or refreshed under .opskit)."""
+        env = self.env
+        key = (env.region, str(env.state_dir))
+        if self._prices is None or self._prices[0] != key:
+            from opskit.pricing import load_prices
+
+            self._prices = (key, load_prices(env.region, env.state_dir))
+        return self._prices[1]
+
+    def package(self, architecture: str) -> Any:
+        """The Lambda zip for `architecture`: rebuilt only when its inputs changed."""
+        if self._packager is not None:
+            return self._packager(self.env, architecture)
+        from opskit.deploy.artifacts import cached_build
+        from opskit.packaging import build_package
+
+        def build(*args: Any, **kwargs: Any) -> Any:  # only when the inputs changed
+            with self.terminal.progress(PACKAGE_PROGRESS):
+                return build_package(*args, **kwargs)
+
+        env = self.env
+        return cached_build(env.root, env.state_dir, architecture, LAMBDA_PYTHON, build)
+
+    def clients_for(self, draft: Environment) -> ClientFactory:
+        """Clients for an environment that is not in opskit.toml yet (`opskit init`)."""
+        from opskit.aws import ClientFactory
+
+        if self._injected_clients is not None:
+            return self._injected_clients
+        endpoint = self.endpoint_url
+        if endpoint is None and draft.local:
+            from opskit.local.state import require_endpoint
+
+            endpoint = require_endpoint(draft)
+        return ClientFactory(draft.region, draft.profile, endpoint)
 
     @property
     def clients(self) -> ClientFactory:

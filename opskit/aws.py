@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.exceptions
@@ -12,6 +12,18 @@ from botocore.config import Config
 
 from opskit import envvars
 from opskit.errors import AwsError, ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_budgets import BudgetsClient
+    from mypy_boto3_ce import CostExplorerClient
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_pricing import PricingClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sts import STSClient
 
 RETRY_CONFIG = Config(
     retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=5, read_timeout=60
@@ -62,6 +74,37 @@ class ClientFactory:
                 raise bad_endpoint(self.endpoint_url, exc) from None
         return self._clients[key]
 
+    # Typed accessors (mypy-boto3 stubs, a dev dependency): what services should be given.
+    def cloudformation(self) -> CloudFormationClient:
+        return self.client("cloudformation")
+
+    def logs(self) -> CloudWatchLogsClient:
+        return self.client("logs")
+
+    def cloudwatch(self) -> CloudWatchClient:
+        return self.client("cloudwatch")
+
+    def s3(self) -> S3Client:
+        return self.client("s3")
+
+    def sts(self) -> STSClient:
+        return self.client("sts")
+
+    def sns(self) -> SNSClient:
+        return self.client("sns")
+
+    def budgets(self) -> BudgetsClient:
+        return self.client("budgets")
+
+    def ce(self) -> CostExplorerClient:
+        return self.client("ce")
+
+    def pricing(self) -> PricingClient:
+        return self.client("pricing")
+
+    def secretsmanager(self) -> SecretsManagerClient:
+        return self.client("secretsmanager")
+
 
 def profile_not_found(exc: botocore.exceptions.ProfileNotFound, profile: str | None) -> AwsError:
     """Name the profile that is missing, wherever it came from (flag, opskit.toml, $AWS_PROFILE)."""
@@ -85,6 +128,23 @@ def bad_endpoint(endpoint_url: str | None, exc: ValueError) -> ConfigError:
         f"{where} sets it ({exc})",
         "use http://HOST:PORT, or unset it",
     )
+
+
+MISSING_CODES = frozenset({"ResourceNotFoundException", "NotFoundException", "NoSuchEntity"})
+
+
+def call(action: str, fn: Callable[..., Any], *, fix: str = "", **kwargs: Any) -> Any:
+    """Call one AWS API; any failure becomes one AwsError line naming `action`.
+
+    `fix` is what to do when the resource is missing (ResourceNotFoundException and kin);
+    other failures get aws_error's own advice (credentials, permissions, throttling).
+    """
+    try:
+        return fn(**kwargs)
+    except botocore.exceptions.ClientError as exc:
+        raise aws_error(action, exc, fix if error_code(exc) in MISSING_CODES else "") from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise aws_error(action, exc) from None
 
 
 def error_code(exc: BaseException) -> str:

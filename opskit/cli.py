@@ -56,6 +56,14 @@ COMMANDS = {
         "opskit.commands.cost_cmd:cost",
         "What it cost (Cost Explorer) and will cost (estimate).",
     ),
+    "init": (
+        "opskit.commands.init_cmd:init",
+        "Guided first run: write opskit.toml for an environment.",
+    ),
+    "completion": (
+        "opskit.commands.completion_cmd:completion",
+        "Print the shell completion script (bash, zsh, fish).",
+    ),
 }
 
 
@@ -77,7 +85,7 @@ class LazyGroup(click.Group):
             return None
         from opskit.commands.options import add_global_options
 
-        return add_global_options(command)
+        return add_global_options(command, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][1]) for name in sorted(COMMANDS)]

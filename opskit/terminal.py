@@ -16,6 +16,7 @@ import csv
 import io
 import json
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -129,6 +130,45 @@ class Terminal:
         else:
             yield NullStatus()
 
+    @contextlib.contextmanager
+    def progress(self, message: str, after: float = 1.0) -> Iterator[Status]:
+        """A long wait: a spinner with the elapsed time on a terminal; otherwise (a pipe, CI) a
+        line once it has lasted `after` seconds and one with the time it took. Waits that end
+        sooner print nothing, so a quick failure stays one line. stderr; hidden by --quiet."""
+        started = time.monotonic()
+        if self.err_console.is_terminal and self.verbosity > QUIET:
+            from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+            columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+            with Progress(*columns, console=self.err_console, transient=True) as bar:
+                task = bar.add_task(message, total=None)
+                yield _ProgressStatus(bar, task)
+            self.info(f"{message}: done in {time.monotonic() - started:.1f} s")
+            return
+        import threading
+
+        announced = threading.Event()
+
+        def announce() -> None:
+            announced.set()
+            self.info(f"{message} ...")
+
+        timer = threading.Timer(after, announce)
+        timer.daemon = True
+        timer.start()
+        try:
+            yield NullStatus()
+        finally:
+            timer.cancel()
+        if announced.is_set():
+            self.info(f"{message}: done in {time.monotonic() - started:.1f} s")
+
+    def prompt(self, question: str, kind: Any = None, default: Any = None, **kwargs: Any) -> Any:
+        """Ask on stderr (stdout stays for results); `kind` (a Click type) validates and re-asks."""
+        import click
+
+        return click.prompt(question, default=default, type=kind, err=True, **kwargs)
+
     def confirm(self, question: str, assume_yes: bool = False) -> bool:
         """Ask before doing something destructive. Non-interactive without --yes means no."""
         if assume_yes:
@@ -141,12 +181,26 @@ class Terminal:
 
     # -- results -----------------------------------------------------------------------------
 
-    def document(self, data: Any, output: str | None = None) -> None:
-        """The invocation's one JSON or YAML document on stdout."""
+    def document(
+        self,
+        data: Any,
+        output: str | None = None,
+        rows: Sequence[dict[str, Any]] | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> None:
+        """The invocation's one result: a JSON or YAML document, or one CSV table.
+
+        For CSV, `rows` (with `columns`) is the table; without them the document is flattened
+        to `key,value` rows with dotted keys (`outputs.ApiUrl`, `resources.0.status`).
+        """
         output = output or self.output
         self._count_document()
         if output == "yaml":
             self.write(to_yaml(data))
+        elif output == "csv":
+            if rows is None:
+                rows, columns = [{"key": k, "value": v} for k, v in flatten(data)], ["key", "value"]
+            self.write(to_csv(rows, columns))
         else:
             self.write(to_json(data) + "\n")
 
@@ -191,6 +245,14 @@ class _TextStatus:
         self._status.update(Text(status))
 
 
+class _ProgressStatus:
+    def __init__(self, bar: Any, task: Any):
+        self._bar, self._task = bar, task
+
+    def update(self, status: str) -> None:
+        self._bar.update(self._task, description=status)
+
+
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, default=_json_default)
 
@@ -210,6 +272,25 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None)
     for row in rows:
         writer.writerow({c: _plain(row.get(c)) for c in columns})
     return buffer.getvalue()
+
+
+def flatten(data: Any, prefix: str = "") -> list[tuple[str, Any]]:
+    """`{"a": {"b": 1}, "c": [2]}` -> [("a.b", 1), ("c.0", 2)] (JSON-compatible values first)."""
+    data = json.loads(json.dumps(data, default=_json_default))
+    out: list[tuple[str, Any]] = []
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(v, f"{key}.{k}" if key else str(k))
+        elif isinstance(value, list) and value:
+            for i, v in enumerate(value):
+                walk(v, f"{key}.{i}" if key else str(i))
+        else:
+            out.append((key, "" if value in ({}, []) else value))
+
+    walk(data, prefix)
+    return out
 
 
 def _json_default(value: Any) -> Any:

@@ -14,7 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from opskit.alarms.service import _call, existing_alarms
+from opskit.alarms.service import existing_alarms
+from opskit.aws import call
 from opskit.local.alarm_eval import EvaluationState, Transition, evaluate_alarms, read_history
 from opskit.local.metric_query import MetricIndex
 from opskit.local.metrics import RawStore, local_metrics_dir, raw_metrics_path
@@ -50,7 +51,7 @@ def evaluate_local(cw: Any, state_dir: Path, stack: str, now: datetime) -> Local
             continue
         if (alarm.get("StateValue"), alarm.get("StateReason")) == (decision.state, decision.reason):
             continue
-        _call(
+        call(
             f"cannot set the state of {name}",
             cw.set_alarm_state,
             AlarmName=name,

@@ -24,7 +24,7 @@ from opskit.alarms.spec import (
     load_alarm_set,
     read_alarm_file,
 )
-from opskit.aws import aws_error, error_code
+from opskit.aws import aws_error, call, error_code
 from opskit.config import Environment
 from opskit.errors import ConfigError, NotFoundError
 
@@ -196,14 +196,14 @@ def apply_plan(clients: Any, env: Environment, plan: Plan, topic: sns_ops.TopicP
     tags = [{"Key": k, "Value": v} for k, v in {**env.tags, "opskit:stack": env.stack_name}.items()]
     topic_arn = sns_ops.apply_topic(clients.client("sns"), topic, tags)
     for group, name in plan.filters_to_delete:
-        _call(
+        call(
             f"cannot delete metric filter {name}",
             logs.delete_metric_filter,
             logGroupName=group,
             filterName=name,
         )
     for flt in plan.filters_to_put:
-        _call(
+        call(
             f"cannot put metric filter {flt.name} on {flt.log_group}",
             logs.put_metric_filter,
             fix="deploy the stack first (`opskit deploy`): the log group must exist",
@@ -212,10 +212,10 @@ def apply_plan(clients: Any, env: Environment, plan: Plan, topic: sns_ops.TopicP
         )
     for params in plan.alarms_to_put:
         name = params["AlarmName"]
-        _call(f"cannot put alarm {name}", cw.put_metric_alarm, Tags=tags, **params)
+        call(f"cannot put alarm {name}", cw.put_metric_alarm, Tags=tags, **params)
         # Tags given to put_metric_alarm only apply on creation; keep them current on updates.
         if plan.existing_arns.get(name):
-            _call(
+            call(
                 f"cannot tag alarm {name}",
                 cw.tag_resource,
                 ResourceARN=plan.existing_arns[name],
@@ -223,19 +223,8 @@ def apply_plan(clients: Any, env: Environment, plan: Plan, topic: sns_ops.TopicP
             )
     for start in range(0, len(plan.alarms_to_delete), 100):
         batch = plan.alarms_to_delete[start : start + 100]
-        _call("cannot delete alarms", cw.delete_alarms, AlarmNames=batch)
+        call("cannot delete alarms", cw.delete_alarms, AlarmNames=batch)
     return topic_arn
-
-
-def _call(action: str, fn: Callable[..., Any], fix: str = "", **kwargs: Any) -> Any:
-    try:
-        return fn(**kwargs)
-    except botocore.exceptions.ClientError as exc:
-        raise aws_error(
-            action, exc, fix if error_code(exc) == "ResourceNotFoundException" else ""
-        ) from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise aws_error(action, exc) from None
 
 
 # ---- list / test
@@ -344,7 +333,7 @@ def fire_test(
     alarm = resolve_alarm_name(cw, stack, name)
     full, previous = alarm["AlarmName"], alarm.get("StateValue", "OK")
     started = clock()
-    _call(
+    call(
         f"cannot set {full} to ALARM",
         cw.set_alarm_state,
         AlarmName=full,
@@ -355,7 +344,7 @@ def fire_test(
         sleep(hold)
     finally:
         back = previous if previous in {"OK", "INSUFFICIENT_DATA"} else "OK"
-        _call(
+        call(
             f"cannot set {full} back to {back}",
             cw.set_alarm_state,
             AlarmName=full,

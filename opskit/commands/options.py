@@ -13,12 +13,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from opskit import envvars
 from opskit.terminal import NORMAL, OUTPUT_FORMATS, QUIET, VERBOSE
+
+if TYPE_CHECKING:
+    from click.shell_completion import CompletionItem
 
 SETTINGS_KEY = "opskit.settings"
 GLOBAL_SECTION = "Global options (before or after the command)"
@@ -75,6 +78,24 @@ class NameType(click.ParamType):
         return text
 
 
+class EnvNameType(NameType):
+    """An environment name; completes from the environments opskit.toml defines."""
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        from opskit.config import find_config, load_document
+        from opskit.errors import OpsError
+
+        try:
+            names = sorted(load_document(find_config()).get("env", {}))
+        except OpsError:  # no usable opskit.toml: nothing to offer
+            names = []
+        return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
 _DURATION = re.compile(r"(\d+)\s*(ms|s|m|h|d|w)")
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -101,6 +122,7 @@ class DurationType(click.ParamType):
 
 REGION_TYPE = RegionType()
 NAME_TYPE = NameType()
+ENV_NAME_TYPE = EnvNameType()
 DURATION = DurationType()
 
 
@@ -180,7 +202,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
         ("--env", "-e"),
         "Environment from opskit.toml (dev, staging, prod, local, ...).",
         envvar=envvars.ENV,
-        type=NAME_TYPE,
+        type=ENV_NAME_TYPE,
         default="dev",
     ),
     GlobalOption(
@@ -237,8 +259,9 @@ def root_options() -> list[click.Option]:
     return [spec.root_option() for spec in GLOBAL_OPTIONS]
 
 
-def add_global_options(command: click.Command) -> click.Command:
-    """Give `command` (and its subcommands) the global options; idempotent.
+def add_global_options(command: click.Command, path: str) -> click.Command:
+    """Give `command` (at `path`, e.g. "insights run") and its subcommands the global options,
+    its Examples section and docs link; idempotent.
 
     A command that declares one of the names itself keeps its own option, and that option's
     value is recorded into the same Settings, so `deploy --yes` and `opskit --yes deploy` agree.
@@ -253,11 +276,24 @@ def add_global_options(command: click.Command) -> click.Command:
         option = spec.command_option(taken)
         if option is not None:
             command.params.append(option)
-    command.epilog = f"{command.epilog}\n\n{GLOBAL_EPILOG}" if command.epilog else GLOBAL_EPILOG
+    from opskit.commands.examples import epilog_for
+
+    parts = [command.epilog, epilog_for(path, command), GLOBAL_EPILOG]
+    command.epilog = "\n\n".join(p for p in parts if p)
     if isinstance(command, click.Group):
-        for sub in command.commands.values():
-            add_global_options(sub)
+        _inject_on_lookup(command, path)
     return command
+
+
+def _inject_on_lookup(group: click.Group, path: str) -> None:
+    """Subcommands, including ones a group makes on demand (`insights slow-requests`)."""
+    lookup = group.get_command
+
+    def get_command(ctx: click.Context, name: str) -> click.Command | None:
+        found = lookup(ctx, name)
+        return add_global_options(found, f"{path} {name}") if found is not None else None
+
+    group.get_command = get_command  # type: ignore[method-assign,assignment]
 
 
 def _bridge(param: click.Parameter) -> None:

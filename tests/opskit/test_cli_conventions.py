@@ -10,6 +10,7 @@ import io
 import json
 import re
 import string
+import time
 import tomllib
 from pathlib import Path
 
@@ -72,6 +73,19 @@ def test_quiet_hides_notes_but_not_problems_and_status_is_null():
     with terminal.status("waiting") as status:
         status.update("still waiting")  # a NullStatus: callers never check for None
     assert buffer.getvalue() == "a problem\n"
+
+
+def test_progress_says_when_a_wait_starts_and_how_long_it_took():
+    buffer = io.StringIO()
+    terminal = terminal_on(buffer)
+    with terminal.progress("Quick") as status:
+        status.update("still quick")
+    assert buffer.getvalue() == ""  # a short wait (or a quick failure) adds no line
+    with terminal.progress("Building the Lambda package", after=0.05):
+        time.sleep(0.3)
+    first, last = buffer.getvalue().splitlines()
+    assert first == "Building the Lambda package ..."
+    assert re.fullmatch(r"Building the Lambda package: done in \d+\.\d s", last)
 
 
 def test_piped_tables_are_not_truncated():
@@ -318,3 +332,46 @@ def assert_documented(result) -> None:
     if result.exit_code != 0:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+
+
+# Options that take a value, on commands that reach at most the moto server.
+COMMAND_OPTIONS = [
+    (["cost", "estimate"], "--requests"),
+    (["cost", "estimate"], "--duration-ms"),
+    (["cost", "estimate"], "--memory"),
+    (["cost", "estimate", "--from-logs"], "--since"),
+    (["cost"], "--month"),
+    (["cost"], "--days"),
+    (["insights", "slow-requests"], "--threshold-ms"),
+    (["insights", "top-paths"], "--limit"),
+    (["insights", "run", "errors"], "--since"),
+    (["insights", "run", "errors"], "--start"),
+    (["insights", "run", "--query", "fields @message"], "--limit"),
+    (["logs", "tail", "--no-follow"], "--since"),
+    (["logs", "tail", "--no-follow"], "--status"),
+    (["top"], "--hours"),
+    (["top"], "--period"),
+    (["status"], "--events"),
+    (["alarms", "test", "lambda-errors"], "--hold"),
+]
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(target=st.sampled_from(COMMAND_OPTIONS), value=VALUES)
+def test_fuzzed_command_option_values(project, moto_server, target, value):
+    prefix, option = target
+    result = invoke(
+        "--env", "local", *prefix, option, value, env={"OPSKIT_ENDPOINT_URL": moto_server}
+    )
+    assert result.exit_code in documented_exit_codes() - {errors.EXIT_FAILURE}, (
+        target,
+        value,
+        result.output,
+        result.exception,
+    )
+    assert "Traceback" not in result.output
+    if result.exit_code != 0:
+        problems = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+        assert len(problems) == 1, result.stderr
