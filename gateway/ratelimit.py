@@ -19,7 +19,9 @@ What keeps it from being bypassed, and cheap:
   unreachable, timing out, answering 5xx, refusing our credentials or missing the table. Even
   failing open, a key is admitted at most ``limit`` times per window by this process (the counts
   it saw from DynamoDB plus its own admissions), and each such decision is one
-  ``rate_limit_unavailable`` error line (the app logs it).
+  ``rate_limit_unavailable`` error line (the app logs it). After an outage DynamoDB is not asked
+  again for 0.5 s, doubling up to 5 s while it lasts, so a black-holed endpoint does not cost
+  every request its timeouts.
 """
 
 from __future__ import annotations
@@ -32,8 +34,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.aws import AwsCallError, AwsJsonClient, AwsThrottled, AwsUnavailable
+from gateway.refresh import Backoff
 
 POLICY_NAME = "default"
+# After an outage the limiter stops asking DynamoDB for a while (the failure mode decides at
+# once, instead of every request waiting out its timeouts): 0.5 s, doubling up to 5 s.
+OUTAGE_BACKOFF = (0.5, 5.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,8 @@ class RateLimiter:
         self._template: str | None = None
         self._denied: dict[str, float] = {}  # key -> end of the window known to be full
         self._seen: dict[str, tuple[int, int]] = {}  # key -> (window_start, count known here)
+        self._outage = Backoff(*OUTAGE_BACKOFF)
+        self._outage_why = ""
 
     def update_params(self, key: str, window_start: int, expires_at: int) -> dict[str, Any]:
         """The UpdateItem request (``update_body`` is this, serialised)."""
@@ -122,6 +130,8 @@ class RateLimiter:
             if until > now:
                 return self._deny(reset_after, "cache"), None
             del self._denied[key]
+        if not self._outage.ready():
+            return self._degraded(key, window_start, window_end, reset_after, self._outage_why)
         self.writes += 1
         try:
             result = await self.ddb.call_body(
@@ -136,11 +146,12 @@ class RateLimiter:
             if exc.code == "ConditionalCheckFailedException":
                 self._remember_full(key, window_end)
                 return self._deny(reset_after, "dynamodb"), None
-            return self._degraded(
+            return self._outage_began(
                 key, window_start, window_end, reset_after, f"{exc.code}: {exc.message}"
             )
         except AwsUnavailable as exc:
-            return self._degraded(key, window_start, window_end, reset_after, str(exc))
+            return self._outage_began(key, window_start, window_end, reset_after, str(exc))
+        self._outage.succeeded()
         try:
             count = int(result["Attributes"]["c"]["N"])
         except (KeyError, TypeError, ValueError):
@@ -174,6 +185,13 @@ class RateLimiter:
             if len(self._seen) > cap // 2:
                 self._seen.clear()
         self._seen[key] = (window_start, count)
+
+    def _outage_began(
+        self, key: str, window_start: int, window_end: int, reset_after: int, why: str
+    ) -> tuple[Decision, str]:
+        self._outage.failed()
+        self._outage_why = f"{why} (DynamoDB not asked again for a moment)"
+        return self._degraded(key, window_start, window_end, reset_after, why)
 
     def _degraded(
         self, key: str, window_start: int, window_end: int, reset_after: int, why: str

@@ -47,9 +47,12 @@ class SingleFlight:
 
 
 class Backoff:
-    """Negative cache: after a failure, no new attempt before 1 s, doubling up to 60 s."""
+    """Negative cache: after a failure, no new attempt before ``first`` seconds (1), doubling
+    up to ``most`` (60)."""
 
-    def __init__(self) -> None:
+    def __init__(self, first: float = _BACKOFF_FIRST, most: float = _BACKOFF_MAX) -> None:
+        self.first = first
+        self.most = most
         self.failures = 0
         self.not_before = 0.0
 
@@ -58,9 +61,7 @@ class Backoff:
 
     def failed(self) -> None:
         self.failures += 1
-        self.not_before = time.monotonic() + min(
-            _BACKOFF_FIRST * 2 ** (self.failures - 1), _BACKOFF_MAX
-        )
+        self.not_before = time.monotonic() + min(self.first * 2 ** (self.failures - 1), self.most)
 
     def succeeded(self) -> None:
         self.failures = 0

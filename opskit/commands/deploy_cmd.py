@@ -39,7 +39,45 @@ def _local_state(app: App) -> Any:
     help="Template file (default cloudformation/gateway.yaml).",
 )
 @click.option(
-    "--no-smoke-test", is_flag=True, help="Skip GET <ApiUrl>/health/live after deploying."
+    "--save",
+    is_flag=True,
+    help="Write the --parameter values into opskit.toml ([env.NAME.parameters]) once deployed.",
+)
+@click.option(
+    "--no-smoke-test", is_flag=True, help="Skip GET <ApiUrl>/health/ready after deploying."
+)
+@click.option("--no-lint", is_flag=True, help="Skip the cfn-lint check of the template.")
+@click.option(
+    "--role-arn",
+    default=None,
+    metavar="ARN",
+    help="IAM role CloudFormation assumes to apply the change set (default: your credentials).",
+)
+@click.option(
+    "--tags",
+    "tag_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra stack tags (repeatable; CloudFormation copies them to resources).",
+)
+@click.option(
+    "--notification-arns",
+    "notification_arns",
+    multiple=True,
+    metavar="ARN",
+    help="SNS topic that receives the stack's events (repeatable, at most 5).",
+)
+@click.option(
+    "--rollback-alarms",
+    is_flag=True,
+    help="Roll back automatically if the baseline's critical alarms fire during the deploy.",
+)
+@click.option(
+    "--monitoring-minutes",
+    type=click.IntRange(0, 180),
+    default=10,
+    show_default=True,
+    help="With --rollback-alarms: how long after the deploy the alarms are watched.",
 )
 @click.pass_obj
 def deploy(
@@ -48,35 +86,61 @@ def deploy(
     yes: bool,
     parameters: tuple[str, ...],
     template: str | None,
+    save: bool,
     no_smoke_test: bool,
+    no_lint: bool,
+    role_arn: str | None,
+    tag_pairs: tuple[str, ...],
+    notification_arns: tuple[str, ...],
+    rollback_alarms: bool,
+    monitoring_minutes: int,
 ) -> None:
-    """Package, upload and deploy the stack through a change set.
+    """Lint, package, upload and deploy the stack through a change set.
 
-    Shows the change set (action, resource, type, replacement) and asks before
-    executing it unless --yes. With --plan it stops after showing it. No changes:
-    says so and exits 0 without uploading anything.
+    Checks the template with cfn-lint first (cached by template hash). Shows the
+    change set (action, resource, type, replacement), the parameter diff and the
+    property-level diff, and asks before executing it unless --yes. With --plan
+    it stops after showing it. Parameters not given keep their deployed values.
+    No changes: says so and exits 0 without uploading anything. After deploying,
+    GET <ApiUrl>/health/ready must answer 200, else exit 10. Ctrl-C deletes the
+    change set it created and exits 130.
     """
     from opskit.deploy import service
     from opskit.deploy.template import parse_overrides, template_path
 
     env = app.env
     overrides = parse_overrides(parameters)
-    architecture = overrides.get("Architecture") or env.parameters.get("Architecture", "arm64")
+    tags = parse_overrides(tag_pairs, option="--tags")
     state = _local_state(app)
+    triggers: list[str] = []
+    if rollback_alarms:
+        from opskit.deploy.rollback import rollback_alarm_arns
+
+        triggers = rollback_alarm_arns(app.clients.client("cloudwatch"), env.stack_name)
+    protection = env.settings.get("termination_protection")
     request = service.DeployRequest(
         env=env,
         template_file=template_path(env.root, env.settings, template),
         overrides=overrides,
         plan_only=plan,
         assume_yes=yes,
-        package=lambda: make_package(app, architecture),
+        package=lambda architecture: make_package(app, architecture),
         gateway_url=state.gateway_url if state else None,
+        lint=not no_lint,
+        role_arn=role_arn or env.settings.get("role_arn"),
+        tags={**{str(k): str(v) for k, v in (env.settings.get("tags") or {}).items()}, **tags},
+        notification_arns=notification_arns or tuple(env.settings.get("notification_arns", ())),
+        rollback_triggers=tuple(triggers),
+        monitoring_minutes=monitoring_minutes if triggers else 0,
+        termination_protection=None if protection is None else bool(protection),
     )
     terminal = app.terminal
     with TerminalUI(terminal) as ui:
         result = service.deploy(request, app.clients, ui, clock=app.clock, sleep=app.sleep)
     for note in result.local_notes:
         err(terminal, f"local emulator: {note}")
+    if save and overrides and result.outcome != "planned":
+        _save(app, overrides)
     summary: dict[str, Any] = {
         "stack": env.stack_name,
         "outcome": result.outcome,
@@ -90,6 +154,10 @@ def deploy(
             app, summary, f"No changes: stack {env.stack_name} is up to date ({result.status})."
         )
         return
+    summary["parameter_changes"] = [c.__dict__ for c in result.parameter_changes]
+    summary["property_changes"] = [c.__dict__ for c in result.property_changes]
+    if result.imported:
+        summary["imported"] = result.imported
     if result.outcome == "planned":
         count = len(result.change_set.rows())
         _finish(app, summary, f"Plan only: change set not executed ({count} changes).")
@@ -120,6 +188,18 @@ def deploy(
             out(terminal, f"Smoke test: GET {smoke.url} -> {smoke.status}")
     if terminal.machine_readable:
         terminal.document(summary)
+
+
+def _save(app: App, overrides: dict[str, str]) -> None:
+    from opskit.config import CONFIG_NAME, find_config
+    from opskit.deploy.saved import save_parameters
+
+    path = find_config() or app.env.root / CONFIG_NAME
+    save_parameters(path, app.env.name, overrides)
+    err(
+        app.terminal,
+        f"Saved {', '.join(sorted(overrides))} to {path} [env.{app.env.name}.parameters]",
+    )
 
 
 def _finish(app: App, summary: dict[str, Any], line: str) -> None:
@@ -227,15 +307,33 @@ def status(app: App, drift: bool, event_count: int) -> None:
 
 @click.command()
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+@click.option(
+    "--all",
+    "remove_all",
+    is_flag=True,
+    help="Also delete the alarms, metric filters, SNS topic, dashboard and budget opskit made.",
+)
 @click.pass_obj
-def destroy(app: App, yes: bool) -> None:
-    """Delete the stack. Data tables are retained (DeletionPolicy: Retain) and never deleted."""
+def destroy(app: App, yes: bool, remove_all: bool) -> None:
+    """Delete the stack; tables and logs are kept and re-adopted by the next deploy.
+
+    Lists everything opskit created for the environment first: what is deleted,
+    what is kept (tables and log groups, retained; the shared artifact bucket) and
+    the extras other commands made (alarms, metric filters, SNS topic, dashboard,
+    budget), which --all deletes too. Data tables are never deleted by opskit.
+    """
     from opskit.deploy.destroy import destroy as run_destroy
 
     terminal = app.terminal
     with TerminalUI(terminal) as ui:
         result = run_destroy(
-            app.env, app.clients, ui, assume_yes=yes, clock=app.clock, sleep=app.sleep
+            app.env,
+            app.clients,
+            ui,
+            assume_yes=yes,
+            clock=app.clock,
+            sleep=app.sleep,
+            remove_all=remove_all,
         )
     out(terminal, f"Deleted stack {result.stack_name}.")
     if app.env.local:
@@ -243,12 +341,21 @@ def destroy(app: App, yes: bool) -> None:
     for kept in result.retained:
         out(
             terminal,
-            f"Retained (DeletionPolicy: Retain, data kept): {kept['physical_id']} ({kept['type']})",
+            f"Retained (DeletionPolicy, data kept): {kept['physical_id']} ({kept['type']})",
+        )
+    for extra in result.removed:
+        out(terminal, f"Deleted {extra.kind}: {extra.name}")
+    if result.extras:
+        out(
+            terminal,
+            f"Left in place: {len(result.extras)} opskit-managed extras "
+            f"({', '.join(sorted({e.kind for e in result.extras}))}); "
+            "`opskit destroy --all` deletes them",
         )
     if result.retained:
         out(
             terminal,
-            "Delete retained tables yourself if you really want their data gone; opskit never does.",
+            "The next `opskit deploy` re-adopts the retained resources; opskit never deletes tables.",
         )
 
 

@@ -36,8 +36,9 @@ def export_cmd(
     app: Any, since: str | None, start: str | None, end: str | None, out: Path, log_group: str
 ) -> None:
     """Write a log group's events as JSON lines (the `insights run --file` format)."""
-    from opskit.insights.events import write_events
-    from opskit.insights.sources import filter_events, resolve_log_group, time_range
+    from opskit.insights.sources import resolve_log_group, time_range
+    from opskit.logs.cloudwatch import filter_events
+    from opskit.logs.events import write_events
 
     window = time_range(app.clock(), since, start, end)
     group = resolve_log_group(

@@ -41,8 +41,8 @@ class SamplingRule:
 
     def label(self) -> str:
         return (
-            f"{self.reservoir_per_second:g} request/s + {self.fixed_rate:.0%} of the rest "
-            "(X-Ray default rule; the template sets none)"
+            f"{self.reservoir_per_second:g} request/s + {self.fixed_rate:.0%} of the rest, "
+            "X-Ray's default rule: the template sets none"
         )
 
 

@@ -490,7 +490,7 @@ def insights_runner(logs: Any, sleep: Callable[[float], None]) -> QueryRunner:
 def local_runner(logs: Any) -> QueryRunner:
     """The local engine over each log group's events, read once for all the log widgets."""
     from opskit.insights.engine import run_events
-    from opskit.insights.sources import filter_events
+    from opskit.logs.cloudwatch import filter_events
 
     events: dict[tuple[str, int, int], list[dict[str, Any]]] = {}
 

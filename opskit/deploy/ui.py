@@ -8,6 +8,7 @@ from rich.live import Live
 from rich.table import Table
 
 from opskit.deploy.changeset import ChangeSet
+from opskit.deploy.diff import ParameterChange, PropertyChange
 from opskit.terminal import Terminal
 
 LIVE_ROWS = 15
@@ -60,7 +61,12 @@ class TerminalUI:
             self._last_wait_print = elapsed
             err(self.terminal, f"  waiting: {status} ({elapsed:.0f} s elapsed)")
 
-    def plan(self, change_set: ChangeSet) -> None:
+    def plan(
+        self,
+        change_set: ChangeSet,
+        parameters: list[ParameterChange],
+        properties: list[PropertyChange],
+    ) -> None:
         if self.terminal.output == "json":
             return  # the command prints one JSON document at the end
         rows = change_set.rows()
@@ -70,7 +76,15 @@ class TerminalUI:
                 rows, columns=["action", "logical_id", "type", "replacement"], title=title
             )
         else:
-            out(self.terminal, f"{title}: no resource-level changes listed (parameters changed)")
+            out(self.terminal, f"{title}: no resource-level changes listed")
+        if parameters:
+            out(self.terminal, "Parameters:")
+            for change in parameters:
+                out(self.terminal, f"  {change.render()}")
+        if properties:
+            out(self.terminal, "Property changes:")
+            for prop in properties:
+                out(self.terminal, f"  {prop.render()}")
 
     def event(self, event: dict[str, Any], elapsed: float) -> None:
         status = str(event.get("ResourceStatus", ""))

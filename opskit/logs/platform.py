@@ -54,15 +54,20 @@ REPORT_PATTERN = (
 XRAY_PATTERN = r"XRAY TraceId:\s*(?P<trace>\S+)\s+SegmentId:\s*(?P<segment>\S+)\s+Sampled:\s*(?P<sampled>true|false)"
 START_PATTERN = r"START RequestId:\s*(?P<rid>\S+)(?:\s+Version:\s*(?P<version>\S+))?"
 END_PATTERN = r"END RequestId:\s*(?P<rid>\S+)"
-_REPORT = re.compile(REPORT_PATTERN)
-_XRAY = re.compile(XRAY_PATTERN)
-_START = re.compile(START_PATTERN)
-_END = re.compile(END_PATTERN)
-_RESTORE = re.compile(rf"Restore Duration:\s*({_NUMBER}) ms\s+Billed Restore Duration:\s*(\d+) ms")
-_STATUS = re.compile(r"Status:\s*(\w+)(?:\s+Error Type:\s*(\S+))?")
+# The REPORT event of a traced function ends with its XRAY line: one match reads both.
+_REPORT = re.compile(
+    REPORT_PATTERN + r"(?:[^\n]*\n" + XRAY_PATTERN.replace("?P<", "?P<x_") + ")?", re.ASCII
+)
+_XRAY = re.compile(XRAY_PATTERN, re.ASCII)
+_START = re.compile(START_PATTERN, re.ASCII)
+_END = re.compile(END_PATTERN, re.ASCII)
+_RESTORE = re.compile(
+    rf"Restore Duration:\s*({_NUMBER}) ms\s+Billed Restore Duration:\s*(\d+) ms", re.ASCII
+)
+_STATUS = re.compile(r"Status:\s*(\w+)(?:\s+Error Type:\s*(\S+))?", re.ASCII)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Xray:
     trace_id: str
     segment_id: str | None
@@ -80,7 +85,7 @@ class End:
     request_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: built once per REPORT line, on the hot path of cost
 class Report:
     request_id: str
     duration_ms: float
@@ -133,10 +138,6 @@ def billed_duration(duration_ms: float, init_ms: float | None = None) -> int:
 # --- parsing ---------------------------------------------------------------------------------
 
 
-def _num(text: str) -> float:
-    return float(text)
-
-
 def parse_xray(message: str) -> Xray | None:
     match = _XRAY.search(message)
     if match is None:
@@ -149,27 +150,26 @@ def parse_report(message: str) -> Report | None:
     match = _REPORT.match(message)
     if match is None:
         return None
-    init = match["init"]
-    rest = message[match.end() :]
-    restore = status = error_type = None
-    billed_restore = None
-    xray = None
-    if rest.strip():
-        found = _RESTORE.search(rest)
+    rid, duration, billed, size, used, init, trace, segment, sampled = match.groups()
+    restore = status = error_type = billed_restore = None
+    xray = None if trace is None else Xray(trace, segment, sampled == "true")
+    if "Restore" in message:
+        found = _RESTORE.search(message, match.end(5))
         if found:
-            restore, billed_restore = _num(found[1]), _num(found[2])
-        found_status = _STATUS.search(rest)
-        if found_status:
-            status, error_type = found_status[1], found_status[2]
-        if "XRAY" in rest:
-            xray = parse_xray(rest)
+            restore, billed_restore = float(found[1]), float(found[2])
+    if "Status" in message:
+        found = _STATUS.search(message, match.end(5))
+        if found:
+            status, error_type = found[1], found[2]
+    if xray is None and "XRAY" in message:
+        xray = parse_xray(message)
     return Report(
-        match["rid"],
-        _num(match["duration"]),
-        _num(match["billed"]),
-        int(match["size"]),
-        int(match["used"]),
-        None if init is None else _num(init),
+        rid,
+        float(duration),
+        float(billed),
+        int(size),
+        int(used),
+        None if init is None else float(init),
         restore,
         billed_restore,
         status,

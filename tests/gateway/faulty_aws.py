@@ -22,6 +22,7 @@ test counts is what a client sent.
 
 from __future__ import annotations
 
+import datetime as dt
 import http.client
 import json
 import socket
@@ -265,7 +266,7 @@ class _CredentialHandler(BaseHTTPRequestHandler):
                     "AccessKeyId": f"ASIACONTAINER{n:04d}",
                     "SecretAccessKey": f"container-secret-{n}",
                     "Token": token,
-                    "Expiration": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(expires)),
+                    "Expiration": dt.datetime.fromtimestamp(expires, dt.UTC).isoformat().replace("+00:00", "Z"),
                 }).encode()  # fmt: skip
             else:
                 data = json.dumps({"message": "unauthorized"}).encode()

@@ -174,14 +174,14 @@ def test_container_credentials_are_refreshed_before_they_expire(
     make_gw, front, container_creds
 ) -> None:
     """Issue 11: container credentials were read once; after expiry every call was ExpiredToken."""
-    container_creds.lifetime = 1.5  # always inside the mandatory window: refreshed on every use
+    container_creds.lifetime = 2.0  # always inside the mandatory window: refreshed on every use
     gw = make_gw(**container_env(container_creds))
     session = json.loads(
         gw("POST", "/auth/sessions", headers={"authorization": f"Bearer {token(exp_in=7200)}"})[
             "body"
         ]
     )["token"]
-    time.sleep(1.6)  # the first set is now expired for the front
+    time.sleep(2.1)  # the first set is now expired for the front
     ok = get(gw, session)
     assert ok["statusCode"] == 200, ok
     assert container_creds.issued >= 2
@@ -294,3 +294,22 @@ def test_a_full_deny_cache_evicts_but_never_admits(make_gw, front: FaultyAws) ->
     again = [users[2], users[3], users[0], users[1]]  # the cached two first
     assert [get(gw, t)["statusCode"] for t in again] == [429] * 4
     assert front.count("UpdateItem") == writes + 2  # only the evicted two asked DynamoDB again
+
+
+def test_after_an_outage_dynamodb_is_not_asked_for_a_moment(make_gw, front: FaultyAws) -> None:
+    """A black-holed or failing DynamoDB must not cost every request its retries and timeouts:
+    the failure mode decides at once until the backoff lets one request probe again."""
+    from gateway.refresh import Backoff
+
+    gw = make_gw(GATEWAY_RATE_LIMIT="100/60")
+    gw.runtime.ddb.rand = lambda: 0.0
+    gw.runtime.limiter._outage = Backoff(60.0, 60.0)  # a long pause, so the count is exact
+    front.plan("503", "UpdateItem", times=-1)
+    statuses = [get(gw, token(sub=f"o{i}"))["statusCode"] for i in range(5)]
+    assert statuses == [200] * 5  # failing open
+    assert front.count("UpdateItem") == gw.runtime.ddb.max_attempts  # only the first asked
+    errors = [line for line in gw.logs() if line.get("error_code") == "rate_limit_unavailable"]
+    assert len(errors) == 5 and "not asked again" in errors[-1]["message"]
+    gw.runtime.limiter._outage.succeeded()  # the pause is over and DynamoDB is back
+    front.clear()
+    assert "ratelimit" in get(gw, token(sub="back"))["headers"]

@@ -212,7 +212,7 @@ def test_fixed_items_are_priced_with_the_free_tier():
     items = {i.key: i for i in estimate(usage, load_prices()).items}
     assert items["cloudwatch_alarm"].cost == pytest.approx(2.2)
     assert items["cloudwatch_custom_metric"].cost == pytest.approx(1.5)
-    free = {i.key: i for i in estimate(usage, load_prices(), "new").items}
+    free = {i.key: i for i in estimate(usage, load_prices(), "always").items}
     assert free["cloudwatch_alarm"].cost == pytest.approx(1.2)
     assert free["cloudwatch_custom_metric"].cost == 0
 
