@@ -52,6 +52,10 @@ EXAMPLES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("opskit insights list", "opskit --env local insights slow-requests --limit 10"),
     ),
     "insights list": ("insights.md", ("opskit insights list", "opskit insights list -o json")),
+    "insights functions": (
+        "insights.md",
+        ("opskit insights functions", "opskit insights functions -o json"),
+    ),
     "insights show": ("insights.md", ("opskit insights show latency",)),
     "insights run": (
         "insights.md",
