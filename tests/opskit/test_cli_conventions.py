@@ -187,6 +187,20 @@ def test_yes_means_the_same_before_or_after(project, monkeypatch):
         assert seen == [expected], args
 
 
+def test_every_environment_variable_is_documented_in_help_and_docs():
+    from opskit import envvars
+
+    text = (ROOT / "docs" / "commands.md").read_text()
+    help_text = invoke("--help").output
+    for name in envvars.DOCUMENTED:
+        assert f"`{name}" in text, name
+        assert name in help_text, name
+    # No module reads an OPSKIT_ variable behind the constants module's back.
+    for path in (ROOT / "opskit").rglob("*.py"):
+        if path.name != "envvars.py" and "demo" not in path.parts:
+            assert not re.search(r"environ(\.get)?\(?\[?\s*[\"']OPSKIT_", path.read_text()), path
+
+
 def test_help_lists_global_options_with_their_environment_variables():
     result = invoke("--help")
     for text in ("--env", "--profile", "--region", "--output", "--yes", "--quiet", "--verbose"):
