@@ -57,10 +57,6 @@ EXAMPLES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("opskit insights functions", "opskit insights functions -o json"),
     ),
     "insights show": ("insights.md", ("opskit insights show latency",)),
-    "insights functions": (
-        "insights.md",
-        ("opskit insights functions", "opskit insights functions -o csv"),
-    ),
     "insights run": (
         "insights.md",
         (
