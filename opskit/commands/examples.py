@@ -84,9 +84,20 @@ EXAMPLES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("opskit --env local dashboards preview --open", "opskit dashboards preview --hours 6"),
     ),
     "alarms test": ("alarms.md", ("opskit --env dev alarms test lambda-errors --hold 30",)),
+    "alarms history": (
+        "alarms.md",
+        ("opskit --env local alarms history", "opskit alarms history lambda-errors --limit 10"),
+    ),
     "dashboards": ("alarms.md", ("opskit dashboards render > dashboard.json",)),
     "dashboards render": ("alarms.md", ("opskit --env dev dashboards render > dashboard.json",)),
     "dashboards push": ("alarms.md", ("opskit --env dev dashboards push",)),
+    "dashboards preview": (
+        "alarms.md",
+        (
+            "opskit --env local dashboards preview --open",
+            "opskit --env dev dashboards preview --hours 6 --out dashboard.html",
+        ),
+    ),
     "top": ("alarms.md", ("opskit --env dev top --hours 6", "opskit top --watch --interval 60")),
     "budget": ("cost.md", ("opskit budget setup --amount 20 --email ops@example.com",)),
     "budget setup": (
