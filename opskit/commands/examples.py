@@ -75,14 +75,6 @@ EXAMPLES: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
     ),
     "alarms list": ("alarms.md", ("opskit --env dev alarms list", "opskit alarms list --watch")),
-    "alarms history": (
-        "alarms.md",
-        ("opskit --env dev alarms history", "opskit alarms history lambda-errors --limit 10"),
-    ),
-    "dashboards preview": (
-        "alarms.md",
-        ("opskit --env local dashboards preview --open", "opskit dashboards preview --hours 6"),
-    ),
     "alarms test": ("alarms.md", ("opskit --env dev alarms test lambda-errors --hold 30",)),
     "alarms history": (
         "alarms.md",
