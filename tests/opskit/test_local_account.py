@@ -65,8 +65,8 @@ async def app(scope, receive, send):
 def project(tmp_path, monkeypatch):
     """A temp project without OPSKIT_ENDPOINT_URL: `--env local` must find the state file."""
     config = tmp_path / "opskit.toml"
-    text = (ROOT / "opskit.toml").read_text()
-    assert "\n[env.local]\n" in text
+    text = (ROOT / "opskit.toml").read_text()  # the setting goes in [env.local] itself,
+    assert "\n[env.local]\n" in text  # not in whichever table happens to come last
     config.write_text(
         text.replace("\n[env.local]\n", '\n[env.local]\nlocal_gateway_app = "fakegw:app"\n')
     )
