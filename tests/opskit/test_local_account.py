@@ -65,7 +65,10 @@ async def app(scope, receive, send):
 def project(tmp_path, monkeypatch):
     """A temp project without OPSKIT_ENDPOINT_URL: `--env local` must find the state file."""
     config = tmp_path / "opskit.toml"
-    config.write_text((ROOT / "opskit.toml").read_text() + '\nlocal_gateway_app = "fakegw:app"\n')
+    text = (ROOT / "opskit.toml").read_text()
+    marker = 'stack_name = "opskit-local"\n'  # into [env.local] itself, whatever tables follow
+    assert marker in text
+    config.write_text(text.replace(marker, marker + 'local_gateway_app = "fakegw:app"\n'))
     (tmp_path / "cloudformation").mkdir()
     shutil.copy(
         ROOT / "cloudformation" / "gateway.yaml", tmp_path / "cloudformation" / "gateway.yaml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 from click.testing import CliRunner
 from rich.console import Console
@@ -54,7 +55,9 @@ def test_estimate_from_assumptions_json(local_env):
     data = json.loads(result.output)
     lam = sum(i["cost_usd"] for i in data["line_items"] if i["rate_key"].startswith("lambda_"))
     assert round(lam, 2) == 0.44
-    assert data["total_usd"] == round(sum(i["cost_usd"] for i in data["line_items"]), 6)
+    # each item is rounded to 6 places, the total from the unrounded sum
+    items = sum(i["cost_usd"] for i in data["line_items"])
+    assert data["total_usd"] == pytest.approx(items, abs=1e-6 * len(data["line_items"]))
     assert data["usage"]["requests"] == 100_000 and data["free_tier"] == "none"
     assert all(i["source"] and i["as_of"] for i in data["line_items"])
 
