@@ -55,7 +55,7 @@ PACED_SECONDS = 5  # per paced round
 
 def uvicorn(app: str, env: dict[str, str], stdout) -> tuple[Proc, int]:  # noqa: ANN001
     port = free_port()
-    args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+    args = [sys.executable, "-m", "gateway.serve", app, "--host", "127.0.0.1", "--port", str(port),
             "--no-access-log", "--log-level", "warning", "--app-dir", str(Path(__file__).resolve().parent)]  # fmt: skip
     proc = Proc(args, env, stdout=stdout)
     wait_http(f"http://127.0.0.1:{port}/health/live")
@@ -138,9 +138,8 @@ async def ddb_latency(moto_url: str) -> float:
 
 def lambda_side(env: dict[str, str]) -> tuple[float, float]:
     """DynamoDB calls and log bytes per request through the real Lambda handler path."""
-    from mangum import Mangum
-
     from gateway.app import create_app
+    from gateway.handler import lambda_handler
 
     class Ctx:
         function_name = "opskit-dev-gateway"
@@ -153,7 +152,7 @@ def lambda_side(env: dict[str, str]) -> tuple[float, float]:
 
     out = io.StringIO()
     app = create_app(env, stream=out)
-    handler = Mangum(app, lifespan="off")
+    handler = lambda_handler(app)
     n = 50
     auth = {"authorization": f"Bearer {token()}"}
     before = app.state.runtime.ddb.calls

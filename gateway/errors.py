@@ -6,16 +6,26 @@ import json
 
 
 class GatewayError(Exception):
-    """Raised anywhere in request handling; rendered by ``gateway.app`` as a JSON error."""
+    """Raised anywhere in request handling; rendered by ``gateway.app`` as a JSON error.
+
+    ``message`` is what the client reads: generic, no addresses or library errors. ``detail``
+    (optional) is what the error log line says instead, for 5xx answers."""
 
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        *,
+        detail: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.detail = detail
 
 
 def error_body(code: str, message: str, request_id: str | None, **extra: object) -> bytes:

@@ -24,4 +24,11 @@ def test_access_line_says_which_credential_was_checked(gw) -> None:
         (401, None),
         (200, None),
     ]
-    assert list(lines[0])[-1] == "auth"  # appended after the contract keys
+    assert list(lines[0])[-2:] == ["auth", "error_code"]  # appended after the contract keys
+    assert [line["error_code"] for line in lines] == [
+        None,
+        None,
+        "unauthorized",
+        "unauthorized",
+        None,
+    ]
