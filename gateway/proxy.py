@@ -59,7 +59,7 @@ GATEWAY_SET = frozenset(
      "x-method-override"}
 )  # fmt: skip
 RETRY_STATUSES = frozenset({502, 503, 504})
-MAX_RETRY_AFTER_WAIT = 1.0  # seconds: a longer Retry-After is passed to the client instead
+MAX_RETRY_AFTER_WAIT = 2.0  # seconds: a longer Retry-After is passed to the client instead
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters except HTAB
