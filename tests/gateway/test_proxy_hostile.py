@@ -265,6 +265,7 @@ def test_binary_answer_over_lambdas_payload_limit_is_a_json_502(raw_gateway) -> 
         ("application/json", b'"' * 3_200_000, False),  # JSON-escaped to 6.4 MB
         ("application/octet-stream", b"x" * 4_800_000, False),  # 6.4 MB in base64
     ],
+    ids=["binary-4MiB", "json-6MB", "json-escaped-6.4MB", "binary-6.4MB"],
 )
 def test_lambda_payload_limit_counts_the_encoded_response(
     raw_gateway, content_type: str, body: bytes, fits: bool
