@@ -139,7 +139,7 @@ async def ddb_latency(moto_url: str) -> float:
 def lambda_side(env: dict[str, str]) -> tuple[float, float]:
     """DynamoDB calls and log bytes per request through the real Lambda handler path."""
     from gateway.app import create_app
-    from gateway.handler import lambda_handler
+    from gateway.lambda_adapter import lambda_handler
 
     class Ctx:
         function_name = "opskit-dev-gateway"

@@ -29,7 +29,7 @@ class Gateway:
 
     def __init__(self, env: dict[str, str]) -> None:
         from gateway.app import create_app
-        from gateway.handler import lambda_handler
+        from gateway.lambda_adapter import lambda_handler
 
         self.out = io.StringIO()
         self.app = create_app(env, stream=self.out)

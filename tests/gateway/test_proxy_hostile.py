@@ -363,7 +363,7 @@ def test_unauthenticated_request_is_rejected_before_its_body_is_read(raw_gateway
 
         await app(scope, counted, send)
 
-    from gateway.handler import lambda_handler
+    from gateway.lambda_adapter import lambda_handler
 
     handler = lambda_handler(counting_app)
     from tests.gateway.support import LambdaContext, event
