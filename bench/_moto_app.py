@@ -15,6 +15,6 @@ _moto = DomainDispatcherApplication(create_backend_app)
 _lock = threading.Lock()
 
 
-def app(environ, start_response):  # noqa: ANN001, ANN201 - WSGI
+def app(environ, start_response):  # WSGI
     with _lock:
         return list(_moto(environ, start_response))

@@ -59,7 +59,7 @@ class Proc:
 
     def __init__(
         self, args: list[str], env: dict[str, str] | None = None, stdout=subprocess.DEVNULL
-    ) -> None:  # noqa: ANN001
+    ) -> None:
         self.popen = subprocess.Popen(
             args,
             cwd=ROOT,

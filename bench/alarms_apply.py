@@ -8,73 +8,20 @@ Prints name=value lines; ratios are against the describe_alarms round trip of th
 
 from __future__ import annotations
 
-import json
-import logging
-import socket
-import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from moto.server import ThreadedMotoServer  # noqa: E402
+from bench._alarm_stack import median_seconds, standin_stack
+from opskit.alarms.service import apply_plan, desired_alarms, plan_alarms
 
-from opskit.alarms.service import apply_plan, desired_alarms, plan_alarms  # noqa: E402
-from opskit.aws import ClientFactory  # noqa: E402
-from opskit.config import Environment  # noqa: E402
-
-REPEAT = 7
 STACK = "bench-alarms"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def median_seconds(fn, repeat: int = REPEAT) -> float:
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def main() -> None:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access lines
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        clients = ClientFactory("us-east-1", endpoint_url=f"http://127.0.0.1:{port}")
-        outputs = {
-            "ApiId": "benchapi",
-            "FunctionName": f"{STACK}-gateway",
-            "RateLimitTableName": f"{STACK}-rate-limits",
-            "SessionsTableName": f"{STACK}-sessions",
-        }
-        template = {
-            "Resources": {
-                "Logs": {
-                    "Type": "AWS::Logs::LogGroup",
-                    "Properties": {"LogGroupName": f"/aws/lambda/{STACK}-gateway"},
-                }
-            },
-            "Outputs": {k: {"Value": v} for k, v in outputs.items()},
-        }
-        clients.client("cloudformation").create_stack(
-            StackName=STACK, TemplateBody=json.dumps(template)
-        )
-        env = Environment(
-            name="bench",
-            stack_name=STACK,
-            region="us-east-1",
-            parameters={"Timeout": "30"},
-            settings={"alarms": {"account_concurrency_limit": 1000}},
-        )
+    with standin_stack(STACK, "bench") as (clients, env, _outputs):
         cw = clients.client("cloudwatch")
 
         def first_apply() -> int:
@@ -102,8 +49,6 @@ def main() -> None:
         print(f"alarms_apply.noop_apply_ms={noop_s * 1000:.1f}")
         print(f"alarms_apply.noop_vs_describe_ratio={noop_s / describe_s:.1f}")
         print(f"alarms_apply.first_vs_noop_ratio={first_s / noop_s:.1f}")
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

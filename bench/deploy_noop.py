@@ -6,8 +6,12 @@ then times no-op deploys as separate processes, as a user runs them.
 Baselines measured in the same run: `opskit --version` (process start) and one bare
 DescribeStacks round trip against the same emulator.
 
+The no-op path includes the cfn-lint step (served from its template-hash cache after
+the first deploy); `lint_uncached_s` is one cfn-lint run of the template, measured in the
+same run, for what the cache saves.
+
 Prints: first_deploy_s, noop_deploy_s (target < 3), cli_start_s, noop_vs_cli_start_ratio,
-describe_stacks_ms, noop_vs_describe_stacks_ratio.
+describe_stacks_ms, noop_vs_describe_stacks_ratio, lint_uncached_s.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ def opskit(
 def make_project(tmp: Path) -> Path:
     project = tmp / "project"
     project.mkdir()
-    for name in ("opskit.toml", "pyproject.toml"):
+    for name in ("opskit.toml", "pyproject.toml", "lambda-requirements.lock"):
         shutil.copy(ROOT / name, project / name)
     for name in ("cloudformation", "gateway"):
         shutil.copytree(ROOT / name, project / name, ignore=shutil.ignore_patterns("__pycache__"))
@@ -85,6 +89,15 @@ def describe_stacks_ms(project: Path) -> float:
     return statistics.median(timings) * 1000
 
 
+def lint_uncached_s(project: Path) -> float:
+    from opskit.deploy.lint import run_cfn_lint
+
+    text = (project / "cloudformation" / "gateway.yaml").read_text()
+    started = time.perf_counter()
+    run_cfn_lint(text, "us-east-1")
+    return time.perf_counter() - started
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="opskit-bench-") as tmp:
         project = make_project(Path(tmp))
@@ -99,6 +112,7 @@ def main() -> int:
                 noops.append(elapsed)
             starts = [opskit(project, "--version")[0] for _ in range(RUNS)]
             rtt_ms = describe_stacks_ms(project)
+            lint_s = lint_uncached_s(project)
         finally:
             opskit(project, "local", "down", check=False)
     noop, start = statistics.median(noops), statistics.median(starts)
@@ -109,6 +123,7 @@ def main() -> int:
     print(f"noop_vs_cli_start_ratio={noop / start:.2f}")
     print(f"describe_stacks_ms={rtt_ms:.1f}")
     print(f"noop_vs_describe_stacks_ratio={noop * 1000 / rtt_ms:.1f}")
+    print(f"lint_uncached_s={lint_s:.2f}")
     return 0
 
 

@@ -57,6 +57,8 @@ def generate(path: Path, count: int) -> None:
             latency = round(rng.uniform(1000, 5000) if slow else rng.lognormvariate(3.5, 0.6), 2)
             status = rng.choices([200, 201, 404, 429, 502], [80, 8, 6, 4, 2])[0]
             upstream = None if route.startswith(("/health", "/auth")) else route.split("/")[2]
+            if status == 429:  # refused by the limiter: no upstream call (docs/access-line.md)
+                upstream = None
             message = {
                 "level": "INFO",
                 "message": "request",
@@ -70,6 +72,7 @@ def generate(path: Path, count: int) -> None:
                 "upstream": upstream,
                 "upstream_latency_ms": round(latency * 0.8, 2) if upstream else None,
                 "user_id": f"user-{rng.randrange(500)}",
+                "rate_limited": status == 429,
             }
             event = {
                 "timestamp": start + i * 50,

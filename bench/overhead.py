@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _support import (  # noqa: E402
+from _support import (
     AWS_ENV,
     Proc,
     _keys,
@@ -53,7 +53,7 @@ PACED_FRACTION = 0.5  # paced rate, as a fraction of the gateway's saturated thr
 PACED_SECONDS = 5  # per paced round
 
 
-def uvicorn(app: str, env: dict[str, str], stdout) -> tuple[Proc, int]:  # noqa: ANN001
+def uvicorn(app: str, env: dict[str, str], stdout) -> tuple[Proc, int]:
     port = free_port()
     args = [sys.executable, "-m", "gateway.serve", app, "--host", "127.0.0.1", "--port", str(port),
             "--no-access-log", "--log-level", "warning", "--app-dir", str(Path(__file__).resolve().parent)]  # fmt: skip
@@ -107,7 +107,7 @@ async def paced(
     return count
 
 
-def cpu_round(proc: Proc, run) -> tuple[float, float, int]:  # noqa: ANN001
+def cpu_round(proc: Proc, run) -> tuple[float, float, int]:
     """(CPU seconds per request in ``proc``, requests per second, requests) for one load run."""
     cpu, started = proc.cpu_seconds(), time.perf_counter()
     count = asyncio.run(run())
@@ -165,7 +165,7 @@ def lambda_side(env: dict[str, str]) -> tuple[float, float]:
     return calls, len(out.getvalue().encode()) / n
 
 
-def interleaved(hello: tuple[Proc, int], gw: tuple[Proc, int], auth, logs, drive) -> dict:  # noqa: ANN001
+def interleaved(hello: tuple[Proc, int], gw: tuple[Proc, int], auth, logs, drive) -> dict:
     """Rounds of the same load on the hello app then the gateway, alternating so both see the
     same machine; medians of CPU per request, throughput and gateway log bytes per request."""
     rounds: dict[str, list[float]] = {k: [] for k in ("hello", "gw", "gw_rps", "log")}

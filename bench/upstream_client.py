@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _support import ROOT, median, start_upstream  # noqa: E402
+from _support import ROOT, median, start_upstream
 
 REQUESTS = 3000
 CONCURRENCY = 32

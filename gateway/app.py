@@ -11,7 +11,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +22,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import lambda_payload
-from gateway.aws import AwsCallError, AwsUnavailable, dynamodb_client, secretsmanager_client
-from gateway.config import ConfigError, Settings, load_settings
+from gateway.aws import (
+    AwsCallError,
+    AwsUnavailable,
+    credential_chain,
+    dynamodb_client,
+    request_deadline,
+    secretsmanager_client,
+)
+from gateway.config import API_GATEWAY_TIMEOUT_S, ConfigError, Settings, load_settings
 from gateway.errors import GatewayError, error_body
 from gateway.http_client import HttpClient
 from gateway.log import GatewayLogger
 from gateway.ratelimit import Decision, RateLimiter
-from gateway.sessions import TOKEN_PREFIX
+from gateway.sessions import TOKEN_PREFIX, RevokeIncomplete
 from gateway.tracing import NoopTracer, Tracer, get_tracer
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -41,6 +48,8 @@ PROXY_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 class RequestContext:
     request_id: str
     route: str = "unmatched"
+    # Set only once the request is forwarded (see docs/access-line.md): a request rejected
+    # before any upstream call (401, 413, 429, ...) logs upstream and upstream_status as null.
     upstream: str | None = None
     upstream_latency_ms: float | None = None
     upstream_status: int | None = None
@@ -48,6 +57,7 @@ class RequestContext:
     rate_limited: bool = False
     request_bytes: int = 0
     auth: str | None = None  # credential checked: "jwt", "session" (one DynamoDB read) or None
+    limiter: str | None = None  # how the rate limit was decided (Decision.source) or None
     error_code: str | None = None  # the code of the JSON error answered, None on success
 
 
@@ -65,19 +75,19 @@ class Runtime:
         self.logger = logger
         self.tracer = tracer
         self.http = HttpClient()
-        self.ddb = dynamodb_client(self.http, settings.region, env)
-        self.ddb.timeout, self.ddb.connect_timeout = (
-            settings.aws_timeout,
-            settings.aws_connect_timeout,
-        )
+        credentials = credential_chain(self.http, env)  # one chain, shared by both clients
+        credentials.on_warning = lambda message: logger.warning(message, location="gateway.aws")
+        aws: dict[str, Any] = {
+            "credentials": credentials,
+            "timeout": settings.aws_timeout,
+            "connect_timeout": settings.aws_connect_timeout,
+            "max_attempts": settings.aws_max_attempts,
+        }
+        self.ddb = dynamodb_client(self.http, settings.region, env, **aws)
         secrets = None
         if settings.jwt_secret_arn:
             region = settings.jwt_secret_arn.split(":")[3] or settings.region
-            secrets = secretsmanager_client(self.http, region, env)
-            secrets.timeout, secrets.connect_timeout = (
-                settings.aws_timeout,
-                settings.aws_connect_timeout,
-            )
+            secrets = secretsmanager_client(self.http, region, env, **aws)
         self.sessions = SessionStore(self.ddb, settings.sessions_table, settings.session_ttl)
         self.auth = Authenticator(settings, self.http, self.sessions, secrets)
         self.limiter = RateLimiter(
@@ -86,6 +96,7 @@ class Runtime:
             settings.rate_limit,
             settings.rate_window,
             settings.rate_limit_fail_open,
+            deny_cache_size=settings.rate_limit_deny_cache,
         )
         self.proxy = Proxy(settings, self.http)
         self.ready_cache: tuple[float, dict[str, str]] | None = None
@@ -148,7 +159,7 @@ class AccessLogMiddleware:
         self.logger = logger
         self.tracer = tracer
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -166,7 +177,7 @@ class AccessLogMiddleware:
         sent = {"status": 0, "bytes": 0, "started": False}
         rid_header = (b"x-request-id", request_id.encode())
 
-        async def send_wrapper(message: dict[str, Any]) -> None:
+        async def send_wrapper(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 sent["started"] = True
                 sent["status"] = message["status"]
@@ -175,10 +186,10 @@ class AccessLogMiddleware:
                 sent["bytes"] += len(message.get("body", b""))
             await send(message)
 
-        with self.tracer.segment("request"):
+        with self.tracer.segment("request"), request_deadline(_request_budget(scope)):
             try:
                 await self.app(scope, receive, send_wrapper)
-            except Exception as exc:  # noqa: BLE001 - the last line of defence: JSON, never a traceback
+            except Exception as exc:  # the last line of defence: JSON, never a traceback
                 self.logger.error(
                     "internal",
                     f"unhandled {type(exc).__name__}: {exc}",
@@ -213,10 +224,20 @@ class AccessLogMiddleware:
             "request_bytes": ctx.request_bytes or _declared_length(length, event),
             "response_bytes": sent["bytes"],
             "auth": ctx.auth,
+            "limiter": ctx.limiter,
             "error_code": ctx.error_code,
         }
         _cold_start = False
         self.logger.access(fields)
+
+
+def _request_budget(scope: Mapping[str, Any]) -> float:
+    """Seconds this request may still take: API Gateway's limit, or less if Lambda says so."""
+    budget = API_GATEWAY_TIMEOUT_S
+    remaining = getattr(scope.get("aws.context"), "get_remaining_time_in_millis", None)
+    if remaining is not None:
+        budget = min(budget, remaining() / 1000 - 0.5)  # time to write the answer
+    return max(budget, 0.1)
 
 
 def _declared_length(header: str | None, event: Mapping[str, Any]) -> int:
@@ -253,8 +274,10 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
     def rt() -> Runtime:
         if runtime is None:
             raise GatewayError(
-                500, "config_invalid", f"gateway misconfigured: {config_error.variable}"
-            )  # type: ignore[union-attr]
+                500,
+                "config_invalid",
+                f"gateway misconfigured: {config_error.variable if config_error else ''}",
+            )
         return runtime
 
     def on_gateway_error(exc: GatewayError, ctx: RequestContext) -> Response:
@@ -287,8 +310,10 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         request.scope["gw"].route = "/health/ready"
         if runtime is None:
             raise GatewayError(
-                503, "config_invalid", f"gateway misconfigured: {config_error.variable}"
-            )  # type: ignore[union-attr]
+                503,
+                "config_invalid",
+                f"gateway misconfigured: {config_error.variable if config_error else ''}",
+            )
         checks = await _readiness(runtime)
         failed = sorted(name for name, state in checks.items() if state != "ok")
         if failed:
@@ -302,7 +327,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         return _json(200, {"status": "ready", "checks": checks})
 
     # -- sessions -------------------------------------------------------------------
-    async def signed_in(request: Request, route: str):  # noqa: ANN202
+    async def signed_in(request: Request, route: str):
         """Route, authenticate and rate-limit a session request: (runtime, principal, decision)."""
         ctx: RequestContext = request.scope["gw"]
         ctx.route = route
@@ -316,7 +341,11 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
             yield
         except (AwsCallError, AwsUnavailable) as exc:
             raise GatewayError(
-                503, "session_store_unavailable", f"could not {action}: {exc}"
+                503,
+                "session_store_unavailable",
+                f"could not {action}; try again",
+                {"Retry-After": "1"},
+                detail=f"could not {action}: {exc}",
             ) from None
 
     @app.post("/auth/sessions")
@@ -326,8 +355,12 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
             raise GatewayError(
                 400, "jwt_required", "create a session with a JWT, not with another session"
             )
+        if principal.exp is not None and principal.exp <= time.time():
+            from gateway.auth import unauthorized
+
+            raise unauthorized("token expired")  # inside the leeway: fine for a call, not a session
         with session_store("store the session"):
-            token, session = await r.sessions.create(principal.user_id)
+            token, session = await r.sessions.create(principal.user_id, not_after=principal.exp)
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(session.expires_at))
         payload = {
             "token": token,
@@ -351,8 +384,22 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
     @app.delete("/auth/sessions")
     async def revoke_all(request: Request) -> Response:
         r, principal, decision = await signed_in(request, "/auth/sessions")
-        with session_store("revoke sessions"):
-            count = await r.sessions.revoke_all(principal.user_id)
+        try:
+            with session_store("revoke sessions"):
+                count = await r.sessions.revoke_all(principal.user_id)
+        except RevokeIncomplete as exc:
+            r.logger.error(
+                "revoke_incomplete", str(exc), correlation_id=request.scope["gw"].request_id
+            )
+            body = error_body(
+                "revoke_incomplete",
+                "not every session could be revoked; repeat the request",
+                request.scope["gw"].request_id,
+                revoked=exc.revoked,
+                remaining=exc.remaining,
+            )
+            headers = {**decision.headers(), "Retry-After": "1"}
+            return Response(body, 503, headers=headers, media_type=_JSON)
         return _json(200, {"revoked": count}, decision.headers())
 
     # -- proxy (the hot path: a plain ASGI endpoint, no per-request FastAPI machinery) --
@@ -369,7 +416,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         from starlette.middleware.cors import CORSMiddleware
 
         origins = list(runtime.settings.cors_origins)
-        cors = {
+        cors: dict[str, Any] = {
             "allow_origins": origins,
             "allow_methods": ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             "allow_headers": ["authorization", "content-type", "x-request-id"],
@@ -393,7 +440,7 @@ class GatewayApp(FastAPI):
 
     proxy_fast_path: Any = None
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if (
             scope["type"] == "http"
             and self.proxy_fast_path is not None
@@ -420,7 +467,7 @@ class ProxyApp:
         self.allow = ", ".join(self.methods)
         self.on_error = on_error
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         try:
             if scope["method"] not in self.methods:
                 raise GatewayError(
@@ -472,14 +519,14 @@ class ProxyEndpoint:
         self.runtime = runtime
         self.proxy = proxy
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         p, r = self.proxy, self.runtime()
         ctx: RequestContext = scope["gw"]
         match = p.find_upstream(r.settings.upstreams, scope["path"])
         if match is None:
             raise GatewayError(404, "not_found", "no upstream serves this path")
         up, _ = match
-        ctx.route, ctx.upstream = up.prefix, up.name
+        ctx.route = up.prefix
         raw = scope.get("raw_path")
         raw_path = raw.decode("latin-1") if raw else _quoted(scope["path"])
         p.check_path(scope["path"], raw_path)
@@ -500,6 +547,7 @@ class ProxyEndpoint:
         )
         body = await _read_body(scope, receive, r.settings.max_body_bytes, ctx)
         on_lambda = "aws.event" in scope
+        ctx.upstream = up.name  # from here on an upstream is called (or its open breaker answers)
         try:
             with r.tracer.segment(f"upstream.{up.name}"):
                 result = await r.proxy.forward(
@@ -545,7 +593,7 @@ def _quoted(path: str) -> str:
     return quote(path, safe="/")
 
 
-async def _authenticate(r: Runtime, scope: Mapping[str, Any], ctx: RequestContext):  # noqa: ANN202
+async def _authenticate(r: Runtime, scope: Mapping[str, Any], ctx: RequestContext):
     """Authenticate; a failed attempt counts against the client IP's limit (anonymous key)."""
     header = _header(scope, b"authorization")
     ctx.auth = _credential_kind(header)
@@ -573,6 +621,13 @@ def _credential_kind(header: str | None) -> str | None:
 async def _rate_limit(r: Runtime, ctx: RequestContext, key: str) -> Decision:
     with r.tracer.segment("dynamodb.UpdateItem"):
         decision, failure = await r.limiter.hit(key)
+    ctx.limiter = decision.source
+    if decision.source == "throttled":
+        r.logger.warning(
+            "rate limiter throttled by DynamoDB: request denied",
+            location="gateway.ratelimit",
+            correlation_id=ctx.request_id,
+        )
     if failure is not None:
         mode = "open" if r.settings.rate_limit_fail_open else "closed"
         r.logger.error(
@@ -580,7 +635,7 @@ async def _rate_limit(r: Runtime, ctx: RequestContext, key: str) -> Decision:
             f"rate limiter failed, failing {mode}: {failure}",
             correlation_id=ctx.request_id,
         )
-        if not decision.allowed:
+        if not decision.allowed and decision.degraded:
             raise GatewayError(
                 503,
                 "rate_limit_unavailable",

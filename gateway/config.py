@@ -70,6 +70,9 @@ class Settings:
     ready_cache_seconds: float = 5.0
     aws_timeout: float = 3.0
     aws_connect_timeout: float = 1.0
+    aws_max_attempts: int | None = None  # None: botocore's default (DynamoDB 4, others 3)
+    jwt_max_lifetime: int = 86_400  # seconds a token may live (exp - iat); 0: no limit
+    rate_limit_deny_cache: int = 10_000  # keys known over their limit; 0 turns the cache off
     region: str = "us-east-1"
 
 
@@ -238,5 +241,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ready_cache_seconds=_float(env, "GATEWAY_READY_CACHE_SECONDS", 5.0, 0, 300),
         aws_timeout=_float(env, "GATEWAY_AWS_TIMEOUT", 3.0, 0, 20),
         aws_connect_timeout=_float(env, "GATEWAY_AWS_CONNECT_TIMEOUT", 1.0, 0, 10),
+        aws_max_attempts=_int(env, "GATEWAY_AWS_MAX_ATTEMPTS", 0, 1, 10) or None,
+        jwt_max_lifetime=_int(env, "GATEWAY_JWT_MAX_LIFETIME", 86_400, 0, 366 * 86_400),
+        rate_limit_deny_cache=_int(env, "GATEWAY_RATE_LIMIT_DENY_CACHE", 10_000, 0, 1_000_000),
         region=(env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1").strip(),
     )

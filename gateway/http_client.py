@@ -30,6 +30,10 @@ import re
 import select
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # ssl is imported lazily: it costs cold-start time
+    import ssl
 
 import h11
 
@@ -201,10 +205,10 @@ class HttpClient:
         self._idle: dict[tuple[str, str, int], list[_Conn]] = {}
         self._max_idle = max_idle_per_origin
         self._keepalive = keepalive
-        self._ssl = None
+        self._ssl: ssl.SSLContext | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def _ssl_context(self):  # noqa: ANN202 - ssl imported lazily
+    def _ssl_context(self):  # ssl imported lazily
         if self._ssl is None:
             import ssl
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 
-def _import_structlog():  # noqa: ANN202
+def _import_structlog():
     """Import structlog without letting it pull in rich/better_exceptions for pretty tracebacks.
 
     The gateway renders JSON only; those optional imports cost ~70 ms of cold start and would

@@ -2,22 +2,40 @@
 
 A token is ``gws_`` + 32 random bytes (base64url). Only its SHA-256 is stored, as ``session_id``.
 ``expires_at`` is both the DynamoDB TTL attribute and the absolute expiry: it is fixed at
-creation, never extended, and checked on every lookup (TTL deletion can lag by days).
+creation, never extended, and checked on every lookup (TTL deletion can lag by days). A session
+never outlives the credential that minted it: ``expires_at = min(now + TTL, not_after)`` with the
+JWT's ``exp`` as ``not_after``.
+
+``revoke_all`` deletes in batches of 25 and re-sends ``UnprocessedItems`` with the AWS client's
+full-jitter exponential backoff, inside the request's remaining time; if any remain it raises
+``RevokeIncomplete`` with what it really did, so the answer never claims more.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import random
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from gateway.aws import AwsJsonClient
+from gateway.aws import AwsCallError, AwsJsonClient, AwsUnavailable, backoff_delay, remaining_time
 
 TOKEN_PREFIX = "gws_"
 USER_INDEX = "user_id-index"
+BATCH = 25  # BatchWriteItem's maximum
+UNPROCESSED_ATTEMPTS = 8  # with DynamoDB's 25 ms backoff scale: at most ~3 s of waiting
+
+
+class RevokeIncomplete(Exception):
+    """Some sessions were still unprocessed after every retry the time allowed."""
+
+    def __init__(self, revoked: int, remaining: int) -> None:
+        super().__init__(f"{remaining} session(s) still unprocessed after retries")
+        self.revoked = revoked
+        self.remaining = remaining
 
 
 def token_hash(token: str) -> str:
@@ -33,12 +51,20 @@ class Session:
 
 class SessionStore:
     def __init__(
-        self, ddb: AwsJsonClient, table: str, ttl: int, clock: Callable[[], float] = time.time
+        self,
+        ddb: AwsJsonClient,
+        table: str,
+        ttl: int,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.ddb = ddb
         self.table = table
         self.ttl = ttl
         self.clock = clock
+        self.rand = rand
+        self.sleep = sleep
 
     async def create(self, user_id: str, not_after: int | None = None) -> tuple[str, Session]:
         """Store a new session; ``not_after`` caps the expiry (e.g. the JWT's ``exp``)."""
@@ -46,19 +72,25 @@ class SessionStore:
         now = int(self.clock())
         expires_at = now + self.ttl if not_after is None else min(now + self.ttl, not_after)
         session = Session(token_hash(token), user_id, expires_at)
-        await self.ddb.call(
-            "PutItem",
-            {
-                "TableName": self.table,
-                "Item": {
-                    "session_id": {"S": session.session_id},
-                    "user_id": {"S": user_id},
-                    "created_at": {"N": str(now)},
-                    "expires_at": {"N": str(expires_at)},
+        try:
+            await self.ddb.call(
+                "PutItem",
+                {
+                    "TableName": self.table,
+                    "Item": {
+                        "session_id": {"S": session.session_id},
+                        "user_id": {"S": user_id},
+                        "created_at": {"N": str(now)},
+                        "expires_at": {"N": str(expires_at)},
+                    },
+                    "ConditionExpression": "attribute_not_exists(session_id)",
                 },
-                "ConditionExpression": "attribute_not_exists(session_id)",
-            },
-        )
+            )
+        except AwsCallError as exc:
+            # 256 random bits never collide: the item exists because an earlier attempt of this
+            # very call was applied and its answer lost (the client retried it).
+            if exc.code != "ConditionalCheckFailedException":
+                raise
         return token, session
 
     async def lookup(self, token: str) -> Session | None:
@@ -105,17 +137,33 @@ class SessionStore:
             if not page.get("LastEvaluatedKey"):
                 break
             params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-        for start in range(0, len(ids), 25):
+        unprocessed = 0
+        for start in range(0, len(ids), BATCH):
             requests = [
                 {"DeleteRequest": {"Key": {"session_id": {"S": sid}}}}
-                for sid in ids[start : start + 25]
+                for sid in ids[start : start + BATCH]
             ]
-            for attempt in range(5):
-                result = await self.ddb.call(
-                    "BatchWriteItem", {"RequestItems": {self.table: requests}}
-                )
-                requests = result.get("UnprocessedItems", {}).get(self.table, [])
-                if not requests:
-                    break
-                await asyncio.sleep(0.05 * 2**attempt)
+            try:
+                requests = await self._delete_batch(requests)
+            except (AwsCallError, AwsUnavailable):
+                done = start - unprocessed
+                if done == 0:
+                    raise
+                raise RevokeIncomplete(done, len(ids) - done) from None
+            unprocessed += len(requests)
+        if unprocessed:
+            raise RevokeIncomplete(len(ids) - unprocessed, unprocessed)
         return len(ids)
+
+    async def _delete_batch(self, requests: list[dict]) -> list[dict]:
+        """Send one batch; re-send what comes back unprocessed. Returns what never went."""
+        for attempt in range(1, UNPROCESSED_ATTEMPTS + 1):
+            result = await self.ddb.call("BatchWriteItem", {"RequestItems": {self.table: requests}})
+            requests = (result.get("UnprocessedItems") or {}).get(self.table) or []
+            if not requests or attempt == UNPROCESSED_ATTEMPTS:
+                break
+            delay = backoff_delay(attempt, False, "dynamodb", self.rand)
+            if remaining_time(default=10.0) - delay < 0.25:
+                break  # no time left for another round trip
+            await self.sleep(delay)
+        return requests

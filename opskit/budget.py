@@ -1,11 +1,15 @@
-"""The project's monthly cost budget: idempotent setup and status.
+"""The project's monthly cost budget: spec -> plan -> apply, and status.
 
-Scoped with `FilterExpression` on the Project and Environment tags and
-`Metrics` (not the legacy CostFilters). Setup compares what exists with what is
-wanted and changes only the difference: update_budget for the budget itself
-(delete + recreate when the endpoint cannot update), notifications created or
-deleted one by one, subscribers synced. An SNS topic must allow
-budgets.amazonaws.com to publish, or alerts never arrive: checked, fix offered.
+Scoped with `FilterExpression` on the Project and Environment tags and `Metrics` (not the
+legacy CostFilters). Like the alarms: `make_spec` says what is wanted, `read_state` reads what
+exists, `plan_budget` (pure) lists the steps that turn one into the other, `apply_plan` runs
+them. The budget is updated in place (UpdateBudget keeps its history); it is deleted and
+recreated only when the endpoint is known to lack UpdateBudget (the local emulator:
+`Capabilities.of(local=True)`), never because a call failed: a 5xx from AWS is an error and
+deletes nothing. Notifications are created or deleted one by one, subscribers synced.
+An SNS topic must allow budgets.amazonaws.com to publish, or alerts never arrive: checked,
+fix offered. The Project/Environment tags must be active cost-allocation tags, or the budget
+tracks $0 and never alerts: checked first, activation offered.
 """
 
 from __future__ import annotations
@@ -22,8 +26,19 @@ from opskit.errors import ConfigError, NotFoundError
 
 MAX_EMAILS = 10  # AWS Budgets: at most 10 email subscribers per notification (plus one SNS topic)
 DEFAULT_THRESHOLDS = (("ACTUAL", 80.0), ("ACTUAL", 100.0), ("FORECASTED", 100.0))
-UNSUPPORTED_CODES = {"NotImplemented", "500", "501", "InternalFailure"}
 BUDGETS_PRINCIPAL = "budgets.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What the endpoint implements, known up front (never guessed from an error)."""
+
+    update_budget: bool = True  # UpdateBudget: AWS yes; moto 5.2 no
+    list_subscribers: bool = True  # DescribeSubscribersForNotification: AWS yes; moto no
+
+    @classmethod
+    def of(cls, local: bool) -> Capabilities:
+        return cls(update_budget=not local, list_subscribers=not local)
 
 
 @dataclass(frozen=True)
@@ -66,10 +81,11 @@ class SetupResult:
     name: str
     actions: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    planned: bool = False  # dry run: changes would be made
 
     @property
     def changed(self) -> bool:
-        return any(not a.startswith("unchanged") for a in self.actions)
+        return self.planned or any(not a.startswith(("unchanged", "would")) for a in self.actions)
 
 
 def _money(amount: Decimal) -> str:
@@ -135,6 +151,19 @@ def parse_threshold(text: str) -> tuple[str, float]:
     return kind, value
 
 
+def valid_email(text: str) -> str:
+    """The address, normalized, if its syntax is valid (RFC 5321/5322 via email-validator;
+    no DNS lookup), else a ConfigError naming what is wrong."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ConfigError(
+            f"bad --email '{text}'", str(exc), "e.g. --email ops@example.com"
+        ) from None
+
+
 def make_spec(
     env: Environment,
     amount: Decimal,
@@ -149,11 +178,7 @@ def make_spec(
             f"AWS Budgets allows at most {MAX_EMAILS} per notification",
             "pass at most 10 --email, or subscribe the rest to an SNS topic and pass --sns-topic",
         )
-    for email in emails:
-        if "@" not in email or email.startswith("@") or email.endswith("@"):
-            raise ConfigError(
-                f"bad --email '{email}'", "not an email address", "e.g. --email ops@example.com"
-            )
+    emails = tuple(valid_email(email) for email in emails)
     if sns_topic and not sns_topic.startswith("arn:"):
         raise ConfigError(
             f"bad --sns-topic '{sns_topic}'",
@@ -296,134 +321,232 @@ def _get_budget(budgets: Any, account_id: str, name: str) -> dict[str, Any] | No
         raise aws_error(f"reading budget {name}", exc, "grant budgets:ViewBudget") from None
 
 
-def _create(budgets: Any, account_id: str, spec: BudgetSpec) -> None:
+NKey = tuple[str, str, float, str]
+Subscriber = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """What exists: the budget, its notifications and (when listable) their subscribers."""
+
+    budget: dict[str, Any] | None
+    notifications: dict[NKey, dict[str, Any]] = field(default_factory=dict)
+    subscribers: dict[NKey, frozenset[Subscriber]] | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    call: str  # the Budgets API method
+    kwargs: dict[str, Any]
+    description: str
+
+
+@dataclass
+class BudgetPlan:
+    name: str
+    steps: list[Step] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.steps)
+
+    def lines(self) -> list[str]:
+        return [step.description for step in self.steps] + [
+            f"unchanged {u}" for u in self.unchanged
+        ]
+
+
+def read_state(budgets: Any, account_id: str, name: str, caps: Capabilities) -> BudgetState:
+    budget = _get_budget(budgets, account_id, name)
+    if budget is None:
+        return BudgetState(None)
     try:
-        budgets.create_budget(
-            AccountId=account_id,
-            Budget=spec.budget(),
-            NotificationsWithSubscribers=[
-                {"Notification": n, "Subscribers": spec.subscribers()} for n in spec.notifications()
-            ],
-        )
+        found = budgets.describe_notifications_for_budget(
+            AccountId=account_id, BudgetName=name, MaxResults=100
+        ).get("Notifications", [])
     except Exception as exc:
-        raise aws_error(f"creating budget {spec.name}", exc, "grant budgets:ModifyBudget") from None
+        raise aws_error(
+            f"reading notifications of {name}", exc, "grant budgets:ViewBudget"
+        ) from None
+    notifications = {_nkey(n): _plain(n) for n in found}
+    if not caps.list_subscribers:
+        return BudgetState(budget, notifications, None)
+    subscribers: dict[NKey, frozenset[Subscriber]] = {}
+    for key, n in notifications.items():
+        try:
+            listed = budgets.describe_subscribers_for_notification(
+                AccountId=account_id, BudgetName=name, Notification=n, MaxResults=100
+            ).get("Subscribers", [])
+        except Exception as exc:
+            raise aws_error(
+                f"reading subscribers of {name}", exc, "grant budgets:ViewBudget"
+            ) from None
+        subscribers[key] = frozenset((s["SubscriptionType"], s["Address"]) for s in listed)
+    return BudgetState(budget, notifications, subscribers)
+
+
+def plan_budget(
+    spec: BudgetSpec, state: BudgetState, account_id: str, caps: Capabilities
+) -> BudgetPlan:
+    """The steps from `state` to `spec` (pure: no AWS call)."""
+    plan = BudgetPlan(spec.name)
+    subscribers = spec.subscribers()
+    base = {"AccountId": account_id}
+    named = {**base, "BudgetName": spec.name}
+    create = Step(
+        "create_budget",
+        {
+            **base,
+            "Budget": spec.budget(),
+            "NotificationsWithSubscribers": [
+                {"Notification": n, "Subscribers": subscribers} for n in spec.notifications()
+            ],
+        },
+        f"create budget {spec.name}: {_money(spec.amount)} USD a month, tags {spec.tags}, "
+        + ", ".join(
+            f"{_describe(n)} -> {len(subscribers)} subscriber(s)" for n in spec.notifications()
+        ),
+    )
+    if state.budget is None:
+        plan.steps.append(create)
+        return plan
+    diffs = _budget_differences(state.budget, spec.budget())
+    if diffs and not caps.update_budget:
+        # Known up front: this endpoint has no UpdateBudget. Replacing loses the history,
+        # which the emulator does not keep anyway.
+        plan.steps.append(
+            Step(
+                "delete_budget",
+                named,
+                f"delete budget {spec.name} (this endpoint cannot update budgets)",
+            )
+        )
+        plan.steps.append(
+            Step(create.call, create.kwargs, f"recreate budget {spec.name}: {', '.join(diffs)}")
+        )
+        return plan
+    if diffs:
+        plan.steps.append(
+            Step(
+                "update_budget",
+                {**base, "NewBudget": spec.budget()},
+                f"update budget {spec.name}: {', '.join(diffs)}",
+            )
+        )
+    else:
+        plan.unchanged.append(f"budget {spec.name}")
+    wanted = {_nkey(n): n for n in spec.notifications()}
+    for key, n in state.notifications.items():
+        if key not in wanted:
+            plan.steps.append(
+                Step(
+                    "delete_notification",
+                    {**named, "Notification": n},
+                    f"delete notification {_describe(n)}",
+                )
+            )
+    want = {(s["SubscriptionType"], s["Address"]) for s in subscribers}
+    for key, n in wanted.items():
+        if key not in state.notifications:
+            plan.steps.append(
+                Step(
+                    "create_notification",
+                    {**named, "Notification": n, "Subscribers": subscribers},
+                    f"create notification {_describe(n)} -> {len(subscribers)} subscriber(s)",
+                )
+            )
+            continue
+        if state.subscribers is None:
+            plan.warnings.append(
+                "this endpoint cannot list budget subscribers (DescribeSubscribersForNotification): "
+                "existing subscribers left as they are"
+            )
+            continue
+        have = state.subscribers.get(key, frozenset())
+        existing = state.notifications[key]
+        for kind, address in sorted(want - have):
+            plan.steps.append(
+                Step(
+                    "create_subscriber",
+                    {
+                        **named,
+                        "Notification": existing,
+                        "Subscriber": {"SubscriptionType": kind, "Address": address},
+                    },
+                    f"add subscriber {address} to {_describe(n)}",
+                )
+            )
+        for kind, address in sorted(have - want):
+            plan.steps.append(
+                Step(
+                    "delete_subscriber",
+                    {
+                        **named,
+                        "Notification": existing,
+                        "Subscriber": {"SubscriptionType": kind, "Address": address},
+                    },
+                    f"remove subscriber {address} from {_describe(n)}",
+                )
+            )
+        if have == want:
+            plan.unchanged.append(f"notification {_describe(n)}")
+    plan.warnings = list(dict.fromkeys(plan.warnings))
+    return plan
+
+
+PAST = {
+    "create": "created",
+    "recreate": "recreated",
+    "update": "updated",
+    "delete": "deleted",
+    "add": "added",
+    "remove": "removed",
+}
+
+
+def apply_plan(budgets: Any, plan: BudgetPlan) -> list[str]:
+    """Run the steps in order; stop at the first failure (nothing after it runs)."""
+    done: list[str] = []
+    for step in plan.steps:
+        try:
+            getattr(budgets, step.call)(**step.kwargs)
+        except Exception as exc:
+            raise aws_error(
+                f"{step.description} (after {len(done)} of {len(plan.steps)} steps)",
+                exc,
+                "grant budgets:ModifyBudget; rerun `opskit budget setup` to finish (it is idempotent)",
+            ) from None
+        verb, _, rest = step.description.partition(" ")
+        done.append(f"{PAST.get(verb, verb)} {rest}")
+    return done
 
 
 def setup_budget(
-    budgets: Any, sns: Any, account_id: str, spec: BudgetSpec, confirm: Callable[[str], bool]
+    budgets: Any,
+    sns: Any,
+    account_id: str,
+    spec: BudgetSpec,
+    confirm: Callable[[str], bool],
+    caps: Capabilities | None = None,
+    dry_run: bool = False,
 ) -> SetupResult:
+    """Read, plan, apply (or with `dry_run` only plan: the actions say what would happen)."""
+    caps = caps or Capabilities()
     result = SetupResult(spec.name)
-    if spec.sns_topic:
+    if spec.sns_topic and not dry_run:
         check_topic_policy(sns, spec.sns_topic, account_id, confirm, result)
-    existing = _get_budget(budgets, account_id, spec.name)
-    if existing is None:
-        _create(budgets, account_id, spec)
-        result.actions.append(
-            f"created budget {spec.name}: {_money(spec.amount)} USD a month, tags {spec.tags}"
-        )
-        result.actions.extend(
-            f"created notification {_describe(n)} -> {len(spec.subscribers())} subscriber(s)"
-            for n in spec.notifications()
-        )
+    state = read_state(budgets, account_id, spec.name, caps)
+    plan = plan_budget(spec, state, account_id, caps)
+    result.warnings.extend(plan.warnings)
+    if dry_run:
+        result.actions.extend(f"would {line}" for line in plan.lines())
+        result.planned = plan.changed
         return result
-    diffs = _budget_differences(existing, spec.budget())
-    if diffs:
-        try:
-            budgets.update_budget(AccountId=account_id, NewBudget=spec.budget())
-            result.actions.append(f"updated budget {spec.name}: {', '.join(diffs)}")
-        except Exception as exc:
-            if error_code(exc) not in UNSUPPORTED_CODES:
-                raise aws_error(
-                    f"updating budget {spec.name}", exc, "grant budgets:ModifyBudget"
-                ) from None
-            try:
-                budgets.delete_budget(AccountId=account_id, BudgetName=spec.name)
-            except Exception as delete_exc:
-                raise aws_error(
-                    f"replacing budget {spec.name}", delete_exc, "grant budgets:ModifyBudget"
-                ) from None
-            _create(budgets, account_id, spec)
-            result.actions.append(
-                f"recreated budget {spec.name} (this endpoint cannot update budgets): {', '.join(diffs)}"
-            )
-            return result
-    else:
-        result.actions.append(f"unchanged budget {spec.name}")
-    _sync_notifications(budgets, account_id, spec, result)
+    result.actions.extend(apply_plan(budgets, plan))
+    result.actions.extend(f"unchanged {u}" for u in plan.unchanged)
     return result
-
-
-def _sync_notifications(
-    budgets: Any, account_id: str, spec: BudgetSpec, result: SetupResult
-) -> None:
-    try:
-        pages = budgets.describe_notifications_for_budget(
-            AccountId=account_id, BudgetName=spec.name, MaxResults=100
-        )
-    except Exception as exc:
-        raise aws_error(
-            f"reading notifications of {spec.name}", exc, "grant budgets:ViewBudget"
-        ) from None
-    existing = {_nkey(n): n for n in pages.get("Notifications", [])}
-    wanted = {_nkey(n): n for n in spec.notifications()}
-    for key, n in existing.items():
-        if key not in wanted:
-            budgets.delete_notification(
-                AccountId=account_id, BudgetName=spec.name, Notification=_plain(n)
-            )
-            result.actions.append(f"deleted notification {_describe(n)}")
-    can_list = True
-    for key, n in wanted.items():
-        if key not in existing:
-            budgets.create_notification(
-                AccountId=account_id,
-                BudgetName=spec.name,
-                Notification=n,
-                Subscribers=spec.subscribers(),
-            )
-            result.actions.append(
-                f"created notification {_describe(n)} -> {len(spec.subscribers())} subscriber(s)"
-            )
-            continue
-        if not can_list:
-            continue
-        try:
-            current = budgets.describe_subscribers_for_notification(
-                AccountId=account_id,
-                BudgetName=spec.name,
-                Notification=_plain(existing[key]),
-                MaxResults=100,
-            )
-        except Exception as exc:
-            if error_code(exc) not in UNSUPPORTED_CODES:
-                raise aws_error(
-                    f"reading subscribers of {spec.name}", exc, "grant budgets:ViewBudget"
-                ) from None
-            can_list = False
-            result.warnings.append(
-                "this endpoint cannot list budget subscribers (DescribeSubscribersForNotification): existing subscribers left as they are"
-            )
-            continue
-        have = {(s["SubscriptionType"], s["Address"]) for s in current.get("Subscribers", [])}
-        want = {(s["SubscriptionType"], s["Address"]) for s in spec.subscribers()}
-        for kind, address in sorted(want - have):
-            budgets.create_subscriber(
-                AccountId=account_id,
-                BudgetName=spec.name,
-                Notification=_plain(existing[key]),
-                Subscriber={"SubscriptionType": kind, "Address": address},
-            )
-            result.actions.append(f"added subscriber {address} to {_describe(n)}")
-        for kind, address in sorted(have - want):
-            budgets.delete_subscriber(
-                AccountId=account_id,
-                BudgetName=spec.name,
-                Notification=_plain(existing[key]),
-                Subscriber={"SubscriptionType": kind, "Address": address},
-            )
-            result.actions.append(f"removed subscriber {address} from {_describe(n)}")
-        if have == want:
-            result.actions.append(f"unchanged notification {_describe(n)}")
 
 
 def _plain(n: dict[str, Any]) -> dict[str, Any]:
@@ -435,6 +558,19 @@ def _plain(n: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- status -------------------------------------------------------------------------------------
+
+# Budget.HealthStatus.StatusReason (AWS Budgets API reference): an UNHEALTHY budget is not
+# tracking spend, so its alerts cannot fire.
+HEALTH_REASONS = {
+    "BILLING_VIEW_NO_ACCESS": "the budget's billing view is not accessible to this account: "
+    "share the billing view again or recreate the budget",
+    "BILLING_VIEW_UNHEALTHY": "the budget's billing view is unhealthy: check it in Billing > "
+    "Billing View",
+    "FILTER_INVALID": "its filter no longer matches a valid dimension or tag (an inactive "
+    "cost-allocation tag?): rerun `opskit budget setup`",
+    "MULTI_YEAR_HISTORICAL_DATA_DISABLED": "multi-year historical data was disabled in Cost "
+    "Explorer settings: enable it again or shorten the budget",
+}
 
 
 def budget_status(budgets: Any, account_id: str, name: str) -> dict[str, Any]:
@@ -470,8 +606,19 @@ def budget_status(budgets: Any, account_id: str, name: str) -> dict[str, Any]:
                 "state_source": "aws" if n.get("NotificationState") else "computed",
             }
         )
+    health = budget.get("HealthStatus") or {}
+    status = health.get("Status")
+    reason = health.get("StatusReason")
     return {
         "name": name,
+        "health": {
+            "status": status or "unknown",
+            "reason": reason,
+            "meaning": HEALTH_REASONS.get(reason or "", "") if status == "UNHEALTHY" else "",
+            "last_updated": str(health["LastUpdatedTime"])
+            if health.get("LastUpdatedTime")
+            else None,
+        },
         "limit_usd": limit,
         "actual_usd": actual,
         "forecast_usd": forecast,
@@ -484,10 +631,24 @@ def budget_status(budgets: Any, account_id: str, name: str) -> dict[str, Any]:
     }
 
 
-def account_id_of(sts: Any) -> str:
+def inactive_tags(status: dict[str, str], keys: list[str]) -> list[str]:
+    """The keys that are not active cost-allocation tags (ListCostAllocationTags status)."""
+    return [key for key in keys if status.get(key) != "Active"]
+
+
+def activation_command(keys: list[str]) -> str:
+    args = " ".join(f"TagKey={key},Status=Active" for key in keys)
+    return f"aws ce update-cost-allocation-tags-status --cost-allocation-tags-status {args}"
+
+
+def activate_tags(ce: Any, keys: list[str]) -> None:
     try:
-        return sts.get_caller_identity()["Account"]
+        ce.update_cost_allocation_tags_status(
+            CostAllocationTagsStatus=[{"TagKey": key, "Status": "Active"} for key in keys]
+        )
     except Exception as exc:
         raise aws_error(
-            "finding the AWS account id", exc, "check credentials (`aws sts get-caller-identity`)"
+            f"activating cost-allocation tags {', '.join(keys)}",
+            exc,
+            f"grant ce:UpdateCostAllocationTagsStatus, or run `{activation_command(keys)}`",
         ) from None

@@ -6,9 +6,12 @@ prints it without a traceback unless OPSKIT_DEBUG=1.
 
 from __future__ import annotations
 
+import re
+from typing import IO, Any
+
 import click
 
-# Exit codes (documented in README "Exit codes"; keep both in sync).
+# Exit codes (documented in docs/exit-codes.md; a test keeps both in sync).
 EXIT_OK = 0
 EXIT_FAILURE = 1  # unexpected failure (a bug: please report it)
 EXIT_USAGE = 2  # bad command-line usage (Click's own code)
@@ -23,6 +26,10 @@ EXIT_CHECK_FAILED = 10  # a validation found problems (template, dashboard, smok
 EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
+# A backticked opskit command in a hint that does not name an environment yet.
+_OPSKIT_COMMAND = re.compile(r"`opskit (?!--env\b|-e\b)")
+
+
 class OpsError(click.ClickException):
     """An error the user can act on: what failed, why, what to do."""
 
@@ -31,7 +38,7 @@ class OpsError(click.ClickException):
     def __init__(self, what: str, why: str = "", fix: str = "", *, exit_code: int | None = None):
         self.what, self.why, self.fix = what, why, fix
         if exit_code is not None:
-            self.exit_code = exit_code
+            vars(self)["exit_code"] = exit_code  # per instance; click declares it a ClassVar
         super().__init__(self.format_line())
 
     def format_line(self) -> str:
@@ -43,8 +50,35 @@ class OpsError(click.ClickException):
             line += f" ({self.fix})"
         return line
 
-    def show(self, file=None) -> None:  # noqa: D102 - click API
-        click.echo(f"Error: {self.format_message()}", err=True, file=file)
+    def format_message(self) -> str:
+        return self.format_line()
+
+    def name_environment(self, env_name: str) -> None:
+        """Hints name the command for the environment in use: `opskit --env local deploy`."""
+        self.fix = _OPSKIT_COMMAND.sub(f"`opskit --env {env_name} ", self.fix)
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"Error: {one_line(self.format_message())}", err=True, file=file)
+
+
+def one_line(text: str) -> str:
+    """An error stays one line whatever user data it quotes (a name with a CR or LF in it)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+class UsageError(OpsError):
+    """A bad command-line value found after parsing (Click's own BadParameter is exit 2 too)."""
+
+    exit_code = EXIT_USAGE
+
+
+class Interrupted(OpsError):
+    """Ctrl-C: the CLI exits 130 whichever command was running."""
+
+    exit_code = EXIT_INTERRUPTED
+
+    def __init__(self, what: str = "Interrupted.", why: str = "", fix: str = ""):
+        super().__init__(what, why, fix)
 
 
 class ConfigError(OpsError):

@@ -39,7 +39,7 @@ CANCELLED_REASONS = ("Resource creation cancelled", "Resource update cancelled")
 
 
 def is_in_progress(status: str | None) -> bool:
-    return bool(status) and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
+    return status is not None and status.endswith("_IN_PROGRESS") and status != "REVIEW_IN_PROGRESS"
 
 
 def _missing(exc: botocore.exceptions.ClientError) -> bool:

@@ -37,6 +37,7 @@ KNOWN_METRICS: dict[str, frozenset[str]] = {
     "AWS/ApiGateway": frozenset(
         {"Count", "4xx", "5xx", "Latency", "IntegrationLatency", "DataProcessed"}
     ),
+    "AWS/CertificateManager": frozenset({"DaysToExpiry"}),
     "AWS/DynamoDB": frozenset(
         {
             "ConsumedReadCapacityUnits",

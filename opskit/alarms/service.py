@@ -6,6 +6,7 @@ Functions take clients (and a clock/sleep where time matters); they never build 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +17,14 @@ import botocore.exceptions
 from opskit.alarms import sns as sns_ops
 from opskit.alarms.context import stack_context
 from opskit.alarms.plan import Change, Plan, build_plan, is_owned
-from opskit.alarms.spec import AlarmSet, alarm_overrides, load_alarm_set, read_alarm_file
-from opskit.aws import aws_error, error_code
+from opskit.alarms.spec import (
+    AlarmSet,
+    alarm_overrides,
+    custom_domain_context,
+    load_alarm_set,
+    read_alarm_file,
+)
+from opskit.aws import aws_error, call, error_code
 from opskit.config import Environment
 from opskit.errors import ConfigError, NotFoundError
 
@@ -33,7 +40,7 @@ class ApplyResult:
     skipped: list[str]
 
 
-def function_timeout_seconds(env: Environment) -> float:
+def configured_timeout_seconds(env: Environment) -> float:
     raw = env.parameters.get(
         "Timeout", env.settings.get("function_timeout", DEFAULT_TIMEOUT_SECONDS)
     )
@@ -43,6 +50,31 @@ def function_timeout_seconds(env: Environment) -> float:
         raise ConfigError(
             f"Timeout parameter {raw!r}", "not a number of seconds", "fix opskit.toml"
         ) from None
+
+
+def function_timeout_seconds(
+    lambda_client: Any, function_name: str, env: Environment
+) -> tuple[float, str]:
+    """The deployed function's Timeout (what requests are cut at), and a note when assumed.
+
+    opskit.toml's Timeout is what the next deploy would set; an alarm watches the function
+    that runs now, so its threshold comes from GetFunctionConfiguration.
+    """
+    try:
+        timeout = lambda_client.get_function_configuration(FunctionName=function_name).get(
+            "Timeout"
+        )
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        timeout, why = None, f"GetFunctionConfiguration: {error_code(exc) or type(exc).__name__}"
+    else:
+        why = "no Timeout in the answer"
+    if timeout:
+        return float(timeout), ""
+    configured = configured_timeout_seconds(env)
+    return configured, (
+        f"cannot read the deployed function's timeout ({why}): using {configured:g}s "
+        "from opskit.toml for the duration alarm"
+    )
 
 
 def account_concurrency_limit(lambda_client: Any, overrides: dict[str, Any]) -> tuple[float, str]:
@@ -69,10 +101,21 @@ def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = Non
     """The alarm set for `env`: file + overrides + the stack's outputs."""
     document, source = read_alarm_file(alarm_file)
     overrides = alarm_overrides(env.settings)
-    context = stack_context(clients.client("cloudformation"), env)
-    limit, note = account_concurrency_limit(clients.client("lambda"), overrides)
+    cfn, lambda_client = clients.client("cloudformation"), clients.client("lambda")
+    # Independent round trips, made at once (the no-op `apply` is mostly waiting on them).
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        context_f = pool.submit(stack_context, cfn, env)
+        limit_f = pool.submit(account_concurrency_limit, lambda_client, overrides)
+        timeout_f = pool.submit(function_timeout_seconds, lambda_client, env.function_name, env)
+        context = {**custom_domain_context(env.parameters), **context_f.result()}
+        limit, note = limit_f.result()
+        timeout, timeout_note = timeout_f.result()
+    if context.get("FunctionName", env.function_name) != env.function_name:
+        timeout, timeout_note = function_timeout_seconds(
+            lambda_client, context["FunctionName"], env
+        )
     variables = {
-        "function_timeout_ms": function_timeout_seconds(env) * 1000.0,
+        "function_timeout_ms": timeout * 1000.0,
         "account_concurrency_limit": limit,
     }
     result = load_alarm_set(
@@ -83,8 +126,7 @@ def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = Non
         variables=variables,
         source=source,
     )
-    if note:
-        result.notes.append(note)
+    result.notes += [n for n in (note, timeout_note) if n]
     return result
 
 
@@ -128,17 +170,21 @@ def plan_alarms(
     sns_topic: str | None = None,
 ) -> tuple[Plan, sns_ops.TopicPlan]:
     stack = env.stack_name
-    topic = sns_ops.plan_topic(
-        clients.client("sns"),
-        sts=clients.client("sts"),
-        stack=stack,
-        email=email,
-        explicit_arn=sns_topic or alarm_overrides(env.settings).get("sns_topic"),
-    )
-    alarms = existing_alarms(clients.client("cloudwatch"), f"{stack}-")
-    filters = existing_filters(
-        clients.client("logs"), {f.log_group for f in desired.filters}, f"{stack}-opskit-"
-    )
+    sns, sts, cw, logs = (clients.client(n) for n in ("sns", "sts", "cloudwatch", "logs"))
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        topic_f = pool.submit(
+            sns_ops.plan_topic,
+            sns,
+            sts=sts,
+            stack=stack,
+            email=email,
+            explicit_arn=sns_topic or alarm_overrides(env.settings).get("sns_topic"),
+        )
+        alarms_f = pool.submit(existing_alarms, cw, f"{stack}-")
+        filters_f = pool.submit(
+            existing_filters, logs, {f.log_group for f in desired.filters}, f"{stack}-opskit-"
+        )
+        topic, alarms, filters = topic_f.result(), alarms_f.result(), filters_f.result()
     plan = build_plan(desired, alarms, filters, stack=stack, topic_arn=topic.arn_for_alarms)
     plan.changes[:0] = topic.changes
     return plan, topic
@@ -150,14 +196,14 @@ def apply_plan(clients: Any, env: Environment, plan: Plan, topic: sns_ops.TopicP
     tags = [{"Key": k, "Value": v} for k, v in {**env.tags, "opskit:stack": env.stack_name}.items()]
     topic_arn = sns_ops.apply_topic(clients.client("sns"), topic, tags)
     for group, name in plan.filters_to_delete:
-        _call(
+        call(
             f"cannot delete metric filter {name}",
             logs.delete_metric_filter,
             logGroupName=group,
             filterName=name,
         )
     for flt in plan.filters_to_put:
-        _call(
+        call(
             f"cannot put metric filter {flt.name} on {flt.log_group}",
             logs.put_metric_filter,
             fix="deploy the stack first (`opskit deploy`): the log group must exist",
@@ -166,10 +212,10 @@ def apply_plan(clients: Any, env: Environment, plan: Plan, topic: sns_ops.TopicP
         )
     for params in plan.alarms_to_put:
         name = params["AlarmName"]
-        _call(f"cannot put alarm {name}", cw.put_metric_alarm, Tags=tags, **params)
+        call(f"cannot put alarm {name}", cw.put_metric_alarm, Tags=tags, **params)
         # Tags given to put_metric_alarm only apply on creation; keep them current on updates.
         if plan.existing_arns.get(name):
-            _call(
+            call(
                 f"cannot tag alarm {name}",
                 cw.tag_resource,
                 ResourceARN=plan.existing_arns[name],
@@ -177,19 +223,8 @@ def apply_plan(clients: Any, env: Environment, plan: Plan, topic: sns_ops.TopicP
             )
     for start in range(0, len(plan.alarms_to_delete), 100):
         batch = plan.alarms_to_delete[start : start + 100]
-        _call("cannot delete alarms", cw.delete_alarms, AlarmNames=batch)
+        call("cannot delete alarms", cw.delete_alarms, AlarmNames=batch)
     return topic_arn
-
-
-def _call(action: str, fn: Callable[..., Any], fix: str = "", **kwargs: Any) -> Any:
-    try:
-        return fn(**kwargs)
-    except botocore.exceptions.ClientError as exc:
-        raise aws_error(
-            action, exc, fix if error_code(exc) == "ResourceNotFoundException" else ""
-        ) from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise aws_error(action, exc) from None
 
 
 # ---- list / test
@@ -242,6 +277,40 @@ def resolve_alarm_name(cw: Any, stack: str, name: str) -> dict[str, Any]:
     )
 
 
+def state_history(cw: Any, stack: str, name: str | None, limit: int) -> list[dict[str, Any]]:
+    """StateUpdate items of DescribeAlarmHistory for the stack's alarms (or one), newest first."""
+    import json
+
+    kwargs: dict[str, Any] = {"HistoryItemType": "StateUpdate", "ScanBy": "TimestampDescending"}
+    if name:
+        kwargs["AlarmName"] = resolve_alarm_name(cw, stack, name)["AlarmName"]
+    rows: list[dict[str, Any]] = []
+    try:
+        for page in cw.get_paginator("describe_alarm_history").paginate(**kwargs):
+            for item in page.get("AlarmHistoryItems", []):
+                if not item.get("AlarmName", "").startswith(f"{stack}-"):
+                    continue
+                try:
+                    data = json.loads(item.get("HistoryData") or "{}")
+                except ValueError:
+                    data = {}
+                rows.append(
+                    {
+                        "alarm": item["AlarmName"],
+                        "time": item["Timestamp"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                        "from": data.get("oldState", {}).get("stateValue", ""),
+                        "to": data.get("newState", {}).get("stateValue", ""),
+                        "reason": data.get("newState", {}).get("stateReason", "")
+                        or item.get("HistorySummary", ""),
+                    }
+                )
+                if len(rows) >= limit:
+                    return rows
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise aws_error("cannot read the alarm history", exc) from None
+    return rows
+
+
 @dataclass
 class TestResult:
     name: str
@@ -264,7 +333,7 @@ def fire_test(
     alarm = resolve_alarm_name(cw, stack, name)
     full, previous = alarm["AlarmName"], alarm.get("StateValue", "OK")
     started = clock()
-    _call(
+    call(
         f"cannot set {full} to ALARM",
         cw.set_alarm_state,
         AlarmName=full,
@@ -275,7 +344,7 @@ def fire_test(
         sleep(hold)
     finally:
         back = previous if previous in {"OK", "INSUFFICIENT_DATA"} else "OK"
-        _call(
+        call(
             f"cannot set {full} back to {back}",
             cw.set_alarm_state,
             AlarmName=full,

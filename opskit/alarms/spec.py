@@ -26,7 +26,7 @@ OVERRIDABLE = {
     "comparison": (str,),
     "enabled": (bool,),
 }
-SETTINGS_KEYS = {"sns_topic", "account_concurrency_limit"}
+SETTINGS_KEYS = {"sns_topic", "account_concurrency_limit", "min_requests"}
 COMPARISONS = {
     "GreaterThanOrEqualToThreshold",
     "GreaterThanThreshold",
@@ -35,6 +35,7 @@ COMPARISONS = {
 }
 MISSING_DATA = {"breaching", "notBreaching", "ignore", "missing"}
 VALID_PERIODS = {10, 30} | {60 * n for n in range(1, 1441)}
+DEFAULT_MIN_REQUESTS = 20
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
@@ -117,6 +118,7 @@ def load_alarm_set(
 ) -> AlarmSet:
     """Resolve `document` into the desired alarms and metric filters for one stack."""
     result = AlarmSet(source=source)
+    context = {"MinRequests": str(min_requests(overrides)), **context}
     each = document.get("each") or {}
     for raw in document.get("metric_filter") or []:
         result.filters.append(_filter(raw, stack, context, source))
@@ -133,6 +135,8 @@ def load_alarm_set(
             if not spec.get("enabled", True):
                 continue
             local = dict(context, Each=item) if item is not None else context
+            if spec.get("when") and not local.get(str(spec["when"])):
+                continue  # e.g. the certificate alarm of a stack without a custom domain
             alarm = _alarm(spec, key, stack, local, variables, source)
             (result.skipped if alarm.missing else result.alarms).append(alarm)
 
@@ -141,10 +145,28 @@ def load_alarm_set(
         raise ConfigError(
             f"opskit.toml [alarms] names unknown alarm(s): {', '.join(sorted(unknown))}",
             f"{source} defines: {', '.join(sorted(seen))}",
-            "fix the key, or set sns_topic / account_concurrency_limit",
+            "fix the key, or set sns_topic / account_concurrency_limit / min_requests",
         )
     _check_metrics(result, source)
     return result
+
+
+def custom_domain_context(parameters: dict[str, Any]) -> dict[str, str]:
+    """${DomainName}/${CertificateArn} only when the stack has a custom domain (both set)."""
+    domain, cert = parameters.get("DomainName"), parameters.get("CertificateArn")
+    return {"DomainName": str(domain), "CertificateArn": str(cert)} if domain and cert else {}
+
+
+def min_requests(overrides: dict[str, Any]) -> int:
+    """The minimum-sample guard N of `IF(requests >= ${MinRequests}, ...)` (per environment)."""
+    raw = overrides.get("min_requests", DEFAULT_MIN_REQUESTS)
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 1:
+        raise ConfigError(
+            f"opskit.toml [alarms] min_requests = {raw!r}",
+            "must be a whole number of requests, at least 1",
+            "e.g. min_requests = 20",
+        )
+    return raw
 
 
 def _expand(raw: dict[str, Any], each: dict[str, Any], source: str) -> list[tuple[str, str | None]]:
@@ -365,7 +387,7 @@ def _alarm(
 
 
 def _filter(raw: dict[str, Any], stack: str, context: dict[str, str], source: str) -> DesiredFilter:
-    key = raw.get("key")
+    key = str(raw.get("key", ""))
     for name in ("key", "log_group", "pattern", "metric"):
         if not raw.get(name):
             raise ConfigError(
@@ -410,7 +432,7 @@ def _check_metrics(result: AlarmSet, source: str) -> None:
             if "MetricStat" in q
         ]
         for namespace, metric in pairs:
-            if namespace and unknown_metric(namespace, metric, custom):
+            if namespace and unknown_metric(namespace, str(metric), custom):
                 raise ConfigError(
                     f"{source}: alarm '{alarm.key}' watches {namespace} {metric}",
                     "no such metric in that namespace",

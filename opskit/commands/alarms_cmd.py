@@ -137,13 +137,21 @@ def _render_changes(app: App, changes: list[Any]) -> None:
 @click.option("--interval", default=15.0, show_default=True, help="Seconds between refreshes.")
 @click.pass_obj
 def list_(app: App, watch_: bool, interval: float) -> None:
-    """Alarm states (OK / ALARM / INSUFFICIENT_DATA), why, and since when."""
+    """Alarm states (OK / ALARM / INSUFFICIENT_DATA), why, and since when.
+
+    On the local account the emulator never evaluates alarms: opskit does, first, from the
+    metrics the local shipper published (CloudWatch's rules; the reasons start with [opskit]).
+    """
     from opskit.alarms.service import alarm_rows
 
     cw = app.clients.client("cloudwatch")
     columns = ["name", "state", "for", "since", "reason"]
 
     def rows() -> list[dict[str, Any]]:
+        if app.env.local:
+            from opskit.alarms.local import evaluate_local
+
+            evaluate_local(cw, app.env.state_dir, app.env.stack_name, app.clock())
         return alarm_rows(cw, app.env.stack_name, app.clock())
 
     if app.terminal.output != "table":
@@ -155,13 +163,15 @@ def list_(app: App, watch_: bool, interval: float) -> None:
         table = Table(
             title=f"Alarms of {app.env.stack_name} ({app.clock():%H:%M:%S} UTC)",
             header_style="bold",
-            caption=None if found else "no alarms: run `opskit alarms apply`",
+            caption=(None if found else "no alarms: run `opskit alarms apply`")
+            if not app.env.local
+            else _local_caption(found),
         )
         for column in columns:
             table.add_column(column, no_wrap=column != "reason", overflow="fold")
         for row in found:
             state = Text(row["state"], style=STATE_STYLES.get(row["state"], ""))
-            table.add_row(row["name"], state, row["for"], row["since"], row["reason"])
+            table.add_row(row["name"], state, row["for"], row["since"], escape(row["reason"]))
         return table
 
     if watch_:
@@ -170,6 +180,60 @@ def list_(app: App, watch_: bool, interval: float) -> None:
         watch(app.terminal, build, interval=interval, sleep=app.sleep)
     else:
         app.terminal.print(build())
+
+
+def _local_caption(found: list[dict[str, Any]]) -> str:
+    from opskit.alarms.local import EVALUATION_NOTE
+
+    return EVALUATION_NOTE if found else "no alarms: run `opskit alarms apply`"
+
+
+@alarms.command("history")
+@click.argument("name", required=False)
+@click.option("--limit", default=50, show_default=True, help="At most this many transitions.")
+@click.pass_obj
+def history(app: App, name: str | None, limit: int) -> None:
+    """State transitions of the stack's alarms (or of alarm NAME), newest first.
+
+    From CloudWatch's alarm history; on the local account from opskit's own evaluation
+    (the emulator keeps none), evaluated up to now first.
+    """
+    from opskit.alarms.service import state_history
+
+    cw = app.clients.client("cloudwatch")
+    stack = app.env.stack_name
+    if app.env.local:
+        from opskit.alarms.local import evaluate_local, local_history
+
+        evaluate_local(cw, app.env.state_dir, stack, app.clock())
+        rows = local_history(app.env.state_dir, stack, name)[:limit]
+    else:
+        rows = state_history(cw, stack, name, limit)
+    columns = ["time", "alarm", "from", "to", "reason"]
+    term = app.terminal
+    if term.output != "table":
+        term.render_rows(rows, columns=[*columns, "replayed"] if app.env.local else columns)
+        return
+    title = f"Alarm history of {stack}" + (" (opskit's local evaluation)" if app.env.local else "")
+    table = Table(title=title, header_style="bold")
+    for column in columns:
+        table.add_column(column, no_wrap=column != "reason", overflow="fold")
+    for row in rows:
+        when = row["time"] + (" (replayed)" if row.get("replayed") else "")
+        table.add_row(
+            when,
+            row["alarm"],
+            Text(row["from"], style=STATE_STYLES.get(row["from"], "")),
+            Text(row["to"], style=STATE_STYLES.get(row["to"], "")),
+            escape(row["reason"]),
+        )
+    if not rows:
+        table.caption = "no state changes recorded"
+    elif app.env.local:
+        table.caption = (
+            "(replayed): evaluated for a time before the alarm was created or last changed"
+        )
+    term.print(table)
 
 
 @alarms.command("test")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import click
 
 from opskit.app import App
+from opskit.commands.cost_cmd import account_of
 from opskit.commands.options import format_option
 
 
@@ -38,7 +40,18 @@ def budget() -> None:
     help="Replace the default notifications (actual:80, actual:100, forecasted:100).",
 )
 @click.option("--name", default=None, help="Budget name (default PROJECT-ENV-monthly).")
-@click.option("--yes", "assume_yes", is_flag=True, help="Fix the SNS topic policy without asking.")
+@click.option(
+    "--plan",
+    "plan_only",
+    is_flag=True,
+    help="Show what would change (create, update in place, notifications, subscribers); change nothing.",
+)
+@click.option(
+    "--yes",
+    "assume_yes",
+    is_flag=True,
+    help="Fix the SNS topic policy and activate the cost-allocation tags without asking.",
+)
 @click.pass_obj
 def setup(
     app: App,
@@ -47,15 +60,26 @@ def setup(
     sns_topic: str | None,
     thresholds: tuple[str, ...],
     name: str | None,
+    plan_only: bool,
     assume_yes: bool,
 ) -> None:
-    """Create or update the budget: idempotent, never duplicated.
+    """Create or update the budget: idempotent, never duplicated, updated in place.
+
+    The Project and Environment tags must be active cost-allocation tags, or a tag-scoped
+    budget tracks $0 and never alerts: checked first, activation offered.
 
     \b
+    opskit budget setup --amount 50 --email ops@example.com --plan
     opskit budget setup --amount 50 --email ops@example.com
     opskit budget setup --amount 50 --sns-topic arn:aws:sns:us-east-1:123456789012:alerts --threshold actual:50 --threshold forecasted:100
     """
-    from opskit.budget import account_id_of, make_spec, parse_amount, parse_threshold, setup_budget
+    from opskit.budget import (
+        Capabilities,
+        make_spec,
+        parse_amount,
+        parse_threshold,
+        setup_budget,
+    )
 
     spec = make_spec(
         app.env,
@@ -64,22 +88,64 @@ def setup(
         sns_topic,
         tuple(parse_threshold(t) for t in thresholds),
         name,
-    )
-    account_id = account_id_of(app.clients.client("sts"))
+    )  # every input checked before any call
+    account_id = account_of(app)
+    confirm = lambda question: app.terminal.confirm(question, assume_yes or app.assume_yes)  # noqa: E731
+    warnings = [] if app.env.local else _check_tags(app, spec.tags, confirm, plan_only)
     result = setup_budget(
         app.clients.client("budgets"),
         app.clients.client("sns"),
         account_id,
         spec,
-        lambda question: app.terminal.confirm(question, assume_yes),
+        confirm,
+        Capabilities.of(local=app.env.local),
+        dry_run=plan_only,
     )
     for action in result.actions:
         app.terminal.print(action)
-    for warning in result.warnings:
+    for warning in warnings + result.warnings:
         app.terminal.warn(warning)
+    if plan_only:
+        app.terminal.print(
+            f"Plan for budget {spec.name}: {'changes' if result.changed else 'nothing to change'} "
+            "(nothing applied: rerun without --plan)."
+        )
+        return
     app.terminal.print(
         f"Budget {spec.name}: {'changed' if result.changed else 'already up to date'}."
     )
+    if app.env.local:
+        app.terminal.info(
+            "note: the local emulator has no UpdateBudget, so a changed budget is recreated "
+            "there; on AWS it is updated in place"
+        )
+
+
+def _check_tags(app: App, tags: dict[str, str], confirm: Any, plan_only: bool) -> list[str]:
+    """Are the scope tags active cost-allocation tags? Offer to activate them."""
+    from opskit.budget import activate_tags, activation_command, inactive_tags
+    from opskit.commands.cost_cmd import _explorer
+
+    explorer, _ = _explorer(app)
+    keys = sorted(tags)
+    try:
+        inactive = inactive_tags(explorer.cost_allocation_tags(keys), keys)
+    finally:
+        app.terminal.info(explorer.counter.summary())
+    if not inactive:
+        return []
+    names = ", ".join(inactive)
+    what = (
+        "is not an active cost-allocation tag"
+        if len(inactive) == 1
+        else "are not active cost-allocation tags"
+    )
+    why = f"{names} {what}: the tag-scoped budget would track $0 and never alert"
+    if not plan_only and confirm(f"{why}. Activate {names} now?"):
+        activate_tags(app.clients.client("ce"), inactive)
+        explorer.forget_cost_allocation_tags(keys)  # `opskit cost` must not see the old status
+        return [f"activated cost-allocation tags {names}: spend is tagged from now on (allow 24 h)"]
+    return [f"{why}. Activate: `{activation_command(inactive)}` (or rerun with --yes)"]
 
 
 @budget.command("status")
@@ -88,12 +154,10 @@ def setup(
 @click.pass_obj
 def status(app: App, name: str | None, fmt: str | None) -> None:
     """Limit, actual and forecast spend, and each notification's state."""
-    from opskit.budget import account_id_of, budget_status
+    from opskit.budget import budget_status
 
     name = name or f"{app.env.project}-{app.env.name}-monthly"
-    data = budget_status(
-        app.clients.client("budgets"), account_id_of(app.clients.client("sts")), name
-    )
+    data = budget_status(app.clients.client("budgets"), account_of(app), name)
     output = fmt or app.terminal.output
     if output == "json":
         app.terminal.write(json.dumps(data, indent=2) + "\n")
@@ -109,6 +173,14 @@ def status(app: App, name: str | None, fmt: str | None) -> None:
     app.terminal.print(
         f"Budget {data['name']}: limit ${data['limit_usd']:.2f}, actual ${data['actual_usd']:.2f} ({data['actual_pct']}%), forecast {forecast}"
     )
+    health = data["health"]
+    if health["status"] == "UNHEALTHY":
+        app.terminal.warn(
+            f"budget is UNHEALTHY ({health['reason']}): it is not tracking spend, so no alert "
+            f"can fire; {health['meaning']}"
+        )
+    else:
+        app.terminal.print(f"Health: {health['status']}")
     if app.env.local:
         app.terminal.info(
             "note: the local account has no billing data: spend is whatever the emulator reports (0)"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,52 +11,63 @@ from rich.text import Text
 
 from opskit.app import App
 from opskit.commands.options import format_option
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, UsageError
 
 
 def _format(app: App, fmt: str | None) -> str:
     return fmt or app.terminal.output
 
 
-def _explorer(app: App):
-    from opskit.cost.explorer import CostExplorer, DiskCache
+def _cache(app: App) -> Any:
+    from opskit.cost.explorer import DiskCache
 
-    cache = DiskCache(app.env.state_dir / "cache" / "ce", app.clock)
-    namespace = f"{app.env.name}|{app.env.profile or ''}|{app.clients.endpoint_url or 'aws'}"
-    return CostExplorer(app.clients.client("ce"), cache, app.clock().date(), namespace=namespace)
+    return DiskCache(app.env.state_dir / "cache" / "ce", app.clock)
 
 
-def _period(app: App, month: str | None, days: int | None, since: str | None, until: str | None):
-    from opskit.cost import periods
+def account_of(app: App) -> str:
+    """The AWS account of the credentials in use (STS, cached per credentials)."""
+    from opskit.cost.account import account_id, credentials_key
 
-    today = app.clock().date()
-    chosen = [
-        name for name, value in (("--month", month), ("--days", days), ("--since", since)) if value
-    ]
-    if len(chosen) > 1:
-        raise ConfigError(
-            f"{' and '.join(chosen)} together",
-            "they pick the period in different ways",
-            "use one of --month, --days, --since/--until",
-        )
-    if until and not since:
-        raise ConfigError(
-            "--until without --since", "the period needs a start", "add --since YYYY-MM-DD"
-        )
-    if month:
-        return periods.month_period(month)
-    if days:
-        return periods.last_days(days, today)
-    if since:
-        return periods.since_until(since, until, today)
-    return periods.current_month(today)
+    key = credentials_key(app.clients.session, app.clients.endpoint_url)
+    return account_id(app.clients.client("sts"), _cache(app), key)
+
+
+def _explorer(app: App) -> tuple[Any, str]:
+    """The Cost Explorer service, its cache keyed by the account the credentials belong to."""
+    from opskit.cost.explorer import CostExplorer
+
+    account = account_of(app)
+    explorer = CostExplorer(
+        app.clients.client("ce"), _cache(app), app.clock().date(), account_id=account
+    )
+    return explorer, account
+
+
+def _untaggable(app: App, period: Any) -> dict[str, Any] | None:
+    """The model's estimate of what the tag-scoped report cannot see (no AWS call)."""
+    from opskit.cost.estimate import base_usage
+    from opskit.cost.fixed import fixed_items_or_options
+    from opskit.cost.model import estimate
+    from opskit.cost.untaggable import untaggable_estimate
+
+    try:
+        fixed, _ = fixed_items_or_options(app.env, None, None)
+    except ConfigError:
+        fixed = None
+    result = estimate(base_usage(app.env, fixed), app.prices)
+    return untaggable_estimate(result, period.days)
 
 
 @click.group(invoke_without_command=True)
 @click.option(
     "--month", default=None, metavar="YYYY-MM", help="Calendar month (default: the current month)."
 )
-@click.option("--days", type=int, default=None, help="The last N whole days, [today-N, today).")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The last N whole days, [today-N, today).",
+)
 @click.option("--since", default=None, metavar="YYYY-MM-DD", help="Start date (inclusive).")
 @click.option(
     "--until", default=None, metavar="YYYY-MM-DD", help="End date (exclusive; default tomorrow)."
@@ -78,6 +88,11 @@ def _period(app: App, month: str | None, days: int | None, since: str | None, un
 @click.option(
     "--all-account", is_flag=True, help="Do not filter to the project's Project/Environment tags."
 )
+@click.option(
+    "--exclude-credits",
+    is_flag=True,
+    help="Leave credits and refunds out of the totals (they are always shown apart).",
+)
 @format_option()
 @click.pass_context
 def cost(
@@ -89,99 +104,63 @@ def cost(
     metric: str,
     group_by: tuple[str, ...],
     all_account: bool,
+    exclude_credits: bool,
     fmt: str | None,
 ) -> None:
     """What the stack costs: Cost Explorer spend by service, with deltas and a daily chart.
 
-    Cost Explorer charges $0.01 per request: answers are cached under .opskit/cache
-    (closed months forever, open ranges for 6 hours) and every run prints how many
-    requests it made. On --env local (no billing data) this shows the cost model
-    applied to local usage, labelled as an estimate.
+    A month to date is compared with the same days of the previous month. Usage is shown
+    apart from credits, refunds and tax. Cost Explorer charges $0.01 per request: answers
+    are cached per AWS account under .opskit/cache (months final 35 days after they close,
+    recent ones re-checked daily, open ranges for 6 hours) and every run prints the paid
+    requests it made (0 when warm). On --env local (no billing data) this shows the cost
+    model applied to the local traffic, labelled as an estimate.
     """
     if ctx.invoked_subcommand is not None:
         return
+    from opskit.cost.periods import choose_period
+
     app: App = ctx.obj
-    period = _period(app, month, days, since, until)
+    today = app.clock().date()
+    period = choose_period(today, month, days, since, until)
     output = _format(app, fmt)
     if app.env.local:
         _local_report(app, period, output)
         return
-    from opskit.cost.report import ReportRequest, build_report
+    from opskit.cost.output import (
+        REPORT_COLUMNS,
+        forecast_line,
+        report_document,
+        report_table,
+        report_title,
+    )
+    from opskit.cost.report import ReportRequest, build_report, validate_request
 
-    explorer = _explorer(app)
+    request = ReportRequest(period, metric, tuple(group_by), all_account, exclude_credits)
+    validate_request(request, today)  # before any request: a bad period costs nothing
+    explorer, account = _explorer(app)
+    untaggable = None if all_account else _untaggable(app, period)
     try:
         with app.terminal.status("Asking Cost Explorer..."):
-            report = build_report(
-                explorer,
-                app.env,
-                ReportRequest(period, metric, tuple(group_by), all_account),
-                app.clock().date(),
-            )
+            report = build_report(explorer, app.env, request, today, untaggable)
     finally:
         app.terminal.info(explorer.counter.summary())
     if output == "json":
-        data = report.to_dict()
-        data["cost_explorer"] = {
-            "requests": explorer.counter.requests,
-            "cost_usd": explorer.counter.cost_usd,
-            "cached": explorer.counter.cached,
-        }
+        data = report_document(report, explorer.counter, account)
         app.terminal.write(json.dumps(data, indent=2) + "\n")
         return
     if output == "csv":
-        app.terminal.render_rows(
-            report.rows,
-            ["group", "cost_usd", "previous_usd", "delta_usd", "delta_pct"],
-            output="csv",
-        )
+        app.terminal.render_rows(report.table_rows(), REPORT_COLUMNS, output="csv")
         return
-    scope = (
-        "all account"
-        if report.scope is None
-        else ", ".join(f"{k}={v}" for k, v in report.scope.items())
-    )
-    title = f"{report.metric} cost {period.label()} ({scope}) vs {report.previous.label()}"
-    if report.estimated:
-        title += "  [ESTIMATED: the period is not closed]"
-    rows = [
-        {
-            "group": r["group"],
-            "cost_usd": f"{r['cost_usd']:,.2f}",
-            "previous_usd": f"{r['previous_usd']:,.2f}",
-            "delta_usd": f"{r['delta_usd']:+,.2f}",
-            "delta_pct": ("new" if r["cost_usd"] else "")
-            if r["delta_pct"] is None
-            else f"{r['delta_pct']:+.1f}%",
-        }
-        for r in report.rows
-    ]
-    delta = report.total - report.previous_total
-    rows.append(
-        {
-            "group": "TOTAL",
-            "cost_usd": f"{report.total:,.2f}",
-            "previous_usd": f"{report.previous_total:,.2f}",
-            "delta_usd": f"{delta:+,.2f}",
-            "delta_pct": "",
-        }
-    )
     app.terminal.render_rows(
-        rows,
+        report_table(report),
         ["group", "cost_usd", "previous_usd", "delta_usd", "delta_pct"],
-        title=title,
+        title=report_title(report),
         output="table",
     )
-    if period.contains(app.clock().date()):
-        app.terminal.info("note: month to date compared with the whole previous month")
     _chart(app, report.daily)
     if report.forecast:
-        f = report.forecast
-        band = ""
-        if f.get("month_end_low_usd") is not None and f.get("month_end_high_usd") is not None:
-            band = f" (80% interval {f['month_end_low_usd']:.2f}-{f['month_end_high_usd']:.2f})"
-        app.terminal.print(
-            f"Forecast to month end: ${f['month_end_usd']:.2f}{band}; month to date ${f['month_to_date_usd']:.2f} [estimated]"
-        )
+        app.terminal.print(forecast_line(report.forecast))
     for note in report.notes:
         app.terminal.warn(note)
 
@@ -208,7 +187,10 @@ def _quantity(name: str):
             return None
         from opskit.cost.model import parse_quantity
 
-        return parse_quantity(value, f"--{name}")
+        try:
+            return parse_quantity(value, f"--{name}")
+        except ConfigError as exc:  # a bad option value is a usage error (exit 2)
+            raise click.BadParameter(exc.format_line(), ctx=ctx, param=param) from None
 
     return convert
 
@@ -271,7 +253,39 @@ ESTIMATE_OPTIONS = [
     ),
     click.option("--ddb-storage-gb", type=float, default=None, help="DynamoDB storage (GB)."),
     click.option(
-        "--xray-sampling", type=float, default=None, help="Share of requests traced by X-Ray (0-1)."
+        "--xray-sampling",
+        type=float,
+        default=None,
+        help="A flat share of requests traced (0-1) instead of the default rule "
+        "(1 request/s + 5 % of the rest).",
+    ),
+    click.option(
+        "--log-class",
+        type=click.Choice(["standard", "infrequent-access"]),
+        default=None,
+        help="CloudWatch Logs class of the stack's log groups (Infrequent Access: half the "
+        "ingestion price, no metric filters).",
+    ),
+    click.option(
+        "--composite-alarms", type=float, default=None, help="CloudWatch composite alarms."
+    ),
+    click.option(
+        "--anomaly-alarms",
+        type=float,
+        default=None,
+        help="CloudWatch anomaly-detection alarms (3 metrics each).",
+    ),
+    click.option(
+        "--metric-data",
+        callback=_quantity("metric-data"),
+        help="Metrics fetched a month with GetMetricData, e.g. by `opskit top --watch` "
+        "(12 metrics every minute: 518k).",
+    ),
+    click.option(
+        "--secrets",
+        type=float,
+        default=None,
+        help="Secrets Manager secrets the gateway reads (default: 1 when JwtSecretArn is set).",
     ),
     click.option(
         "--insights-queries",
@@ -317,6 +331,11 @@ OVERRIDE_FIELDS = {
     "ddb_reads": "ddb_reads",
     "ddb_storage_gb": "ddb_storage_gb",
     "xray_sampling": "xray_sampling",
+    "log_class": "log_class",
+    "composite_alarms": "composite_alarms",
+    "anomaly_alarms": "anomaly_alarms",
+    "metric_data": "metric_data_requested",
+    "secrets": "secrets",
     "insights_queries": "insights_queries",
     "log_retention_days": "log_retention_days",
     "alarms": "alarms",
@@ -363,10 +382,38 @@ def estimate_options(func):
 )
 @click.option(
     "--free-tier",
-    type=click.Choice(["none", "new", "legacy"]),
+    type=click.Choice(["none", "always", "credits", "legacy"]),
     default="none",
     show_default=True,
-    help="Apply free-tier allowances: new = always-free only; legacy = also the 12-month offers.",
+    help="none; always = the always-free offers; credits = also the Free plan credits of "
+    "accounts created since 2025-07-15 (--credits). legacy is obsolete.",
+)
+@click.option(
+    "--credits",
+    type=float,
+    default=None,
+    help="With --free-tier credits: Free plan credits left, USD ($100 at sign-up + up to $100 earned).",
+)
+@click.option(
+    "--by",
+    type=click.Choice(["route", "user"]),
+    default="route",
+    show_default=True,
+    help="With --from-logs: split the variable cost per route, or per user (user_id).",
+)
+@click.option(
+    "--top",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Users shown with --by user.",
+)
+@click.option(
+    "--duration-scale",
+    type=float,
+    default=None,
+    help="With --from-logs and --memory/--arch: the factor on duration for the what-if "
+    "(default: measured from the upstream share of latency for memory; 1 for architecture, said so).",
 )
 @format_option()
 @click.pass_obj
@@ -377,6 +424,10 @@ def estimate_cmd(
     basis: str,
     file: Path | None,
     free_tier: str,
+    credits: float | None,
+    by: str,
+    top: int,
+    duration_scale: float | None,
     fmt: str | None,
     **flags: Any,
 ) -> None:
@@ -386,70 +437,99 @@ def estimate_cmd(
     opskit cost estimate --requests 1M --duration-ms 40 --memory 512 --arch arm64
     opskit cost estimate --from-logs --since 7d
     opskit cost estimate --from-logs --file events.jsonl --requests 10M
+    opskit cost estimate --from-logs --by user --top 5
+    opskit cost estimate --from-logs --memory 1024          # what-if, assumption stated
 
-    From logs, the month is projected from the traffic's observed span (first to
-    last request, at least 10 s) when it is shorter than the window read, else
-    from the whole window; the output says which (`--basis` to choose).
+    It leads with the cost per million requests and the fixed monthly cost apart. From
+    logs, the month is projected from the traffic's observed span (first to last request,
+    at least 10 s) when it is shorter than the window read, else from the whole window;
+    the basis and the window come first (`--basis` to choose).
     """
     from opskit.cost.estimate import base_usage, estimate_from_events
     from opskit.cost.fixed import fixed_items_or_options
-    from opskit.cost.model import estimate, with_overrides
-    from opskit.pricing import load_prices
+    from opskit.cost.model import check_free_tier, estimate, with_overrides
+    from opskit.cost.whatif import WhatIf
 
+    check_free_tier(free_tier)
     overrides = {
         OVERRIDE_FIELDS[k]: v for k, v in flags.items() if k in OVERRIDE_FIELDS and v is not None
     }
     output = _format(app, fmt)
-    if (since or file or basis != "auto") and not from_logs:
-        raise ConfigError(
-            "--since/--file/--basis without --from-logs",
-            "they pick the logs to read",
+    if (since or file or basis != "auto" or by != "route" or duration_scale) and not from_logs:
+        raise UsageError(
+            "--since/--file/--basis/--by/--duration-scale without --from-logs",
+            "they pick and read the logs",
             "add --from-logs",
         )
-    prices = load_prices(app.env.region, app.env.state_dir)
+    prices = app.prices
     fixed, fixed_note = fixed_items_or_options(
         app.env, overrides.get("alarms"), overrides.get("custom_metrics")
     )
     base = base_usage(app.env, fixed)
     if not from_logs:
-        result = estimate(with_overrides(base, **overrides), prices, free_tier)
+        result = estimate(with_overrides(base, **overrides), prices, free_tier, credits or 0.0)
         data = result.to_dict()
         data["notes"].append(fixed_note)
         _render_estimate(app, data, output, title="Estimated monthly cost (from assumptions)")
         return
-    events, window = _log_events(app, since, file)
-    log_estimate = estimate_from_events(events, base, prices, free_tier, window, overrides, basis)
+    # From logs, --memory/--arch are a what-if on the measured profile, never a silent swap.
+    what_if = WhatIf(overrides.pop("memory_mb", None), overrides.pop("arch", None), duration_scale)
+    events, access_events, window = _log_events(app, since, file)
+    log_estimate = estimate_from_events(
+        events,
+        base,
+        prices,
+        free_tier,
+        window,
+        overrides,
+        basis,
+        access_events=access_events,
+        credits=credits or 0.0,
+        what_if=what_if,
+        top=top if by == "user" else None,
+    )
     title = "Estimated monthly cost (projected from logs" + (
         ", local account)" if app.env.local and file is None else ")"
     )
     data = log_estimate.to_dict()
     data["notes"].append(fixed_note)
-    _render_estimate(app, data, output, title=title)
+    _render_estimate(app, data, output, title=title, by=by)
 
 
 def _log_events(app: App, since: str | None, file: Path | None):
-    from opskit.cost.logs import iter_cloudwatch_events, iter_file_events
+    """The function's events, API Gateway's access lines (their own group), the window read."""
+    from opskit.cost.logs import iter_cloudwatch_events, iter_file_events, optional_events
     from opskit.cost.periods import parse_duration
 
     window = parse_duration(since).total_seconds() if since else None
     if file is not None:
-        return iter_file_events(file), window
+        return iter_file_events(file), None, window
     span = parse_duration(since or "7d")
     end = app.clock()
     logs = app.clients.client("logs")
-    return iter_cloudwatch_events(
-        logs, app.env.function_log_group, end - span, end
-    ), span.total_seconds()
+    events = iter_cloudwatch_events(logs, app.env.function_log_group, end - span, end)
+    access = optional_events(logs, app.env.access_log_group, end - span, end)
+    return events, access, span.total_seconds()
 
 
 def _qty(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def _render_estimate(app: App, data: dict[str, Any], output: str, title: str) -> None:
+def _render_estimate(
+    app: App, data: dict[str, Any], output: str, title: str, by: str = "route"
+) -> None:
+    from opskit.cost.output import ESTIMATE_COLUMNS, estimate_lead
+
+    lead = estimate_lead(data)
     if output == "json":
-        app.terminal.write(json.dumps(data, indent=2) + "\n")
+        app.terminal.write(json.dumps({**data, "lead": lead}, indent=2) + "\n")
         return
+    if output == "csv":
+        app.terminal.render_rows(data["line_items"], ESTIMATE_COLUMNS, output="csv")
+        return
+    for line in lead:
+        app.terminal.print(line)
     items = [
         {
             "service": i["service"],
@@ -460,13 +540,16 @@ def _render_estimate(app: App, data: dict[str, Any], output: str, title: str) ->
         }
         for i in data["line_items"]
     ]
-    if output == "csv":
-        app.terminal.render_rows(
-            data["line_items"],
-            ["service", "item", "quantity", "unit", "billable", "cost_usd", "rate_key", "as_of"],
-            output="csv",
+    if data.get("credits_usd"):
+        items.append(
+            {
+                "service": "Credits",
+                "item": "Free plan credits",
+                "quantity": "",
+                "unit": "",
+                "cost_usd": f"{-data['credits_usd']:.4f}",
+            }
         )
-        return
     items.append(
         {
             "service": "TOTAL",
@@ -482,15 +565,17 @@ def _render_estimate(app: App, data: dict[str, Any], output: str, title: str) ->
         title=f"{title} [ESTIMATE]",
         output="table",
     )
-    usage = data["usage"]
-    app.terminal.print(
-        f"Total ${data['total_usd']:.2f}/month for {usage['requests']:,.0f} requests: ${data['per_million_requests_usd']:.2f} per million requests. "
-        f"Free tier: {data['free_tier']}. Prices: {data['prices']}."
-    )
     projection = (data.get("from_logs") or {}).get("projection")
     if projection:
         app.terminal.print(f"Projection ({projection['basis']}): {projection['label']}.")
-    if data.get("routes"):
+    if by == "user" and data.get("users"):
+        app.terminal.render_rows(
+            data["users"],
+            ["user", "requests_month", "share", "cost_usd", "per_million_usd"],
+            title="Per user (projected month, from user_id in the access lines)",
+            output="table",
+        )
+    elif data.get("routes"):
         app.terminal.render_rows(
             data["routes"],
             ["route", "requests_month", "share", "cost_usd", "per_million_usd"],
@@ -506,43 +591,41 @@ def _local_report(app: App, period: Any, output: str) -> None:
     """--env local: no billing data, so the model applied to the local account's logs."""
     from opskit.cost.estimate import base_usage, estimate_from_events
     from opskit.cost.fixed import fixed_items_or_options
-    from opskit.cost.logs import iter_cloudwatch_events
-    from opskit.pricing import load_prices
+    from opskit.cost.logs import iter_cloudwatch_events, optional_events
+    from opskit.cost.periods import local_window
 
-    now = app.clock()
-    start = datetime.combine(period.start, datetime.min.time(), tzinfo=now.tzinfo)
-    end = datetime.combine(period.end, datetime.min.time(), tzinfo=now.tzinfo)
-    if (
-        period.end == now.date()
-    ):  # --days N: the last N days up to now, so today's local traffic counts
-        end += timedelta(days=1)
-    end = min(now, end)
-    if end <= start:
-        raise ConfigError(
-            f"period {period.label()} has not started",
-            f"it is {now.isoformat(timespec='seconds')}",
-            "pick a past period",
-        )
-    events = iter_cloudwatch_events(
-        app.clients.client("logs"), app.env.function_log_group, start, end
-    )
-    prices = load_prices(app.env.region, app.env.state_dir)
+    start, end = local_window(period, app.clock())
+    logs = app.clients.client("logs")
+    events = iter_cloudwatch_events(logs, app.env.function_log_group, start, end)
+    access = optional_events(logs, app.env.access_log_group, start, end)
+    prices = app.prices
     app.terminal.info(
-        "ESTIMATE: the local account has no billing data; this is the cost model applied to local usage (no Cost Explorer requests made)"
+        "ESTIMATE of the local traffic: the local account has no billing data; this is the cost "
+        "model applied to the traffic the local gateway served (no Cost Explorer requests made)"
     )
     fixed, fixed_note = fixed_items_or_options(app.env, None, None)
     # The rate over the period, or over the traffic's own span when that is shorter (labelled).
     result = estimate_from_events(
-        events, base_usage(app.env, fixed), prices, "none", (end - start).total_seconds(), {}
+        events,
+        base_usage(app.env, fixed),
+        prices,
+        "none",
+        (end - start).total_seconds(),
+        {},
+        access_events=access,
     )
     data = result.to_dict()
     data["notes"].append(fixed_note)
     data["period"] = period.as_ce()
     data["source"] = (
-        "estimate: cost model applied to local usage (the local account has no billing data)"
+        "estimate of the local traffic: cost model applied to what the local gateway served "
+        "(the local account has no billing data)"
     )
     _render_estimate(
-        app, data, output, title=f"Local account {period.label()}: ESTIMATE from local usage"
+        app,
+        data,
+        output,
+        title=f"Local traffic {period.label()}: what it would cost on AWS, projected to a month",
     )
 
 
@@ -559,10 +642,9 @@ def _local_report(app: App, period: Any, output: str) -> None:
 @click.pass_obj
 def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
     """The price table in use (every rate with its source and date), or --refresh it."""
-    from opskit.pricing import load_prices
 
     output = _format(app, fmt)
-    table = load_prices(app.env.region, app.env.state_dir)
+    table = app.prices
     if refresh:
         from opskit.cost.refresh import refresh_prices, save_refreshed
 
@@ -602,7 +684,13 @@ def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
 
 
 @cost.command("anomalies")
-@click.option("--days", type=int, default=30, show_default=True, help="How far back to look.")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="How far back to look.",
+)
 @format_option()
 @click.pass_obj
 def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:
@@ -615,7 +703,7 @@ def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:
             "the emulator has no billing data or Cost Anomaly Detection",
             "run it against a real environment, e.g. --env dev",
         )
-    explorer = _explorer(app)
+    explorer, _ = _explorer(app)
     try:
         rows = recent_anomalies(explorer, app.clock().date(), days)
     finally:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Group
@@ -10,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from opskit.app import App
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, UsageError
 
 TEMPLATE_HELP = "Dashboard template (default: dashboards/gateway.json in the project)."
 QUERIES_HELP = (
@@ -50,7 +52,7 @@ def render(app: App, template: Path | None, queries_dir: Path | None) -> None:
     path = _template(app, template)
     rendered = render_dashboard(app.clients, app.env, path, _queries_dir(app, queries_dir))
     for problem in rendered.problems:
-        app.terminal.info(f"[red]invalid:[/red] {problem}")
+        app.terminal.err(f"invalid: {problem}", style="red")
     require_valid(rendered, path)
     app.terminal.write(rendered.text())
 
@@ -77,14 +79,81 @@ def push(app: App, template: Path | None, queries_dir: Path | None, name: str | 
     changed, messages = push_dashboard(app.clients.client("cloudwatch"), name, rendered.body)
     for message in messages:
         app.terminal.warn(message)
+    if app.terminal.machine_readable:
+        app.terminal.document(
+            {"name": name, "changed": changed, "url": console_url(app.env.region, name),
+             "warnings": list(messages)}
+        )  # fmt: skip
+        return
     app.terminal.print(
         f"Dashboard {name} {'updated' if changed else 'unchanged (already up to date)'}."
     )
     app.terminal.print(console_url(app.env.region, name))
     if app.env.local:
         app.terminal.info(
-            "(local emulator: that is where it would be in AWS; read it back with get_dashboard)"
+            "(local emulator: that is where it would be in AWS; see it with `opskit --env local dashboards preview --open`)"
         )
+
+
+@dashboards.command()
+@click.option("--template", type=click.Path(path_type=Path, dir_okay=False), help=TEMPLATE_HELP)
+@click.option("--queries-dir", type=click.Path(path_type=Path, file_okay=False), help=QUERIES_HELP)
+@click.option(
+    "--hours", type=float, default=None, help="Window to chart (default: the dashboard's start)."
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="HTML file to write (default: .opskit/<stack>-gateway.html).",
+)
+@click.option("--open", "open_", is_flag=True, help="Open the file in the default browser.")
+@click.pass_obj
+def preview(
+    app: App,
+    template: Path | None,
+    queries_dir: Path | None,
+    hours: float | None,
+    out: Path | None,
+    open_: bool,
+) -> None:
+    """Render the filled dashboard to one self-contained HTML file you can open offline.
+
+    Same grid as CloudWatch; metric widgets charted from GetMetricData over the window, log
+    widgets with their query's results (Logs Insights, or the local engine on --env local),
+    text and alarm widgets. On the local account the metrics are the ones the local shipper
+    published (percentiles and metric math computed by opskit) and the alarm states are
+    opskit's evaluation.
+    """
+    import webbrowser
+
+    from opskit.dashboards.render import dashboard_name, render_dashboard
+    from opskit.dashboards.service_preview import write_preview
+
+    if hours is not None and not 0 < hours <= 24 * 15:
+        raise ConfigError(
+            f"--hours {hours}", "must be more than 0 and at most 360", "e.g. --hours 3"
+        )
+    path = _template(app, template)
+    rendered = render_dashboard(app.clients, app.env, path, _queries_dir(app, queries_dir))
+    for problem in rendered.problems:
+        app.terminal.warn(f"dashboard: {problem}")
+    name = dashboard_name(app.env)
+    target = out or app.env.state_dir / f"{name}.html"
+    with app.terminal.status("Reading metrics, logs and alarms..."):
+        summary = write_preview(
+            app.clients, app.env, rendered.body, target, now=app.clock(), hours=hours,
+            sleep=app.sleep, title=name,
+        )  # fmt: skip
+    app.terminal.print(
+        f"Wrote {target} ({summary.widgets} widgets, {summary.charts} charts, "
+        f"{summary.points:,} datapoints; {summary.start:%H:%M}-{summary.end:%H:%M} UTC)."
+    )
+    if summary.errors:
+        for error in summary.errors:
+            app.terminal.warn(error)
+    if open_:
+        webbrowser.open(target.resolve().as_uri())
 
 
 @click.command()
@@ -137,12 +206,38 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
     cw = app.clients.client("cloudwatch")
     width = max(10, min(width, (app.terminal.console.width - 10) // 2))
 
-    def build() -> Group:
+    def snapshot() -> tuple[datetime, Any]:
         now = app.clock()
         start, end = aligned_window(now, hours, period)
         series = build_series(
             fetch(cw, queries, start, end), start=start, end=end, period=period, prices=prices
         )
+        return now, series
+
+    terminal = app.terminal
+    if terminal.machine_readable:
+        if watch_ and terminal.output != "json":
+            raise UsageError(
+                f"--watch streams JSON lines; --output {terminal.output} is one document",
+                "",
+                "use --output json with --watch, or drop --watch",
+            )
+        stat = latency_stat.lower()
+
+        def document() -> dict[str, Any]:
+            now, series = snapshot()
+            return top_document(app.env.stack_name, now, series, stat)
+
+        if not watch_:
+            doc = document()
+            terminal.document(doc, rows=doc["points"], columns=TOP_COLUMNS)
+            return
+        while True:  # Ctrl-C ends it (exit 130, as documented)
+            terminal.record(document())
+            app.sleep(interval)
+
+    def build() -> Group:
+        now, series = snapshot()
         t = series.totals
         header = Text(
             f"{app.env.stack_name} · last {hours:g}h · {period}s points · {now:%H:%M:%S} UTC · "
@@ -185,11 +280,33 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
         app.terminal.print(build())
 
 
+TOP_COLUMNS = ["time", "request_rate", "error_rate_pct", "latency_ms", "cost_usd"]
+
+
+def top_document(stack: str, now: datetime, series: Any, latency_stat: str) -> dict[str, Any]:
+    """`top --output json`: the four series, one point per period (keys in docs/alarms.md)."""
+    points = [
+        {"time": t.isoformat(), "request_rate": rate, "error_rate_pct": errors,
+         "latency_ms": latency, "cost_usd": cost}
+        for t, rate, errors, latency, cost in zip(
+            series.timestamps, series.request_rate, series.error_rate, series.p99_latency,
+            series.cost_so_far, strict=False,
+        )
+    ]  # fmt: skip
+    return {
+        "stack": stack,
+        "at": now.isoformat(),
+        "period": series.period,
+        "latency_stat": latency_stat,
+        "totals": series.totals,
+        "points": points,
+    }
+
+
 def _prices(app: App):  # -> UnitPrices
     from opskit.dashboards.top import UnitPrices
-    from opskit.pricing import load_prices
 
-    table = load_prices(app.env.region, app.env.state_dir)
+    table = app.prices
     arch = app.env.parameters.get("Architecture", "arm64")
     gbs_key = "lambda_gbs_arm64" if arch == "arm64" else "lambda_gbs_x86_64"
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -10,45 +9,10 @@ import click
 from opskit.app import App
 from opskit.deploy.ui import TerminalUI, err, out
 
-PYTHON_VERSION = "3.12"
-
 
 def make_package(app: App, architecture: str) -> Any:
     """Build the Lambda zip, reusing .opskit/build when no input changed (tests replace this)."""
-    from opskit.deploy.artifacts import cached_build
-    from opskit.packaging import build_package
-
-    return cached_build(
-        app.env.root, app.env.state_dir, architecture, PYTHON_VERSION, build_package
-    )
-
-
-def env_option(command: Any) -> Any:
-    """`--env NAME` after the subcommand too (`opskit deploy --env local`), as the issue spells it.
-
-    The root group's --env/--profile/--region still work; this one, when given, wins.
-    """
-
-    def switch(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
-        if value is None or ctx.obj is None or value == ctx.obj.env.name:
-            return
-        from opskit.config import load_environment
-
-        root = ctx.find_root().params
-        ctx.obj.env = load_environment(
-            value, profile=root.get("profile"), region=root.get("region")
-        )
-        ctx.obj.__dict__.pop("clients", None)  # built lazily: make sure it follows the new env
-
-    return click.option(
-        "--env",
-        "env_override",
-        default=None,
-        expose_value=False,
-        is_eager=True,
-        callback=switch,
-        help="Environment (same as the global --env).",
-    )(command)
+    return app.package(architecture)
 
 
 def _local_state(app: App) -> Any:
@@ -58,7 +22,6 @@ def _local_state(app: App) -> Any:
 
 
 @click.command()
-@env_option
 @click.option("--plan", is_flag=True, help="Show the change set and stop (nothing is executed).")
 @click.option("--yes", "-y", is_flag=True, help="Execute without asking.")
 @click.option(
@@ -76,7 +39,45 @@ def _local_state(app: App) -> Any:
     help="Template file (default cloudformation/gateway.yaml).",
 )
 @click.option(
-    "--no-smoke-test", is_flag=True, help="Skip GET <ApiUrl>/health/live after deploying."
+    "--save",
+    is_flag=True,
+    help="Write the --parameter values into opskit.toml ([env.NAME.parameters]) once deployed.",
+)
+@click.option(
+    "--no-smoke-test", is_flag=True, help="Skip GET <ApiUrl>/health/ready after deploying."
+)
+@click.option("--no-lint", is_flag=True, help="Skip the cfn-lint check of the template.")
+@click.option(
+    "--role-arn",
+    default=None,
+    metavar="ARN",
+    help="IAM role CloudFormation assumes to apply the change set (default: your credentials).",
+)
+@click.option(
+    "--tags",
+    "tag_pairs",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Extra stack tags (repeatable; CloudFormation copies them to resources).",
+)
+@click.option(
+    "--notification-arns",
+    "notification_arns",
+    multiple=True,
+    metavar="ARN",
+    help="SNS topic that receives the stack's events (repeatable, at most 5).",
+)
+@click.option(
+    "--rollback-alarms",
+    is_flag=True,
+    help="Roll back automatically if the baseline's critical alarms fire during the deploy.",
+)
+@click.option(
+    "--monitoring-minutes",
+    type=click.IntRange(0, 180),
+    default=10,
+    show_default=True,
+    help="With --rollback-alarms: how long after the deploy the alarms are watched.",
 )
 @click.pass_obj
 def deploy(
@@ -85,35 +86,61 @@ def deploy(
     yes: bool,
     parameters: tuple[str, ...],
     template: str | None,
+    save: bool,
     no_smoke_test: bool,
+    no_lint: bool,
+    role_arn: str | None,
+    tag_pairs: tuple[str, ...],
+    notification_arns: tuple[str, ...],
+    rollback_alarms: bool,
+    monitoring_minutes: int,
 ) -> None:
-    """Package, upload and deploy the stack through a change set.
+    """Lint, package, upload and deploy the stack through a change set.
 
-    Shows the change set (action, resource, type, replacement) and asks before
-    executing it unless --yes. With --plan it stops after showing it. No changes:
-    says so and exits 0 without uploading anything.
+    Checks the template with cfn-lint first (cached by template hash). Shows the
+    change set (action, resource, type, replacement), the parameter diff and the
+    property-level diff, and asks before executing it unless --yes. With --plan
+    it stops after showing it. Parameters not given keep their deployed values.
+    No changes: says so and exits 0 without uploading anything. After deploying,
+    GET <ApiUrl>/health/ready must answer 200, else exit 10. Ctrl-C deletes the
+    change set it created and exits 130.
     """
     from opskit.deploy import service
     from opskit.deploy.template import parse_overrides, template_path
 
     env = app.env
     overrides = parse_overrides(parameters)
-    architecture = overrides.get("Architecture") or env.parameters.get("Architecture", "arm64")
+    tags = parse_overrides(tag_pairs, option="--tags")
     state = _local_state(app)
+    triggers: list[str] = []
+    if rollback_alarms:
+        from opskit.deploy.rollback import rollback_alarm_arns
+
+        triggers = rollback_alarm_arns(app.clients.client("cloudwatch"), env.stack_name)
+    protection = env.settings.get("termination_protection")
     request = service.DeployRequest(
         env=env,
         template_file=template_path(env.root, env.settings, template),
         overrides=overrides,
         plan_only=plan,
         assume_yes=yes,
-        package=lambda: make_package(app, architecture),
+        package=lambda architecture: make_package(app, architecture),
         gateway_url=state.gateway_url if state else None,
+        lint=not no_lint,
+        role_arn=role_arn or env.settings.get("role_arn"),
+        tags={**{str(k): str(v) for k, v in (env.settings.get("tags") or {}).items()}, **tags},
+        notification_arns=notification_arns or tuple(env.settings.get("notification_arns", ())),
+        rollback_triggers=tuple(triggers),
+        monitoring_minutes=monitoring_minutes if triggers else 0,
+        termination_protection=None if protection is None else bool(protection),
     )
     terminal = app.terminal
     with TerminalUI(terminal) as ui:
         result = service.deploy(request, app.clients, ui, clock=app.clock, sleep=app.sleep)
     for note in result.local_notes:
         err(terminal, f"local emulator: {note}")
+    if save and overrides and result.outcome != "planned":
+        _save(app, overrides)
     summary: dict[str, Any] = {
         "stack": env.stack_name,
         "outcome": result.outcome,
@@ -127,6 +154,10 @@ def deploy(
             app, summary, f"No changes: stack {env.stack_name} is up to date ({result.status})."
         )
         return
+    summary["parameter_changes"] = [c.__dict__ for c in result.parameter_changes]
+    summary["property_changes"] = [c.__dict__ for c in result.property_changes]
+    if result.imported:
+        summary["imported"] = result.imported
     if result.outcome == "planned":
         count = len(result.change_set.rows())
         _finish(app, summary, f"Plan only: change set not executed ({count} changes).")
@@ -137,7 +168,7 @@ def deploy(
     if state is not None:
         state.extra["transform_notes"] = result.local_notes
         state.save(env)
-    if terminal.output != "json":
+    if not terminal.machine_readable:
         out(terminal, f"Stack {env.stack_name}: {result.status}.")
         _render_outputs(app, result.outputs)
     api_url = result.outputs.get("ApiUrl")
@@ -148,20 +179,32 @@ def deploy(
             terminal,
             "warning: smoke test skipped: no ApiUrl (for --env local run `opskit local up` first)",
         )
-    elif not no_smoke_test:
+    elif not no_smoke_test and api_url:
         from opskit.deploy.smoke import smoke_test
 
         smoke = smoke_test(api_url, sleep=app.sleep, attempts=3 if env.local else 10)
         summary["smoke_test"] = {"url": smoke.url, "status": smoke.status}
-        if terminal.output != "json":
+        if not terminal.machine_readable:
             out(terminal, f"Smoke test: GET {smoke.url} -> {smoke.status}")
-    if terminal.output == "json":
-        terminal.write(json.dumps(summary, indent=2, default=str) + "\n")
+    if terminal.machine_readable:
+        terminal.document(summary)
+
+
+def _save(app: App, overrides: dict[str, str]) -> None:
+    from opskit.config import CONFIG_NAME, find_config
+    from opskit.deploy.saved import save_parameters
+
+    path = find_config() or app.env.root / CONFIG_NAME
+    save_parameters(path, app.env.name, overrides)
+    err(
+        app.terminal,
+        f"Saved {', '.join(sorted(overrides))} to {path} [env.{app.env.name}.parameters]",
+    )
 
 
 def _finish(app: App, summary: dict[str, Any], line: str) -> None:
-    if app.terminal.output == "json":
-        app.terminal.write(json.dumps(summary, indent=2, default=str) + "\n")
+    if app.terminal.machine_readable:
+        app.terminal.document(summary)
     else:
         out(app.terminal, line)
 
@@ -183,13 +226,42 @@ def _ensure_local_gateway(app: App, state: Any, restart: bool) -> str | None:
     return state.gateway_url
 
 
+STATUS_COLUMNS = ["section", "name", "type", "status", "time", "detail"]
+
+
+def _status_rows(report: Any) -> list[dict[str, Any]]:
+    """`status --output csv`: the whole report as one table, a `section` column per part."""
+    rows: list[dict[str, Any]] = [
+        {"section": "stack", "name": report.name, "status": report.status,
+         "time": report.updated, "detail": report.reason},
+    ]  # fmt: skip
+    rows += [
+        {"section": "output", "name": k, "detail": v} for k, v in sorted(report.outputs.items())
+    ]
+    rows += [
+        {"section": "resource", "name": r.get("logical_id"), "type": r.get("type"),
+         "status": r.get("status"), "detail": r.get("physical_id")}
+        for r in report.resources
+    ]  # fmt: skip
+    rows += [
+        {"section": "event", "name": e.get("resource"), "type": e.get("type"),
+         "status": e.get("status"), "time": e.get("time"), "detail": e.get("reason")}
+        for e in report.events
+    ]  # fmt: skip
+    rows += [
+        {"section": "drift", "name": d.get("logical_id"), "type": d.get("type"),
+         "status": d.get("drift"), "detail": d.get("properties")}
+        for d in report.drift or []
+    ]  # fmt: skip
+    return rows
+
+
 def _render_outputs(app: App, outputs: dict[str, str]) -> None:
     rows = [{"output": k, "value": v} for k, v in sorted(outputs.items())]
     app.terminal.render_rows(rows, columns=["output", "value"], title="Outputs")
 
 
 @click.command()
-@env_option
 @click.option("--drift", is_flag=True, help="Also run drift detection (takes a while on AWS).")
 @click.option(
     "--events", "event_count", default=10, show_default=True, help="How many recent events to show."
@@ -207,12 +279,12 @@ def status(app: App, drift: bool, event_count: int) -> None:
             raise LocalAccountError(
                 "drift detection is not available on the local account",
                 "the emulator (moto) does not implement DetectStackDrift",
-                "run `opskit status --drift` against a real environment",
+                "run `opskit --env NAME status --drift` with a real environment (dev, staging, prod)",
             )
         report.drift_status, report.drift = detect_drift(cfn, app.env.stack_name, sleep=app.sleep)
     terminal = app.terminal
-    if terminal.output == "json":
-        terminal.write(json.dumps(report.__dict__, indent=2, default=str) + "\n")
+    if terminal.machine_readable:
+        terminal.document(report.__dict__, rows=_status_rows(report), columns=STATUS_COLUMNS)
         return
     reason = f" ({report.reason})" if report.reason else ""
     out(terminal, f"Stack {report.name}: {report.status}{reason}, last changed {report.updated}")
@@ -234,17 +306,34 @@ def status(app: App, drift: bool, event_count: int) -> None:
 
 
 @click.command()
-@env_option
 @click.option("--yes", "-y", is_flag=True, help="Delete without asking.")
+@click.option(
+    "--all",
+    "remove_all",
+    is_flag=True,
+    help="Also delete the alarms, metric filters, SNS topic, dashboard and budget opskit made.",
+)
 @click.pass_obj
-def destroy(app: App, yes: bool) -> None:
-    """Delete the stack. Data tables are retained (DeletionPolicy: Retain) and never deleted."""
+def destroy(app: App, yes: bool, remove_all: bool) -> None:
+    """Delete the stack; tables and logs are kept and re-adopted by the next deploy.
+
+    Lists everything opskit created for the environment first: what is deleted,
+    what is kept (tables and log groups, retained; the shared artifact bucket) and
+    the extras other commands made (alarms, metric filters, SNS topic, dashboard,
+    budget), which --all deletes too. Data tables are never deleted by opskit.
+    """
     from opskit.deploy.destroy import destroy as run_destroy
 
     terminal = app.terminal
     with TerminalUI(terminal) as ui:
         result = run_destroy(
-            app.env, app.clients, ui, assume_yes=yes, clock=app.clock, sleep=app.sleep
+            app.env,
+            app.clients,
+            ui,
+            assume_yes=yes,
+            clock=app.clock,
+            sleep=app.sleep,
+            remove_all=remove_all,
         )
     out(terminal, f"Deleted stack {result.stack_name}.")
     if app.env.local:
@@ -252,12 +341,21 @@ def destroy(app: App, yes: bool) -> None:
     for kept in result.retained:
         out(
             terminal,
-            f"Retained (DeletionPolicy: Retain, data kept): {kept['physical_id']} ({kept['type']})",
+            f"Retained (DeletionPolicy, data kept): {kept['physical_id']} ({kept['type']})",
+        )
+    for extra in result.removed:
+        out(terminal, f"Deleted {extra.kind}: {extra.name}")
+    if result.extras:
+        out(
+            terminal,
+            f"Left in place: {len(result.extras)} opskit-managed extras "
+            f"({', '.join(sorted({e.kind for e in result.extras}))}); "
+            "`opskit destroy --all` deletes them",
         )
     if result.retained:
         out(
             terminal,
-            "Delete retained tables yourself if you really want their data gone; opskit never does.",
+            "The next `opskit deploy` re-adopts the retained resources; opskit never deletes tables.",
         )
 
 

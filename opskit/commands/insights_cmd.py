@@ -14,11 +14,8 @@ from opskit.errors import ConfigError, OpsError
 
 SUPPORTED_HELP = """\b
 Local engine (--file, --env local) runs: fields, display, filter, stats ... by,
-sort, limit, parse (glob and regex), dedup; like, =~, in, and/or/not; functions
-ispresent isempty isblank coalesce concat strlen toupper tolower trim ltrim rtrim
-substr replace strcontains abs ceil floor greatest least log sqrt bin datefloor
-dateceil fromMillis toMillis; aggregates count count_distinct sum avg min max pct
-stddev earliest latest."""
+sort, limit, parse (glob and regex), dedup, unnest; like, =~, in, and/or/not;
+every function `opskit insights functions` lists."""
 
 
 def _library():
@@ -71,6 +68,27 @@ def list_cmd(app: Any, fmt: str | None) -> None:
     app.terminal.render_rows(rows, ["name", "description", "log_group", "parameters"], output=fmt)
 
 
+@insights.command("functions")
+@format_option()
+@click.pass_obj
+def functions_cmd(app: Any, fmt: str | None) -> None:
+    """List the functions the local engine runs (the registry), and how they differ from CloudWatch."""
+    from opskit.insights.functions import REGISTRY
+
+    rows = [
+        {
+            "function": f.signature,
+            "category": f.category,
+            "description": f.description,
+            "differs_from_cloudwatch": f.differs,
+        }
+        for f in REGISTRY.values()
+    ]
+    app.terminal.render_rows(
+        rows, ["function", "category", "description", "differs_from_cloudwatch"], output=fmt
+    )
+
+
 @insights.command("show")
 @click.argument("name")
 @click.pass_obj
@@ -79,6 +97,20 @@ def show_cmd(app: Any, name: str) -> None:
     from opskit.insights.library import get_query
 
     query = get_query(name)
+    if app.terminal.machine_readable:
+        app.terminal.document(
+            {
+                "name": query.name,
+                "description": query.description,
+                "log_group": query.log_group,
+                "params": [
+                    {"name": p.name, "default": p.default, "help": p.help} for p in query.params
+                ],
+                "source": query.source,
+                "query": query.body,
+            }
+        )
+        return
     lines = [
         f"# name: {query.name}",
         f"# description: {query.description}",
@@ -122,9 +154,15 @@ def _run_options(fn):
         click.option(
             "--engine",
             type=click.Choice(["auto", "duckdb", "python"]),
-            default="auto",
-            show_default=True,
-            help="Local engine choice.",
+            default=None,
+            help="Local engine (default: $OPSKIT_INSIGHTS_ENGINE, else auto; this option wins).",
+        ),
+        click.option(
+            "--no-cache",
+            "no_cache",
+            is_flag=True,
+            default=False,
+            help="Do not use or build the columnar cache of --file under .opskit/cache/.",
         ),
     ]
     for option in reversed(options):
@@ -195,6 +233,7 @@ def _shortcut(query: Any) -> click.Command:
         command.params.append(
             click.Option(
                 [option_name, param.name],
+                type=_param_type(param.name, param.default),
                 default=None,
                 show_default=param.default,
                 help=f"{param.help or param.name} (default {param.default})",
@@ -203,8 +242,25 @@ def _shortcut(query: Any) -> click.Command:
     probe = _run_options(lambda **kw: None)
     taken = {p.name for p in query.params}
     # A library parameter named like a run option (e.g. `limit`) wins: `--limit` sets it.
-    command.params += [o for o in reversed(probe.__click_params__) if o.name not in taken]  # type: ignore[attr-defined]
+    command.params += [o for o in reversed(probe.__click_params__) if o.name not in taken]
     return command
+
+
+def _param_type(name: str, default: str) -> click.ParamType:
+    """A library parameter's type follows its default: `threshold_ms=1000` takes integers only."""
+    if name == "limit":
+        return click.IntRange(1, 10_000)
+    try:
+        int(default)
+    except ValueError:
+        pass
+    else:
+        return click.IntRange(min=0)
+    try:
+        float(default)
+    except ValueError:
+        return click.STRING
+    return click.FloatRange(min=0)
 
 
 def _execute(
@@ -220,7 +276,8 @@ def _execute(
     fmt: str | None,
     file: Path | None,
     log_groups: tuple[str, ...],
-    engine: str,
+    engine: str | None,
+    no_cache: bool = False,
 ) -> None:
     from opskit.insights.parser import parse_query
     from opskit.insights.sources import time_range
@@ -238,6 +295,7 @@ def _execute(
             start_ms=window.start_ms if window else None,
             end_ms=window.end_ms if window else None,
             engine=engine,
+            cache=not no_cache,
         )
         app.terminal.render_rows(result.rows, result.columns, output=output)
         app.terminal.info(f"{len(result.rows)} row(s) from {file} (local engine: {result.engine})")
@@ -264,13 +322,13 @@ def _run_local_account(
     window: Any,
     limit: int | None,
     output: str,
-    engine: str,
+    engine: str | None,
 ) -> None:
     """--env local: read the local log group(s) from the emulator and run the local engine."""
     from opskit.insights.engine import run_file
-    from opskit.insights.events import write_events
     from opskit.insights.parser import parse_query
-    from opskit.insights.sources import filter_events
+    from opskit.logs.cloudwatch import filter_events
+    from opskit.logs.events import write_events
 
     parsed = parse_query(query)
     logs = app.clients.client("logs")
@@ -283,11 +341,21 @@ def _run_local_account(
                     yield {**event, "logGroupName": group}
 
         count = write_events(events(), path)
-        result = run_file(parsed, path, limit=limit, engine=engine)
+        result = run_file(
+            parsed, path, limit=limit, engine=engine, account_id=_account_id(app), cache=False
+        )
     app.terminal.render_rows(result.rows, result.columns, output=output)
     app.terminal.info(
         f"{len(result.rows)} row(s) from {count} event(s) in {', '.join(groups)} (local engine: {result.engine})"
     )
+
+
+def _account_id(app: Any) -> str | None:
+    """The (local) account's id, for @log as `account-id:log-group`; None if unknown."""
+    try:
+        return app.clients.client("sts").get_caller_identity()["Account"]
+    except Exception:  # an unknown account only changes how @log reads
+        return None
 
 
 def _run_cloudwatch(

@@ -35,33 +35,50 @@ def local() -> None:
 def up(app: App) -> None:
     """Start the emulator on a free 127.0.0.1 port (and the gateway if the stack exists)."""
     from opskit import stack as stk
-    from opskit.aws import ClientFactory
     from opskit.local import procs
     from opskit.local.account import MARKERS, running_state, start_emulator, start_gateway
 
     env = _local_env(app)
     state = running_state(env)
     terminal = app.terminal
+    lines: list[str] = []
+    emulator = "already running" if state is not None else "started"
     if state is None:
         state = start_emulator(env)
-        out(terminal, f"Emulator running at {state.endpoint_url} (pid {state.pids['emulator']}).")
+        lines.append(f"Emulator running at {state.endpoint_url} (pid {state.pids['emulator']}).")
     else:
-        out(
-            terminal,
-            f"Emulator already running at {state.endpoint_url} (pid {state.pids['emulator']}).",
+        lines.append(
+            f"Emulator already running at {state.endpoint_url} (pid {state.pids['emulator']})."
         )
-    clients = ClientFactory(env.region, endpoint_url=state.endpoint_url)
+    clients = app.emulator_clients(state.endpoint_url, env.region)
     if procs.alive(state.pids.get("gateway"), MARKERS["gateway"]):
-        out(terminal, f"Gateway already running at {state.gateway_url}.")
+        gateway = "already running"
+        lines.append(f"Gateway already running at {state.gateway_url}.")
     elif stk.stack_status(clients.client("cloudformation"), env.stack_name):
+        gateway = "started"
         seconds = start_gateway(env, state, clients)
-        out(terminal, f"Gateway running at {state.gateway_url} (ready in {seconds:.1f} s).")
+        lines.append(f"Gateway running at {state.gateway_url} (ready in {seconds:.1f} s).")
     else:
-        out(
-            terminal,
-            f"Gateway port reserved: {state.gateway_url} (starts after `opskit --env {env.name} deploy`).",
+        gateway = "reserved"
+        lines.append(
+            f"Gateway port reserved: {state.gateway_url} (starts after `opskit --env {env.name} deploy`)."
         )
-    out(terminal, f"State: {state.path(env)}")
+    lines.append(f"State: {state.path(env)}")
+    if terminal.machine_readable:
+        terminal.document(
+            {
+                "endpoint_url": state.endpoint_url,
+                "emulator": emulator,
+                "emulator_pid": state.pids.get("emulator"),
+                "gateway_url": state.gateway_url,
+                "gateway": gateway,
+                "gateway_pid": state.pids.get("gateway"),
+                "state_file": str(state.path(env)),
+            }
+        )
+        return
+    for line in lines:
+        out(terminal, line)
 
 
 @local.command()
@@ -86,34 +103,51 @@ def down(app: App) -> None:
 def status(app: App) -> None:
     """Show what runs (pids, ports), the local stack, and what the emulator does not provide."""
     from opskit import stack as stk
-    from opskit.aws import ClientFactory
     from opskit.local.account import METRICS_NOTE, SYNTHESIZED_NOTE, process_rows
     from opskit.local.state import LocalState
 
     env = _local_env(app)
     state = LocalState.load(env)
     terminal = app.terminal
+    columns = ["role", "pid", "running", "address"]
     if state is None:
+        if terminal.machine_readable:
+            terminal.document({"running": False, "processes": []}, rows=[], columns=columns)
+            return
         out(terminal, "The local account is not running (start it with `opskit local up`).")
         return
     rows = [
         {"role": r.role, "pid": r.pid, "running": "yes" if r.running else "no", "address": r.detail}
         for r in process_rows(state)
     ]
-    terminal.render_rows(rows, columns=["role", "pid", "running", "address"], title="Local account")
     emulator_up = any(r["role"] == "emulator" and r["running"] == "yes" for r in rows)
+    stack_status = None
     if emulator_up:
-        cfn = ClientFactory(env.region, endpoint_url=state.endpoint_url).client("cloudformation")
-        out(
-            terminal,
-            f"Stack {env.stack_name}: {stk.stack_status(cfn, env.stack_name) or 'not deployed'}",
-        )
-    out(terminal, "Note: " + SYNTHESIZED_NOTE.format(group=env.function_log_group) + ".")
-    out(terminal, f"Note: {METRICS_NOTE}.")
-    out(
-        terminal,
-        "Note: the local gateway runs the project's gateway/ sources under uvicorn "
+        cfn = app.emulator_clients(state.endpoint_url, env.region).cloudformation()
+        stack_status = stk.stack_status(cfn, env.stack_name)
+    notes = [
+        SYNTHESIZED_NOTE.format(group=env.function_log_group) + ".",
+        f"{METRICS_NOTE}.",
+        "the local gateway runs the project's gateway/ sources under uvicorn "
         "(not the uploaded zip), with the deployed function's environment variables.",
-    )
-    for note in state.extra.get("transform_notes", []) or []:
+    ]
+    transform = state.extra.get("transform_notes") or []
+    transform_notes = [str(n) for n in transform] if isinstance(transform, list) else []
+    if terminal.machine_readable:
+        document = {
+            "running": emulator_up,
+            "processes": rows,
+            "stack": env.stack_name,
+            "stack_status": stack_status,
+            "notes": notes,
+            "template_notes": transform_notes,
+        }
+        terminal.document(document, rows=rows, columns=columns)
+        return
+    terminal.render_rows(rows, columns=columns, title="Local account")
+    if emulator_up:
+        out(terminal, f"Stack {env.stack_name}: {stack_status or 'not deployed'}")
+    for note in notes:
+        out(terminal, f"Note: {note}")
+    for note in transform_notes:
         out(terminal, f"Local template: {note}")

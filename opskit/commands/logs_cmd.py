@@ -36,8 +36,9 @@ def export_cmd(
     app: Any, since: str | None, start: str | None, end: str | None, out: Path, log_group: str
 ) -> None:
     """Write a log group's events as JSON lines (the `insights run --file` format)."""
-    from opskit.insights.events import write_events
-    from opskit.insights.sources import filter_events, resolve_log_group, time_range
+    from opskit.insights.sources import resolve_log_group, time_range
+    from opskit.logs.cloudwatch import filter_events
+    from opskit.logs.events import write_events
 
     window = time_range(app.clock(), since, start, end)
     group = resolve_log_group(
@@ -47,6 +48,27 @@ def export_cmd(
     with app.terminal.status(f"Exporting {group}..."):
         count = write_events(filter_events(logs_client, group, window.start_ms, window.end_ms), out)
     app.terminal.info(f"Wrote {count} event(s) from {group} to {out}")
+
+
+def tail_record(event: dict[str, Any], group: str) -> dict[str, Any]:
+    """One JSON line of `logs tail --output json` (keys documented in docs/insights.md)."""
+    import json
+    from datetime import UTC, datetime
+
+    message = str(event.get("message", "")).rstrip("\n")
+    try:
+        data = json.loads(message)
+    except ValueError:
+        data = None
+    stamp = datetime.fromtimestamp(int(event.get("timestamp", 0)) / 1000, UTC)
+    return {
+        "timestamp": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "log_group": group,
+        "log_stream": event.get("logStreamName", ""),
+        "event_id": event.get("eventId", ""),
+        "message": message,
+        "data": data if isinstance(data, dict) else None,
+    }
 
 
 @logs.command("tail")
@@ -122,12 +144,12 @@ def tail_cmd(
         poll_seconds=poll_seconds,
         tail_filter=TailFilter(level=level, path=path, status=status),
     )
-    try:
-        for event in events:
-            if raw:
-                app.terminal.write(str(event.get("message", "")).rstrip("\n") + "\n")
-                continue
-            style, text = pretty(event)
-            app.terminal.print(Text(text, style=style or ""), soft_wrap=True)
-    except KeyboardInterrupt:
-        app.terminal.info("Stopped.")
+    for event in events:  # Ctrl-C ends it: the CLI says "Interrupted." and exits 130
+        if app.terminal.machine_readable:
+            app.terminal.record(tail_record(event, group))
+            continue
+        if raw:
+            app.terminal.write(str(event.get("message", "")).rstrip("\n") + "\n")
+            continue
+        style, text = pretty(event)
+        app.terminal.print(Text(text, style=style or ""), soft_wrap=True)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from opskit.config import Environment
 from opskit.cost.fixed import FixedItems
 from opskit.cost.logs import Projection, aggregate, project_month
 from opskit.cost.model import Estimate, RouteUsage, Usage, allocate_routes, estimate
+from opskit.cost.whatif import WhatIf, apply_what_if, cpu_share
 from opskit.pricing import PriceTable
 
 
@@ -28,7 +29,15 @@ def base_usage(env: Environment, fixed: FixedItems | None = None) -> Usage:
         retention = usage.log_retention_days
     arch = params.get("Architecture", usage.arch)
     pitr = str(params.get("EnablePointInTimeRecovery", "false")).lower() == "true"
-    usage = replace(usage, memory_mb=memory, arch=arch, log_retention_days=retention, pitr=pitr)
+    secrets = 1.0 if str(params.get("JwtSecretArn") or "").strip() else 0.0  # read per cold start
+    usage = replace(
+        usage,
+        memory_mb=memory,
+        arch=arch,
+        log_retention_days=retention,
+        pitr=pitr,
+        secrets=secrets,
+    )
     if fixed is not None:
         usage = replace(
             usage,
@@ -43,13 +52,47 @@ class LogEstimate:
     result: Estimate
     projection: Projection
     routes: list[dict[str, Any]]
+    users: list[dict[str, Any]] = field(default_factory=list)
+    baseline: Estimate | None = None  # the measured configuration, when a what-if was asked
 
     def to_dict(self) -> dict[str, Any]:
         out = self.result.to_dict()
         out["from_logs"] = self.projection.summary()
         out["routes"] = self.routes
+        if self.users:
+            out["users"] = self.users
+        if self.baseline is not None:
+            out["what_if"] = {
+                "measured_total_usd": round(self.baseline.total, 6),
+                "what_if_total_usd": round(self.result.total, 6),
+                "delta_usd": round(self.result.total - self.baseline.total, 6),
+            }
         out["notes"] = self.projection.notes + out["notes"]
         return out
+
+
+def top_users(rows: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    """The `top` users by cost, the rest folded into one row (the shared row kept last)."""
+    people = [r for r in rows if not r["route"].startswith("(shared")]
+    shared = [r for r in rows if r["route"].startswith("(shared")]
+    people.sort(key=lambda r: -r["cost_usd"])
+    shown = people[:top]
+    rest = people[top:]
+    if rest:
+        requests = sum(r["requests_month"] for r in rest)
+        cost = sum(r["cost_usd"] for r in rest)
+        shown.append(
+            {
+                "route": f"({len(rest)} other users)",
+                "requests_month": requests,
+                "share": round(sum(r["share"] for r in rest), 4),
+                "cost_usd": round(cost, 6),
+                "per_million_usd": round(cost / requests * 1e6, 4) if requests else 0.0,
+            }
+        )
+    return [
+        {"user": r["route"], **{k: v for k, v in r.items() if k != "route"}} for r in shown + shared
+    ]
 
 
 def estimate_from_events(
@@ -60,11 +103,19 @@ def estimate_from_events(
     window_seconds: float | None,
     overrides: dict[str, Any],
     basis: str = "auto",
+    *,
+    access_events: Iterable[tuple[int | None, str]] | None = None,
+    credits: float = 0.0,
+    what_if: WhatIf | None = None,
+    top: int | None = None,
 ) -> LogEstimate:
+    """The month projected from the function's events (and API Gateway's access lines)."""
     stats = aggregate(events)
+    if access_events is not None:
+        stats.merge_access_logs(aggregate(access_events))
     projection = project_month(stats, base, window_seconds, basis)
     usage = projection.usage
-    routes = projection.routes
+    routes, users = projection.routes, projection.users
     if overrides.get("requests") is not None and usage.requests:
         # "What if traffic were N with this profile": scale every request-driven figure.
         ratio = overrides["requests"] / usage.requests
@@ -72,12 +123,27 @@ def estimate_from_events(
             usage,
             invocations=(usage.invocations or usage.requests) * ratio,
             api_units=None if usage.api_units is None else usage.api_units * ratio,
+            apigw_rejected=usage.apigw_rejected * ratio,
+            xray_traces=None if usage.xray_traces is None else usage.xray_traces * ratio,
         )
-        routes = [
-            RouteUsage(r.route, r.requests * ratio, r.gb_seconds * ratio, r.response_bytes * ratio)
-            for r in routes
-        ]
+        routes, users = _scaled(routes, ratio), _scaled(users, ratio)
+    if overrides.get("xray_sampling") is not None:
+        usage = replace(usage, xray_traces=None)  # a given share replaces the measured count
     usage = replace(usage, **{k: v for k, v in overrides.items() if v is not None})
+    baseline = None
+    if what_if is not None and what_if.active:
+        baseline = estimate(usage, prices, free_tier, credits)
+        own = cpu_share(stats.latency_ms, stats.upstream_latency_ms)
+        usage, note = apply_what_if(usage, what_if, own)
+        projection.notes.append(note)
     projection.usage = usage
-    result = estimate(usage, prices, free_tier)
-    return LogEstimate(result, projection, allocate_routes(result, routes))
+    result = estimate(usage, prices, free_tier, credits)
+    user_rows = top_users(allocate_routes(result, users), top) if top else []
+    return LogEstimate(result, projection, allocate_routes(result, routes), user_rows, baseline)
+
+
+def _scaled(rows: list[RouteUsage], ratio: float) -> list[RouteUsage]:
+    return [
+        RouteUsage(r.route, r.requests * ratio, r.gb_seconds * ratio, r.response_bytes * ratio)
+        for r in rows
+    ]

@@ -1,9 +1,14 @@
 """Cost Explorer calls: paginated, cached on disk, counted ($0.01 a request), errors made plain.
 
 The client must be the us-east-1 `ce` client (ClientFactory pins it). Cache:
-`<state_dir>/cache/ce/<sha256>.json`; a response about a period that ended more
-than SETTLE_DAYS ago is kept forever (Cost Explorer has finalised it), anything
-touching the open range is kept for OPEN_TTL.
+`<state_dir>/cache/ce/<sha256>.json`, keyed by the AWS account id (from STS, itself cached
+per credentials), so switching credentials never shows another account's numbers. How long
+an answer is kept depends on how settled its period is:
+- touching today or later (open): OPEN_TTL;
+- ended less than FINAL_DAYS ago: a day (late refunds, credits and tag backfills still land
+  on a closed month until the bill is final, early in the month after);
+- ended FINAL_DAYS or more ago: kept (the month's bill is final).
+Only answered calls are counted as paid requests; failures are counted apart.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ from opskit.aws import error_code
 from opskit.errors import AwsError, ConfigError
 
 CE_REQUEST_USD = 0.01
-SETTLE_DAYS = 3
+FINAL_DAYS = 35
 OPEN_TTL = timedelta(hours=6)
+CLOSED_TTL = timedelta(days=1)
 IAM_ACTIONS = {
     "GetCostAndUsage": "ce:GetCostAndUsage",
     "GetCostForecast": "ce:GetCostForecast",
@@ -32,8 +38,9 @@ IAM_ACTIONS = {
 
 @dataclass
 class RequestCounter:
-    requests: int = 0  # billable calls actually made
+    requests: int = 0  # billable calls answered by Cost Explorer
     cached: int = 0  # answered from the disk cache
+    failed: int = 0  # calls that failed (not billed)
     by_operation: dict[str, int] = field(default_factory=dict)
 
     def count(self, operation: str) -> None:
@@ -45,7 +52,22 @@ class RequestCounter:
         return self.requests * CE_REQUEST_USD
 
     def summary(self) -> str:
-        return f"Cost Explorer requests: {self.requests} (${self.cost_usd:.2f}), {self.cached} answered from cache"
+        text = (
+            f"Cost Explorer paid requests: {self.requests} (${self.cost_usd:.2f}), "
+            f"{self.cached} from cache"
+        )
+        if self.failed:
+            text += f", {self.failed} failed (not billed)"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "cost_usd": round(self.cost_usd, 2),
+            "cached": self.cached,
+            "failed": self.failed,
+            "by_operation": dict(sorted(self.by_operation.items())),
+        }
 
 
 class DiskCache:
@@ -72,12 +94,18 @@ class DiskCache:
         except (ValueError, KeyError, OSError):
             return None
 
-    def put(self, key: dict[str, Any], value: Any, closed: bool) -> None:
+    def forget(self, key: dict[str, Any]) -> None:
+        path = self._path(key)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    def put(self, key: dict[str, Any], value: Any, ttl: timedelta | None) -> None:
+        """Store `value`; `ttl` None keeps it for good."""
         path = self._path(key)
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        expires = None if closed else (self.clock() + OPEN_TTL).isoformat()
+        expires = None if ttl is None else (self.clock() + ttl).isoformat()
         tmp = path.with_suffix(".tmp")
         tmp.write_text(
             json.dumps(
@@ -93,8 +121,13 @@ class DiskCache:
         tmp.replace(path)
 
 
-def is_closed(end: date, today: date) -> bool:
-    return end + timedelta(days=SETTLE_DAYS) <= today
+def ttl_for(end: date, today: date, estimated: bool = False) -> timedelta | None:
+    """How long an answer about a period ending (exclusive) on `end` may be reused."""
+    if estimated or end > today:
+        return OPEN_TTL
+    if end + timedelta(days=FINAL_DAYS) > today:
+        return CLOSED_TTL
+    return None
 
 
 def ce_error(operation: str, exc: BaseException) -> AwsError | ConfigError:
@@ -102,7 +135,7 @@ def ce_error(operation: str, exc: BaseException) -> AwsError | ConfigError:
     code = error_code(exc)
     message = ""
     if hasattr(exc, "response"):
-        message = exc.response.get("Error", {}).get("Message", "")  # type: ignore[attr-defined]
+        message = exc.response.get("Error", {}).get("Message", "")
     action = IAM_ACTIONS.get(operation, f"ce:{operation}")
     if code in {"AccessDeniedException", "AccessDenied"} and "not enabled" in message.lower():
         return AwsError(
@@ -114,7 +147,7 @@ def ce_error(operation: str, exc: BaseException) -> AwsError | ConfigError:
         return AwsError(
             f"Cost Explorer {operation} was denied",
             message or code,
-            f"grant {action} (and ce:GetCostAndUsage, ce:GetCostForecast, ce:ListCostAllocationTags, ce:GetAnomalies for every opskit cost command)",
+            f"grant {action} to this identity (the IAM action this call needs)",
         )
     if code == "DataUnavailableException":
         return AwsError(
@@ -150,7 +183,7 @@ def ce_error(operation: str, exc: BaseException) -> AwsError | ConfigError:
 
 
 class _Namespaced:
-    """One cache per account/profile/environment: the same query differs between accounts."""
+    """One cache per AWS account: the same query answers differently in another account."""
 
     def __init__(self, cache: DiskCache, namespace: str):
         self.inner, self.namespace = cache, namespace
@@ -158,8 +191,11 @@ class _Namespaced:
     def get(self, key: dict[str, Any]) -> Any | None:
         return self.inner.get({"ns": self.namespace, **key})
 
-    def put(self, key: dict[str, Any], value: Any, closed: bool) -> None:
-        self.inner.put({"ns": self.namespace, **key}, value, closed)
+    def put(self, key: dict[str, Any], value: Any, ttl: timedelta | None) -> None:
+        self.inner.put({"ns": self.namespace, **key}, value, ttl)
+
+    def forget(self, key: dict[str, Any]) -> None:
+        self.inner.forget({"ns": self.namespace, **key})
 
 
 class CostExplorer:
@@ -171,23 +207,25 @@ class CostExplorer:
         cache: DiskCache,
         today: date,
         counter: RequestCounter | None = None,
-        namespace: str = "",
+        account_id: str = "",
     ):
         self.ce = ce
-        self.cache = _Namespaced(cache, namespace)
+        self.cache = _Namespaced(cache, account_id)
         self.today = today
         self.counter = counter or RequestCounter()
 
     def _call(
         self, operation: str, method: Callable[..., dict[str, Any]], kwargs: dict[str, Any]
     ) -> dict[str, Any]:
-        self.counter.count(operation)
         try:
-            return method(**kwargs)
+            response = method(**kwargs)
         except Exception as exc:
+            self.counter.failed += 1
             if hasattr(exc, "response") or exc.__class__.__module__.startswith("botocore"):
                 raise ce_error(operation, exc) from None
             raise
+        self.counter.count(operation)  # only an answered call is billed
+        return response
 
     def cost_and_usage(self, request: dict[str, Any], end: date) -> dict[str, Any]:
         """All pages of GetCostAndUsage, merged: ResultsByTime concatenated in order."""
@@ -209,7 +247,7 @@ class CostExplorer:
             kwargs = {**request, "NextPageToken": token}
         merged = {"ResultsByTime": results, "DimensionValueAttributes": attributes}
         estimated = any(r.get("Estimated") for r in results)
-        self.cache.put(key, merged, closed=is_closed(end, self.today) and not estimated)
+        self.cache.put(key, merged, ttl_for(end, self.today, estimated))
         return merged
 
     def forecast(self, request: dict[str, Any]) -> dict[str, Any]:
@@ -223,8 +261,12 @@ class CostExplorer:
             "Total": response.get("Total", {}),
             "ForecastResultsByTime": response.get("ForecastResultsByTime", []),
         }
-        self.cache.put(key, value, closed=False)
+        self.cache.put(key, value, OPEN_TTL)
         return value
+
+    def forget_cost_allocation_tags(self, keys: list[str]) -> None:
+        """After an activation: the cached statuses are stale."""
+        self.cache.forget({"op": "ListCostAllocationTags", "keys": sorted(keys)})
 
     def cost_allocation_tags(self, keys: list[str]) -> dict[str, str]:
         """TagKey -> Status (Active/Inactive) for the given user-defined tag keys."""
@@ -243,7 +285,7 @@ class CostExplorer:
             if not token:
                 break
             kwargs = {"TagKeys": sorted(keys), "NextToken": token}
-        self.cache.put(cache_key, status, closed=False)
+        self.cache.put(cache_key, status, OPEN_TTL)
         return status
 
     def anomalies(self, start: date, end: date, max_pages: int = 20) -> list[dict[str, Any]]:
@@ -264,5 +306,5 @@ class CostExplorer:
             if not token:
                 break
             kwargs = {**kwargs, "NextPageToken": token}
-        self.cache.put(key, found, closed=False)
+        self.cache.put(key, found, OPEN_TTL)
         return found

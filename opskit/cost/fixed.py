@@ -56,7 +56,12 @@ def _names(value: Any, found: set[str]) -> set[str]:
 
 def baseline_fixed_items(env: Environment, alarm_file: Path | None = None) -> FixedItems:
     """What the alarm baseline creates for `env` (no stack needed: placeholders get stand-ins)."""
-    from opskit.alarms.spec import alarm_overrides, load_alarm_set, read_alarm_file
+    from opskit.alarms.spec import (
+        alarm_overrides,
+        custom_domain_context,
+        load_alarm_set,
+        read_alarm_file,
+    )
 
     document, source = read_alarm_file(alarm_file)
     # Every placeholder gets a value so that no alarm is skipped: the deployed stack has them all.
@@ -68,6 +73,11 @@ def baseline_fixed_items(env: Environment, alarm_file: Path | None = None) -> Fi
         FunctionLogGroupName=env.function_log_group,
         GatewayNamespace=f"Opskit/Gateway/{env.stack_name}",
     )
+    # ... except what an alarm is conditional on (`when`): e.g. the certificate alarm exists
+    # only for a stack with a custom domain.
+    conditional = {str(raw["when"]) for raw in document.get("alarm") or [] if raw.get("when")}
+    for name in conditional - set(custom_domain_context(env.parameters)):
+        context.pop(name, None)
     variables = {
         str(raw["threshold_of"]): 1.0  # thresholds do not change the bill
         for raw in document.get("alarm") or []

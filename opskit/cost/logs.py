@@ -11,7 +11,6 @@ account (the same API on the emulator). Light imports: botocore only when readin
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,13 +20,17 @@ from typing import Any
 import orjson
 
 from opskit.cost.model import RouteUsage, Usage, with_overrides
+from opskit.cost.xray import DEFAULT_RULE, SamplingRule
 from opskit.errors import ConfigError, NotFoundError
+from opskit.logs import platform
+from opskit.logs.platform import Report
 
 MONTH_SECONDS = 730 * 3600  # AWS's billing month
 EVENT_OVERHEAD_BYTES = 26  # CloudWatch Logs bills each event as its UTF-8 size + 26 bytes
 API_METERING_BYTES = 512 * 1024
 MIN_SPAN_SECONDS = 10.0  # shortest span a rate is measured over (one request is not a rate)
 BASES = ("auto", "observed", "window")
+ANONYMOUS = "(anonymous)"  # access lines without a user_id
 
 # DynamoDB request units of the gateway's session calls (gateway/sessions.py, gateway/app.py).
 # Items are well under 1 KB / 4 KB, so every call is the minimum charge.
@@ -35,11 +38,6 @@ SESSION_LOOKUP_RRU = 1.0  # GetItem with ConsistentRead=True (0.5 if it were eve
 SESSION_WRITE_WRU = 2.0  # PutItem / DeleteItem: 1 WRU on the table + 1 on the user_id-index GSI
 REVOKE_ALL_RRU = 0.5  # Query on the GSI (GSIs read eventually consistent)
 REVOKE_ALL_ASSUMED_SESSIONS = 1  # the access line does not say how many sessions were deleted
-
-REPORT_RE = re.compile(
-    r"RequestId:\s*(?P<id>\S+)\s+Duration:\s*(?P<dur>[\d.]+)\s*ms\s+Billed Duration:\s*(?P<billed>\d+)\s*ms\s+"
-    r"Memory Size:\s*(?P<mem>\d+)\s*MB\s+Max Memory Used:\s*\d+\s*MB(?:\s+Init Duration:\s*(?P<init>[\d.]+)\s*ms)?"
-)
 
 
 @dataclass
@@ -60,7 +58,12 @@ class LogStats:
     invocations: int = 0
     billed_ms: float = 0.0
     cold_starts: int = 0
-    init_ms: float = 0.0
+    init_ms: float = 0.0  # INIT milliseconds charged (inside Billed Duration, or added once)
+    init_included: int = 0  # cold starts whose Billed Duration contains INIT (today's format)
+    init_added: int = 0  # old-format lines dated from 2025-08-01: INIT added once
+    init_free: int = 0  # old-format lines dated before 2025-08-01: INIT was not billed
+    xray_lines: int = 0  # REPORT events with an XRAY line (active tracing on)
+    xray_sampled: int = 0  # ... of which `Sampled: true`: traces recorded
     memory_mb: int | None = None
     timeouts: int = 0
     requests: int = 0
@@ -69,6 +72,7 @@ class LogStats:
     response_bytes: int = 0
     api_units: int = 0
     latency_ms: float = 0.0
+    upstream_latency_ms: float = 0.0  # of latency_ms: waiting for the upstream (not CPU)
     access_memory_mb: int | None = None
     traffic_first_ms: int | None = None  # first/last access or REPORT event: the traffic's span
     traffic_last_ms: int | None = None
@@ -77,17 +81,23 @@ class LogStats:
     session_creates: int = 0  # POST /auth/sessions -> 201: PutItem
     session_revokes: int = 0  # DELETE /auth/sessions/current -> 204: DeleteItem
     session_revoke_alls: int = 0  # DELETE /auth/sessions -> 200: Query + BatchWriteItem
+    apigw_lines: int = 0  # API Gateway access lines (the /aws/apigateway/<stack>-api group)
+    apigw_bytes: int = 0  # ... their ingested bytes (kept apart: flat-priced, not vended)
+    apigw_rejected: int = 0  # ... of requests it answered without Lambda
     routes: dict[str, RouteStats] = field(default_factory=dict)
+    users: dict[str, RouteStats] = field(default_factory=dict)  # by the access line's user_id
     _now: int | None = field(default=None, repr=False)
+    _per_second: dict[int, int] = field(default_factory=dict, repr=False)
     _billed_by_id: dict[str, float] = field(default_factory=dict, repr=False)
-    _route_by_id: dict[str, str] = field(default_factory=dict, repr=False)
+    # request id -> (its route's stats, its user's stats): REPORT lines join through it
+    _by_id: dict[str, tuple[RouteStats, RouteStats]] = field(default_factory=dict, repr=False)
 
     def add(self, timestamp: int | None, message: str) -> None:
         self.events += 1
-        self.bytes_ingested += (
-            len(message.encode("utf-8", "replace")) + EVENT_OVERHEAD_BYTES
-            if not message.isascii()
-            else len(message) + EVENT_OVERHEAD_BYTES
+        size = (
+            len(message) + EVENT_OVERHEAD_BYTES
+            if message.isascii()
+            else len(message.encode("utf-8", "replace")) + EVENT_OVERHEAD_BYTES
         )
         if timestamp is not None:
             if self.first_ms is None or timestamp < self.first_ms:
@@ -95,46 +105,61 @@ class LogStats:
             if self.last_ms is None or timestamp > self.last_ms:
                 self.last_ms = timestamp
         self._now = timestamp
-        head = message[:8]
-        if head.startswith("REPORT"):
-            self._report(message)
-        elif head.startswith("{"):
+        first = message[:1]  # dispatch on one character: this runs for every event
+        if first == "{":
+            if message.startswith('{"requestId"') and '"routeKey"' in message:
+                self._apigw(message, size)  # an API Gateway access line (its own log group)
+                return
+            self.bytes_ingested += size
             self._json(message)
+            return
+        self.bytes_ingested += size
+        if first == "R" and message.startswith("REPORT "):
+            self._report(message)
+        elif (first == "S" and message.startswith("START ")) or (
+            first == "E" and message.startswith("END ")
+        ):
+            return
+        elif first == "X" and message.startswith("XRAY "):
+            self._xray(message)
         elif "Task timed out" in message:
             self.timeouts += 1
         elif '"message"' in message and "{" in message:  # a JSON line behind a text prefix
             self._json(message[message.index("{") :])
 
     def _report(self, message: str) -> None:
-        match = REPORT_RE.search(message)
-        if not match:
-            return
-        billed = float(match.group("billed"))
-        self._traffic()
-        self.invocations += 1
-        self.billed_ms += billed
-        self.memory_mb = int(match.group("mem"))
-        init = match.group("init")
-        if init is not None:
-            self.cold_starts += 1
-            self.init_ms += math.ceil(float(init))
-        self._billed_by_id[match.group("id")] = billed
+        report = platform.parse_report(message)
+        if report is not None:
+            self._invocation(report)
 
-    def _platform_report(self, record: dict[str, Any]) -> None:
-        metrics = record.get("metrics") or {}
-        billed = metrics.get("billedDurationMs")
-        if billed is None:
-            return
+    def _invocation(self, report: Report) -> None:
+        """One REPORT (text or JSON format): the duration charged, INIT counted once."""
         self._traffic()
         self.invocations += 1
-        self.billed_ms += float(billed)
-        if metrics.get("memorySizeMB"):
-            self.memory_mb = int(metrics["memorySizeMB"])
-        if metrics.get("initDurationMs") is not None:
+        charged = report.charged_ms(self._now)
+        self.billed_ms += charged
+        self.memory_mb = report.memory_mb or self.memory_mb
+        if report.init_ms is not None:
             self.cold_starts += 1
-            self.init_ms += math.ceil(float(metrics["initDurationMs"]))
-        if record.get("requestId"):
-            self._billed_by_id[str(record["requestId"])] = float(billed)
+            init = report.init_charged_ms(self._now)
+            self.init_ms += init
+            if report.init_included:
+                self.init_included += 1
+            elif init:
+                self.init_added += 1
+            else:
+                self.init_free += 1
+        if report.xray is not None:
+            self.xray_lines += 1
+            self.xray_sampled += report.xray.sampled
+        self._billed_by_id[report.request_id] = charged
+
+    def _xray(self, message: str) -> None:
+        """An XRAY line logged as its own event (normally it is part of the REPORT event)."""
+        xray = platform.parse_xray(message)
+        if xray is not None:
+            self.xray_lines += 1
+            self.xray_sampled += xray.sampled
 
     def _json(self, message: str) -> None:
         try:
@@ -145,9 +170,19 @@ class LogStats:
             return
         if line.get("message") != "request":
             if line.get("type") == "platform.report":  # Lambda's JSON log format
-                self._platform_report(line.get("record") or {})
+                report = platform.from_record(line)
+                if isinstance(report, Report):
+                    self._invocation(report)
             return
-        self._traffic()
+        now = self._now
+        if now is not None:
+            if self.traffic_first_ms is None or now < self.traffic_first_ms:
+                self.traffic_first_ms = now
+            if self.traffic_last_ms is None or now > self.traffic_last_ms:
+                self.traffic_last_ms = now
+            per_second = self._per_second
+            second = now // 1000
+            per_second[second] = per_second.get(second, 0) + 1
         self.requests += 1
         route = str(line.get("route") or "unmatched")
         stats = self.routes.get(route)
@@ -163,21 +198,47 @@ class LogStats:
         latency = float(line.get("latency_ms") or 0.0)
         self.latency_ms += latency
         stats.latency_ms += latency
+        upstream = line.get("upstream_latency_ms")
+        if upstream.__class__ in (int, float) and 0 < upstream:
+            self.upstream_latency_ms += upstream if upstream < latency else latency
         if line.get("rate_limited"):
             self.rate_limited += 1
             stats.rate_limited += 1
         memory = line.get("function_memory_size")
         if memory:
             self.access_memory_mb = int(_number(memory))
+        user = line.get("user_id")
+        user_key = ANONYMOUS if user is None or user == "" else str(user)
+        user_stats = self.users.get(user_key)
+        if user_stats is None:
+            user_stats = self.users[user_key] = RouteStats()
+        user_stats.requests += 1
+        user_stats.response_bytes += response_bytes
         request_id = line.get("function_request_id")
         if request_id:
-            self._route_by_id[str(request_id)] = route
+            self._by_id[str(request_id)] = (stats, user_stats)
         if "auth" in line:
             self.auth_lines += 1
             if line["auth"] in ("session", "s"):
                 self.session_lookups += 1
         if route.startswith("/auth/sessions"):
             self._session_call(route, str(line.get("method") or ""), line.get("status"))
+
+    def _apigw(self, message: str, size: int) -> None:
+        """API Gateway's own access line (the template's format): every request it metered,
+        `integrationLatency` "-" when it answered without calling Lambda (throttled, no route)."""
+        try:
+            line = orjson.loads(message)
+        except orjson.JSONDecodeError:
+            self.bytes_ingested += size
+            return
+        if not isinstance(line, dict):
+            self.bytes_ingested += size
+            return
+        self.apigw_lines += 1
+        self.apigw_bytes += size
+        if str(line.get("integrationLatency", "-")).strip() in ("-", ""):
+            self.apigw_rejected += 1
 
     def _session_call(self, route: str, method: str, status: Any) -> None:
         if route == "/auth/sessions" and method == "POST" and status == 201:
@@ -207,13 +268,30 @@ class LogStats:
 
     def finish(self) -> LogStats:
         """Join REPORT lines to routes through the Lambda request id."""
-        for request_id, route in self._route_by_id.items():
-            billed = self._billed_by_id.get(request_id)
+        billed_by_id = self._billed_by_id
+        for request_id, (route, user) in self._by_id.items():
+            billed = billed_by_id.get(request_id)
             if billed is not None:
-                self.routes[route].billed_ms += billed
-        self._route_by_id.clear()
+                route.billed_ms += billed
+                user.billed_ms += billed
+        self._by_id.clear()
         self._billed_by_id.clear()
         return self
+
+    def merge_access_logs(self, other: LogStats) -> LogStats:
+        """Take the API Gateway access lines read from their own log group."""
+        self.apigw_lines += other.apigw_lines
+        self.apigw_bytes += other.apigw_bytes
+        self.apigw_rejected += other.apigw_rejected
+        return self
+
+    def traced_by_rule(self, rule: SamplingRule = DEFAULT_RULE) -> float:
+        """Traces the default sampling rule would record for the requests seen, second by second."""
+        return rule.traced_per_second(self._per_second.values())
+
+    @property
+    def hours_with_traffic(self) -> int:
+        return len({second // 3600 for second in self._per_second})
 
     @property
     def observed_seconds(self) -> float:
@@ -269,9 +347,25 @@ class Basis:
             f"(traffic {span[1:-1]}); projected from the whole window to a 730-hour month (x{factor:,.2f})"
         )
 
+    def lead(self) -> str:
+        """The projection's basis in one sentence, rate and window first."""
+        rate = self.requests / self.seconds if self.seconds else 0.0
+        shown = f"{rate:,.3g}" if rate < 100 else f"{rate:,.0f}"
+        if self.kind == "observed":
+            return (
+                f"at the observed rate of {shown} requests/s sustained for a 730-hour month "
+                f"(measured over {_duration(self.observed_seconds)} of traffic, "
+                f"{_iso_range(self.first_ms, self.last_ms)})"
+            )
+        return (
+            f"at the average rate of {shown} requests/s over the {_window_name(self.seconds)} "
+            "window, for a 730-hour month"
+        )
+
     def to_dict(self, factor: float) -> dict[str, Any]:
         return {
             "basis": self.kind,
+            "lead": self.lead(),
             "label": self.label(factor),
             "span_seconds": round(self.seconds, 3),
             "observed_seconds": round(self.observed_seconds, 3),
@@ -361,6 +455,7 @@ class Projection:
     basis: Basis
     factor: float
     notes: list[str]
+    users: list[RouteUsage] = field(default_factory=list)
 
     @property
     def window_seconds(self) -> float:
@@ -376,6 +471,19 @@ class Projection:
             "requests_seen": s.requests,
             "invocations_seen": s.invocations,
             "cold_starts_seen": s.cold_starts,
+            "init_billing": {
+                "included_in_billed_duration": s.init_included,
+                "added_once_old_format": s.init_added,
+                "free_before_2025_08_01": s.init_free,
+                "init_ms_charged": round(s.init_ms, 3),
+            },
+            "xray": {"report_lines_with_xray": s.xray_lines, "sampled": s.xray_sampled},
+            "api_gateway_access_logs": {
+                "lines": s.apigw_lines,
+                "bytes": s.apigw_bytes,
+                "answered_without_lambda": s.apigw_rejected,
+            },
+            "users_seen": len(s.users),
             "rate_limited_share": round(s.rate_limited / s.requests, 4) if s.requests else 0.0,
             "bytes_ingested": s.bytes_ingested,
             "timeouts": s.timeouts,
@@ -406,14 +514,18 @@ def project_month(
     requests = stats.requests or stats.invocations
     invocations = stats.invocations or stats.requests
     if stats.invocations:
-        duration = stats.billed_ms / stats.invocations
+        # billed_ms is what was charged, INIT counted once: split it into the run and the
+        # INIT part so that the model's two Lambda lines add up to exactly that.
+        duration = (stats.billed_ms - stats.init_ms) / stats.invocations
         memory = stats.memory_mb or base.memory_mb
-        cold_rate = stats.cold_starts / stats.invocations
-        init_ms = stats.init_ms / stats.cold_starts if stats.cold_starts else base.init_ms
+        charged_colds = stats.init_included + stats.init_added
+        cold_rate = charged_colds / stats.invocations
+        init_ms = stats.init_ms / charged_colds if charged_colds else 0.0
         per_request_billed = {
             route: r.billed_ms / r.requests if r.requests and r.billed_ms else duration
             for route, r in stats.routes.items()
         }
+        notes.extend(_init_notes(stats))
     else:
         # No REPORT lines (e.g. the local account runs the app under uvicorn): approximate.
         duration = (
@@ -431,6 +543,12 @@ def project_month(
     if not stats.requests:
         notes.append("no access lines: requests taken from REPORT lines, sizes by assumption")
     ddb_reads, ddb_writes = _dynamodb_per_request(stats, base, notes)
+    xray_traces, xray_how = _xray_traces(stats, factor, notes)
+    access_bytes, rejected = _access_logs(stats, factor, requests, base, notes)
+    hours = chosen.seconds / 3600
+    hours_share = (
+        min(1.0, stats.hours_with_traffic / hours) if stats._per_second and hours else None
+    )
     usage = with_overrides(
         base,
         requests=requests * factor,
@@ -445,6 +563,11 @@ def project_month(
         response_bytes=stats.response_bytes / stats.requests if stats.requests else None,
         ddb_reads=ddb_reads,
         ddb_writes=ddb_writes,
+        xray_traces=xray_traces,
+        xray_how=xray_how,
+        access_log_bytes=access_bytes,
+        apigw_rejected=rejected,
+        metric_hours_share=hours_share,
     )
     gb = float(memory) / 1024
     routes = [
@@ -456,11 +579,81 @@ def project_month(
         )
         for route, r in stats.routes.items()
     ]
+    per_invocation = duration + cold_rate * init_ms
+    users = [
+        RouteUsage(
+            user,
+            r.requests * factor,
+            (r.billed_ms if r.billed_ms else r.requests * per_invocation) * factor / 1000 * gb,
+            r.response_bytes * factor,
+        )
+        for user, r in stats.users.items()
+    ]
     if stats.rate_limited:
         notes.append(
             f"{stats.rate_limited / stats.requests:.1%} of requests were rate limited (still billed by API Gateway, Lambda and DynamoDB)"
         )
-    return Projection(usage, routes, stats, chosen, factor, notes)
+    return Projection(usage, routes, stats, chosen, factor, notes, users)
+
+
+def _xray_traces(
+    stats: LogStats, factor: float, notes: list[str]
+) -> tuple[float | None, str | None]:
+    """Traces recorded a month: the XRAY lines' `Sampled: true`, else the default rule applied
+    to the requests seen in each second."""
+    if stats.xray_lines:
+        notes.append(
+            f"X-Ray: {stats.xray_sampled:,} of {stats.xray_lines:,} invocations sampled "
+            "(XRAY lines, Sampled: true)"
+        )
+        return stats.xray_sampled * factor, "measured from the XRAY lines (Sampled: true)"
+    if not stats.requests or not stats._per_second:
+        return None, None  # no timestamps: the estimate applies the rule to evenly spread requests
+    traced = stats.traced_by_rule()
+    notes.append(
+        f"X-Ray: no XRAY lines; the default rule ({DEFAULT_RULE.label()}) applied to the requests "
+        f"seen in each second: {traced:,.1f} of {stats.requests:,} traced"
+    )
+    return traced * factor, "default rule applied second by second to the requests seen"
+
+
+def _access_logs(
+    stats: LogStats, factor: float, requests: int, base: Usage, notes: list[str]
+) -> tuple[float | None, float | None]:
+    """API Gateway access-log bytes per Lambda request, and the requests it answered alone."""
+    if not stats.apigw_lines:
+        notes.append(
+            f"no API Gateway access logs read: {base.access_log_bytes:g} bytes a request assumed, "
+            "requests rejected before Lambda not counted"
+        )
+        return None, None
+    rejected = stats.apigw_rejected
+    notes.append(
+        f"API Gateway access logs: {stats.apigw_lines:,} lines, {rejected:,} requests answered "
+        "without Lambda (throttled or unrouted: billed by API Gateway only)"
+    )
+    reached = max(requests, stats.apigw_lines - rejected, 1)
+    return stats.apigw_bytes / (reached + rejected), rejected * factor
+
+
+def _init_notes(stats: LogStats) -> list[str]:
+    notes = []
+    if stats.init_included:
+        notes.append(
+            f"{stats.init_included:,} cold starts: Billed Duration already includes INIT "
+            "(today's REPORT format); INIT counted once"
+        )
+    if stats.init_added:
+        notes.append(
+            f"{stats.init_added:,} cold starts in the pre-2025-08 REPORT format dated after "
+            "2025-08-01: INIT added once to Billed Duration (billed since then)"
+        )
+    if stats.init_free:
+        notes.append(
+            f"{stats.init_free:,} cold starts logged before 2025-08-01: INIT not charged "
+            "(free then for ZIP functions on managed runtimes; billed today)"
+        )
+    return notes
 
 
 def _dynamodb_per_request(
@@ -506,95 +699,35 @@ def _dynamodb_per_request(
 
 
 def iter_file_events(path: Path) -> Iterator[tuple[int | None, str]]:
-    """JSON lines of CloudWatch events, or one JSON document with an `events` array."""
-    if not path.is_file():
-        raise NotFoundError(
-            f"no such file {path}",
-            "cannot read events",
-            "pass --file PATH to an export of log events",
-        )
-    with path.open("rb") as handle:
-        first = handle.read(4096).lstrip()
-        handle.seek(0)
-        if first.startswith(b"{") and _is_document(path):
-            document = orjson.loads(path.read_bytes())
-            yield from _events_of(document.get("events", []), path)
-            return
-        for number, raw in enumerate(handle, 1):
-            raw = raw.strip()
-            if not raw:
-                continue
-            try:
-                event = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                raise ConfigError(
-                    f"{path}:{number} is not JSON",
-                    "expected one CloudWatch event per line",
-                    "export with `aws logs filter-log-events` or use the `events` document shape",
-                ) from None
-            if not isinstance(event, dict) or "message" not in event:
-                raise ConfigError(
-                    f"{path}:{number} is not a log event",
-                    'expected {"timestamp": ms, "message": "..."}',
-                    "export with `aws logs filter-log-events`",
-                )
-            yield event.get("timestamp"), event["message"]
+    """(timestamp, message) of every event in an export (any format opskit.logs.events reads)."""
+    from opskit.logs.events import read_events
 
-
-def _is_document(path: Path) -> bool:
-    """A whole-file JSON object with `events` (not JSON lines)."""
-    with path.open("rb") as handle:
-        first_line = handle.readline()
-    try:
-        value = orjson.loads(first_line)
-    except orjson.JSONDecodeError:
-        return True  # a multi-line document
-    return isinstance(value, dict) and "events" in value
-
-
-def _events_of(events: Any, path: Path) -> Iterator[tuple[int | None, str]]:
-    if not isinstance(events, list):
-        raise ConfigError(
-            f"{path}: `events` is not a list",
-            'expected {"events": [{"timestamp": ms, "message": ...}]}',
-            "fix the export",
-        )
-    for event in events:
-        if isinstance(event, dict) and "message" in event:
-            yield event.get("timestamp"), event["message"]
+    for event in read_events(path):
+        message = event["message"]
+        yield event.get("timestamp"), message if isinstance(message, str) else str(message)
 
 
 def iter_cloudwatch_events(
     logs: Any, group: str, start: datetime, end: datetime, page_size: int | None = None
 ) -> Iterator[tuple[int | None, str]]:
-    """filter_log_events over [start, end), every page followed."""
-    from opskit.aws import aws_error, error_code  # botocore: only when reading CloudWatch
+    """filter_log_events over [start, end), every page followed (opskit.logs.cloudwatch)."""
+    from opskit.logs.cloudwatch import filter_events
 
-    kwargs: dict[str, Any] = {
-        "logGroupName": group,
-        "startTime": int(start.timestamp() * 1000),
-        "endTime": int(end.timestamp() * 1000) - 1,
-    }
-    if page_size:
-        kwargs["limit"] = page_size
-    while True:
-        try:
-            page = logs.filter_log_events(**kwargs)
-        except Exception as exc:  # botocore errors -> one line
-            if error_code(exc) == "ResourceNotFoundException":
-                raise NotFoundError(
-                    f"log group {group} not found",
-                    "nothing deployed, or no traffic yet",
-                    "deploy with `opskit deploy`, or pass --file with exported events",
-                ) from None
-            raise aws_error(f"reading {group}", exc, "grant logs:FilterLogEvents") from None
-        for event in page.get("events", []):
-            yield event.get("timestamp"), event.get("message", "")
-        token = page.get("nextToken")
-        if not token or token == kwargs.get("nextToken"):
-            return
-        kwargs["nextToken"] = token
+    start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000) - 1
+    for event in filter_events(logs, group, start_ms, end_ms, page_size=page_size):
+        yield event.get("timestamp"), event.get("message", "")
 
 
 def window_of(since: timedelta) -> float:
     return since.total_seconds()
+
+
+def optional_events(
+    logs: Any, group: str, start: datetime, end: datetime
+) -> Iterator[tuple[int | None, str]]:
+    """Like iter_cloudwatch_events, but a missing group yields nothing (access logs are read
+    when they exist; the estimate says when they were not)."""
+    try:
+        yield from iter_cloudwatch_events(logs, group, start, end)
+    except NotFoundError:
+        return

@@ -10,9 +10,9 @@ import calendar
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, UsageError
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -72,7 +72,7 @@ def add_months(day: date, months: int) -> date:
 
 
 def month_period(text: str) -> Period:
-    match = MONTH_RE.match(text.strip())
+    match = MONTH_RE.match((text or "").strip())
     if not match or not 1 <= int(match.group(2)) <= 12:
         raise ConfigError(f"bad month '{text}'", "expected YYYY-MM", "e.g. --month 2026-02")
     start = date(int(match.group(1)), int(match.group(2)), 1)
@@ -84,10 +84,15 @@ def current_month(today: date) -> Period:
     return Period(start, add_months(start, 1))
 
 
+MAX_DAYS = 1160  # 38 months, Cost Explorer's longest history
+
+
 def last_days(n: int, today: date, include_today: bool = False) -> Period:
     """The last n whole days before today ([today-n, today)), or ending with today."""
-    if n < 1:
-        raise ConfigError(f"bad --days {n}", "must be at least 1", "e.g. --days 14")
+    if not 1 <= n <= MAX_DAYS:
+        raise ConfigError(
+            f"bad --days {n}", f"must be 1 to {MAX_DAYS} (38 months)", "e.g. --days 14"
+        )
     end = today + timedelta(days=1) if include_today else today
     return Period(end - timedelta(days=n), end)
 
@@ -137,3 +142,90 @@ def parse_duration(text: str) -> timedelta:
     if value <= 0:
         raise ConfigError(f"bad duration '{text}'", "must be positive", "e.g. --since 7d")
     return timedelta(seconds=value)
+
+
+# --- choosing and checking a report's period (before any paid request) ----------------------
+
+CE_HISTORY_MONTHS = 38  # Cost Explorer's longest history (multi-year data enabled); 14 without
+CE_DEFAULT_HISTORY_MONTHS = 14
+
+
+def choose_period(
+    today: date,
+    month: str | None = None,
+    days: int | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> Period:
+    """The period `--month`, `--days` or `--since/--until` pick (default: this month)."""
+    given = [
+        name
+        for name, value in (("--month", month), ("--days", days), ("--since", since))
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise UsageError(
+            f"{' and '.join(given)} together",
+            "they pick the period in different ways",
+            "use one of --month, --days, --since/--until",
+        )
+    if until is not None and since is None:
+        raise UsageError(
+            "--until without --since", "the period needs a start", "add --since YYYY-MM-DD"
+        )
+    if month is not None:
+        return month_period(month)
+    if days is not None:
+        return last_days(days, today)
+    if since is not None:
+        return since_until(since, until, today)
+    return current_month(today)
+
+
+def validate_for_cost_explorer(period: Period, today: date) -> None:
+    """Refuse periods Cost Explorer would reject or answer with nothing ($0.01 each)."""
+    if period.start > today:
+        raise ConfigError(
+            f"period {period.label()} is in the future",
+            f"today is {today.isoformat()}",
+            "pick a period that has started",
+        )
+    oldest = add_months(today.replace(day=1), -(CE_HISTORY_MONTHS - 1))
+    if period.start < oldest:
+        raise ConfigError(
+            f"period {period.label()} starts before {oldest.isoformat()}",
+            f"Cost Explorer keeps at most {CE_HISTORY_MONTHS} months (multi-year data enabled; "
+            f"{CE_DEFAULT_HISTORY_MONTHS} otherwise)",
+            "pick a later --since, --month or fewer --days",
+        )
+
+
+def comparison_period(period: Period, today: date) -> tuple[Period, Period | None]:
+    """What `period` is compared with, like for like, and the whole previous month when only
+    part of it is used. A month to date is compared with the same days of the previous month
+    (on the 1st: one day with one day), never with the whole previous month."""
+    previous = previous_period(period)
+    if not period.contains(today):
+        return previous, None
+    elapsed = (min(period.end, today + timedelta(days=1)) - period.start).days
+    if period.is_whole_month():
+        end = min(previous.end, previous.start + timedelta(days=elapsed))
+        return Period(previous.start, end), previous
+    return Period(period.start - timedelta(days=elapsed), period.start), previous
+
+
+def local_window(period: Period, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) instants of `period` for reading the local account's logs, cut at `now`;
+    `--days N` ends today, so today's local traffic counts too."""
+    start = datetime.combine(period.start, datetime.min.time(), tzinfo=now.tzinfo)
+    end = datetime.combine(period.end, datetime.min.time(), tzinfo=now.tzinfo)
+    if period.end == now.date():
+        end += timedelta(days=1)
+    end = min(now, end)
+    if end <= start:
+        raise ConfigError(
+            f"period {period.label()} has not started",
+            f"it is {now.isoformat(timespec='seconds')}",
+            "pick a past period",
+        )
+    return start, end

@@ -9,7 +9,12 @@ from typing import Any
 
 from opskit.config import Environment
 from opskit.cost.explorer import CostExplorer
-from opskit.cost.periods import Period, month_remainder, previous_period
+from opskit.cost.periods import (
+    Period,
+    comparison_period,
+    month_remainder,
+    validate_for_cost_explorer,
+)
 from opskit.errors import AwsError, ConfigError
 
 METRICS = {
@@ -26,44 +31,124 @@ DIMENSIONS = {"service": "SERVICE", "usage-type": "USAGE_TYPE", "region": "REGIO
 SCOPE_TAGS = ("Project", "Environment")
 
 
+# Cost Explorer RECORD_TYPE values shown apart from usage (everything else is usage: Usage,
+# DiscountedUsage, SavingsPlanCoveredUsage, Fee, Support, ...).
+RECORD_KINDS = {"Credit": "credits", "Refund": "refunds", "Tax": "tax"}
+KINDS = ("usage", "credits", "refunds", "tax")
+EXCLUDED_BY_FLAG = ("credits", "refunds")
+
+
 @dataclass(frozen=True)
 class ReportRequest:
     period: Period
     metric: str = "unblended"
     group_by: tuple[str, ...] = ("service",)
     all_account: bool = False
+    exclude_credits: bool = False
 
 
 @dataclass
 class CostReport:
     period: Period
-    previous: Period
+    asked: Period  # the part of the period that has started (month to date)
+    previous: Period  # like for like: the same days of the previous period
     metric: str
     group_by: tuple[str, ...]
-    rows: list[dict[str, Any]]
+    rows: list[dict[str, Any]]  # usage by group, compared like for like
+    kinds: dict[str, float]  # usage, credits, refunds, tax: this period
+    previous_kinds: dict[str, float]
     daily: list[tuple[date, float]]
-    total: float
-    previous_total: float
     estimated: bool
-    forecast: dict[str, float] | None
+    forecast: dict[str, float | None] | None
     scope: dict[str, str] | None
+    exclude_credits: bool = False
+    previous_full: Period | None = None  # the whole previous month, when `previous` is part of it
+    untaggable: dict[str, Any] | None = None  # model estimate of what the tags cannot see
     notes: list[str] = field(default_factory=list)
+
+    def _net(self, kinds: dict[str, float]) -> float:
+        return sum(
+            v for k, v in kinds.items() if not (self.exclude_credits and k in EXCLUDED_BY_FLAG)
+        )
+
+    @property
+    def total(self) -> float:
+        return self._net(self.kinds)
+
+    @property
+    def previous_total(self) -> float:
+        return self._net(self.previous_kinds)
+
+    @property
+    def like_for_like(self) -> bool:
+        return self.previous_full is not None
+
+    def comparison_label(self) -> str:
+        if self.like_for_like:
+            return f"{self.previous.label()} (the same {self.previous.days} days)"
+        return self.previous.label()
+
+    def table_rows(self) -> list[dict[str, Any]]:
+        """Every row every format shows: usage by group, then credits, refunds, tax, totals."""
+        rows = [dict(r, kind="usage") for r in self.rows]
+        for kind in KINDS[1:]:
+            now, then = self.kinds.get(kind, 0.0), self.previous_kinds.get(kind, 0.0)
+            if now or then:
+                excluded = self.exclude_credits and kind in EXCLUDED_BY_FLAG
+                rows.append(
+                    _row(f"({kind}{', excluded' if excluded else ''})", now, then) | {"kind": kind}
+                )
+        rows.append(_row("TOTAL", self.total, self.previous_total) | {"kind": "total"})
+        if self.untaggable:
+            amount = self.untaggable["cost_usd"]
+            rows.append(
+                {
+                    "group": "(untaggable, estimated)",
+                    "cost_usd": round(amount, 4),
+                    "previous_usd": None,
+                    "delta_usd": None,
+                    "delta_pct": None,
+                    "kind": "estimate",
+                }
+            )
+        return rows
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "period": self.period.as_ce(),
+            "asked_period": self.asked.as_ce(),
             "previous_period": self.previous.as_ce(),
+            "comparison": "like-for-like (same days of the previous period)"
+            if self.like_for_like
+            else "previous period",
+            "previous_full_period": None
+            if self.previous_full is None
+            else self.previous_full.as_ce(),
             "metric": METRICS[self.metric],
             "group_by": list(self.group_by),
             "scope": self.scope or "all-account",
             "estimated": self.estimated,
-            "rows": self.rows,
+            "exclude_credits": self.exclude_credits,
+            "rows": self.table_rows(),
+            "record_types": {k: round(self.kinds.get(k, 0.0), 6) for k in KINDS},
+            "previous_record_types": {k: round(self.previous_kinds.get(k, 0.0), 6) for k in KINDS},
             "daily": [{"date": d.isoformat(), "cost_usd": round(v, 6)} for d, v in self.daily],
             "total_usd": round(self.total, 6),
             "previous_total_usd": round(self.previous_total, 6),
+            "untaggable_estimate": self.untaggable,
             "forecast": self.forecast,
             "notes": self.notes,
         }
+
+
+def _row(label: str, now: float, then: float) -> dict[str, Any]:
+    return {
+        "group": label,
+        "cost_usd": round(now, 4),
+        "previous_usd": round(then, 4),
+        "delta_usd": round(now - then, 4),
+        "delta_pct": round((now - then) / then * 100, 1) if then else None,
+    }
 
 
 def parse_group_by(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -125,40 +210,98 @@ def _label(keys: list[str]) -> str:
     return " / ".join(parts)
 
 
-def _sum_groups(
-    response: dict[str, Any], metric_name: str
-) -> tuple[dict[str, float], dict[date, float], bool]:
-    by_group: dict[str, float] = {}
-    daily: dict[date, float] = {}
-    estimated = False
+def _record_kind(record_type: str) -> str:
+    return RECORD_KINDS.get(record_type, "usage")
+
+
+@dataclass
+class _Sums:
+    by_group: dict[str, float] = field(default_factory=dict)  # usage only
+    kinds: dict[str, float] = field(default_factory=dict)
+    daily: dict[date, float] = field(default_factory=dict)  # usage only
+    estimated: bool = False
+
+
+def _sum_groups(response: dict[str, Any], metric_name: str, groups: int, split: bool) -> _Sums:
+    """Usage by group, and every record type's total. With `split` the last group key is the
+    RECORD_TYPE (a response without it, e.g. the emulator's, counts as usage)."""
+    sums = _Sums()
     for result in response.get("ResultsByTime", []):
         day = date.fromisoformat(result["TimePeriod"]["Start"][:10])  # a day is keyed by its start
-        estimated = estimated or bool(result.get("Estimated"))
-        groups = result.get("Groups") or []
-        if groups:
-            for group in groups:
-                amount = float(group.get("Metrics", {}).get(metric_name, {}).get("Amount", 0) or 0)
-                label = _label(group.get("Keys", []))
-                by_group[label] = by_group.get(label, 0.0) + amount
-                daily[day] = daily.get(day, 0.0) + amount
-        else:
+        sums.estimated = sums.estimated or bool(result.get("Estimated"))
+        entries = result.get("Groups") or []
+        if not entries:
             amount = float(result.get("Total", {}).get(metric_name, {}).get("Amount", 0) or 0)
-            if amount:
-                by_group["(total)"] = by_group.get("(total)", 0.0) + amount
-            daily[day] = daily.get(day, 0.0) + amount
-    return by_group, daily, estimated
+            entries = [{"Keys": ["(total)"], "_amount": amount}] if amount else []
+            sums.daily.setdefault(day, 0.0)
+        for group in entries:
+            amount = group.get("_amount")
+            if amount is None:
+                amount = float(group.get("Metrics", {}).get(metric_name, {}).get("Amount", 0) or 0)
+            keys = list(group.get("Keys", []))
+            kind = "usage"
+            if split and len(keys) > groups:
+                kind = _record_kind(keys.pop())
+            sums.kinds[kind] = sums.kinds.get(kind, 0.0) + amount
+            if kind != "usage":
+                continue
+            label = _label(keys)
+            sums.by_group[label] = sums.by_group.get(label, 0.0) + amount
+            sums.daily[day] = sums.daily.get(day, 0.0) + amount
+    return sums
 
 
-def build_report(
-    explorer: CostExplorer, env: Environment, request: ReportRequest, today: date
-) -> CostReport:
+def _kinds_only(response: dict[str, Any], metric_name: str, period: Period) -> dict[str, float]:
+    """Record-type totals of the days of `period` (a RECORD_TYPE-grouped daily response)."""
+    kinds: dict[str, float] = {}
+    for result in response.get("ResultsByTime", []):
+        if not period.contains(date.fromisoformat(result["TimePeriod"]["Start"][:10])):
+            continue
+        for group in result.get("Groups") or []:
+            keys = group.get("Keys") or ["Usage"]
+            amount = float(group.get("Metrics", {}).get(metric_name, {}).get("Amount", 0) or 0)
+            kind = _record_kind(keys[-1])
+            kinds[kind] = kinds.get(kind, 0.0) + amount
+    return kinds
+
+
+NOT_USAGE = {"Not": {"Dimensions": {"Key": "RECORD_TYPE", "Values": sorted(RECORD_KINDS)}}}
+NOT_CREDITS = {"Not": {"Dimensions": {"Key": "RECORD_TYPE", "Values": ["Credit", "Refund"]}}}
+
+
+def _and(*filters: dict[str, Any] | None) -> dict[str, Any] | None:
+    terms: list[dict[str, Any]] = []
+    for item in filters:
+        if item is None:
+            continue
+        terms.extend(item.get("And", [item]))
+    if not terms:
+        return None
+    return terms[0] if len(terms) == 1 else {"And": terms}
+
+
+def validate_request(request: ReportRequest, today: date) -> tuple[str, ...]:
+    """Every check that needs no AWS call, so a bad request costs nothing."""
     if request.metric not in METRICS:
         raise ConfigError(
             f"bad --metric '{request.metric}'",
             f"expected one of {', '.join(METRICS)}",
             "e.g. --metric amortized",
         )
-    groups = parse_group_by(request.group_by)
+    validate_for_cost_explorer(request.period, today)
+    return parse_group_by(request.group_by)
+
+
+def build_report(
+    explorer: CostExplorer,
+    env: Environment,
+    request: ReportRequest,
+    today: date,
+    untaggable: dict[str, Any] | None = None,
+) -> CostReport:
+    """The report in the fewest paid requests: one GetCostAndUsage per period (usage and
+    record types together; two with two --group-by), the tag check, and the forecast."""
+    groups = validate_request(request, today)
     tag_keys = [g[4:] for g in groups if g.startswith("tag:")]
     scope = None if request.all_account else env.tags
     if not request.all_account:
@@ -168,61 +311,104 @@ def build_report(
     metric_name = METRICS[request.metric]
     period = request.period
     notes: list[str] = []
-    if period.start > today:
-        raise ConfigError(
-            f"period {period.label()} is in the future",
-            f"today is {today.isoformat()}",
-            "pick a period that has started",
-        )
-    # Ask only for days that exist: Cost Explorer rejects an End far beyond today.
-    asked = period.clip(today + timedelta(days=1))
-    previous = previous_period(period)
+    asked = period.clip(today + timedelta(days=1))  # only days that exist
+    previous, previous_full = comparison_period(period, today)
+    split = len(groups) < 2  # RECORD_TYPE fits in as the second GroupBy
+    base_filter = scope_filter(env) if scope is not None else None
 
-    def query(p: Period) -> dict[str, Any]:
+    def query(p: Period) -> _Sums:
         body: dict[str, Any] = {
             "TimePeriod": p.as_ce(),
             "Granularity": "DAILY",
             "Metrics": [metric_name],
-            "GroupBy": [group_definition(g) for g in groups],
+            "GroupBy": [group_definition(g) for g in groups]
+            + ([{"Type": "DIMENSION", "Key": "RECORD_TYPE"}] if split else []),
         }
-        if scope is not None:
-            body["Filter"] = scope_filter(env)
-        return explorer.cost_and_usage(body, p.end)
+        wanted = base_filter if split else _and(base_filter, NOT_USAGE)
+        if wanted is not None:
+            body["Filter"] = wanted
+        return _sum_groups(explorer.cost_and_usage(body, p.end), metric_name, len(groups), split)
 
-    current, daily, estimated = _sum_groups(query(asked), metric_name)
-    before, _, _ = _sum_groups(query(previous), metric_name)
+    current = query(asked)
+    before = query(previous)
+    if split:
+        kinds, previous_kinds = current.kinds, before.kinds
+    else:
+        # Two --group-by leave no room for RECORD_TYPE: one more request, by day over both
+        # periods, gives credits, refunds and tax (the usage rows exclude them).
+        span = Period(min(asked.start, previous.start), max(asked.end, previous.end))
+        by_kind: dict[str, Any] = {
+            "TimePeriod": span.as_ce(),
+            "Granularity": "DAILY",
+            "Metrics": [metric_name],
+            "GroupBy": [{"Type": "DIMENSION", "Key": "RECORD_TYPE"}],
+        }
+        if base_filter is not None:
+            by_kind["Filter"] = base_filter
+        response = explorer.cost_and_usage(by_kind, span.end)
+        kinds = _kinds_only(response, metric_name, asked)
+        previous_kinds = _kinds_only(response, metric_name, previous)
     open_period = period.contains(today)
-    estimated = estimated or open_period
-    rows = []
-    for label in sorted(set(current) | set(before), key=lambda k: -current.get(k, 0.0)):
-        now, then = current.get(label, 0.0), before.get(label, 0.0)
-        rows.append(
-            {
-                "group": label,
-                "cost_usd": round(now, 4),
-                "previous_usd": round(then, 4),
-                "delta_usd": round(now - then, 4),
-                "delta_pct": round((now - then) / then * 100, 1) if then else None,
-            }
+    estimated = current.estimated or open_period
+    rows = [
+        _row(label, current.by_group.get(label, 0.0), before.by_group.get(label, 0.0))
+        for label in sorted(
+            set(current.by_group) | set(before.by_group),
+            key=lambda k: -current.by_group.get(k, 0.0),
         )
+    ]
+    for kind in ("credits", "refunds"):
+        if kinds.get(kind) or previous_kinds.get(kind):
+            notes.append(
+                f"{kind}: {kinds.get(kind, 0.0):+,.2f} USD this period, "
+                f"{previous_kinds.get(kind, 0.0):+,.2f} before; shown apart from usage"
+                + (
+                    ""
+                    if request.exclude_credits
+                    else " (in the total; --exclude-credits to leave out)"
+                )
+            )
     forecast = None
     if open_period and period.is_whole_month():
-        forecast = _forecast(explorer, env, request, scope, today, sum(current.values()), notes)
-    days = [(day, daily.get(day, 0.0)) for day in asked.iter_days()]
-    return CostReport(
+        forecast = _forecast(
+            explorer,
+            env,
+            request,
+            scope,
+            today,
+            sum(
+                v
+                for k, v in kinds.items()
+                if not (request.exclude_credits and k in EXCLUDED_BY_FLAG)
+            ),
+            notes,
+        )
+    report = CostReport(
         period=period,
+        asked=asked,
         previous=previous,
         metric=request.metric,
         group_by=groups,
         rows=rows,
-        daily=days,
-        total=sum(current.values()),
-        previous_total=sum(before.values()),
+        kinds=kinds,
+        previous_kinds=previous_kinds,
+        daily=[(day, current.daily.get(day, 0.0)) for day in asked.iter_days()],
         estimated=estimated,
         forecast=forecast,
         scope=scope,
+        exclude_credits=request.exclude_credits,
+        previous_full=previous_full,
+        untaggable=untaggable if scope is not None else None,
         notes=notes,
     )
+    if report.like_for_like:
+        notes.append(
+            f"compared like for like: {asked.label()} with the same {previous.days} days of "
+            f"{previous_full.label() if previous_full else previous.label()} (today counts as a whole day)"
+        )
+    if report.untaggable:
+        notes.append(report.untaggable["label"])
+    return report
 
 
 def _forecast(
@@ -233,7 +419,7 @@ def _forecast(
     today: date,
     month_to_date: float,
     notes: list[str],
-) -> dict[str, float] | None:
+) -> dict[str, float | None] | None:
     window = month_remainder(today)
     body: dict[str, Any] = {
         "TimePeriod": window.as_ce(),
@@ -243,13 +429,13 @@ def _forecast(
     }
     if scope is not None:
         body["Filter"] = scope_filter(env)
+    if request.exclude_credits:
+        body["Filter"] = _and(body.get("Filter"), NOT_CREDITS)
     try:
         response = explorer.forecast(body)
-    except AwsError as exc:
-        if "no data" in exc.what:
-            notes.append("no forecast: Cost Explorer needs more history for this scope")
-            return None
-        raise
+    except (AwsError, ConfigError) as exc:  # the rest of the report stands without it
+        notes.append(f"no forecast: {exc.format_line()}")
+        return None
     remaining = float(response.get("Total", {}).get("Amount", 0) or 0)
     lower = sum(
         float(r.get("PredictionIntervalLowerBound", 0) or 0)

@@ -16,24 +16,24 @@ def watch(
     sleep: Callable[[float], None],
     iterations: int | None = None,
 ) -> int:
-    """Render `build()` until Ctrl-C (or `iterations` renders). Returns how many renders happened."""
-    count = 0
-    try:
-        if terminal.console.is_terminal:
-            from rich.live import Live
+    """Render `build()` until Ctrl-C (or `iterations` renders). Returns how many renders happened.
 
-            with Live(build(), console=terminal.console, auto_refresh=False, screen=False) as live:
-                count = 1
-                while iterations is None or count < iterations:
-                    sleep(interval)
-                    live.update(build(), refresh=True)
-                    count += 1
-        else:
+    Ctrl-C propagates: the CLI exits 130, as for every interrupted command.
+    """
+    count = 0
+    if terminal.console.is_terminal:
+        from rich.live import Live
+
+        with Live(build(), console=terminal.console, auto_refresh=False, screen=False) as live:
+            count = 1
             while iterations is None or count < iterations:
-                if count:
-                    sleep(interval)
-                terminal.print(build())
+                sleep(interval)
+                live.update(build(), refresh=True)
                 count += 1
-    except KeyboardInterrupt:
-        pass
+    else:
+        while iterations is None or count < iterations:
+            if count:
+                sleep(interval)
+            terminal.print(build())
+            count += 1
     return count

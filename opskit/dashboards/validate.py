@@ -123,6 +123,7 @@ def _check_geometry(
             problems.append(f"{where}: {name} {value!r} must be a non-negative integer")
     if problems:
         return problems
+    assert isinstance(x, int) and isinstance(y, int)  # checked above
     if x > GRID_COLUMNS - 1 or x + width > GRID_COLUMNS:
         problems.append(f"{where}: x {x} + width {width} overflows the {GRID_COLUMNS}-column grid")
     boxes.append((x, y, width, height, where))

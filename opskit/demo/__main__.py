@@ -461,29 +461,13 @@ class Demo:
 
 def count_access_lines(logs: Any, group: str) -> int:
     """How many gateway access lines (`"message": "request"`) the log group holds."""
-    total = 0
-    streams_kwargs: dict[str, Any] = {"logGroupName": group}
-    while True:
-        try:
-            page = logs.describe_log_streams(**streams_kwargs)
-        except logs.exceptions.ResourceNotFoundException:
-            return 0
-        for stream in page.get("logStreams", []):
-            events_kwargs: dict[str, Any] = {
-                "logGroupName": group,
-                "logStreamName": stream["logStreamName"],
-                "startFromHead": True,
-            }
-            while True:
-                events = logs.get_log_events(**events_kwargs)
-                total += sum(1 for e in events["events"] if _is_access_line(e["message"]))
-                token = events.get("nextForwardToken")
-                if not events["events"] or token == events_kwargs.get("nextToken"):
-                    break
-                events_kwargs["nextToken"] = token
-        if not page.get("nextToken"):
-            return total
-        streams_kwargs["nextToken"] = page["nextToken"]
+    from opskit.errors import NotFoundError
+    from opskit.logs.cloudwatch import filter_events  # the one paginator
+
+    try:
+        return sum(1 for e in filter_events(logs, group) if _is_access_line(e.get("message", "")))
+    except NotFoundError:
+        return 0
 
 
 def _is_access_line(message: str) -> bool:

@@ -191,14 +191,14 @@ def users_app(behaviour: Behaviour) -> web.Application:
     async def get_user(request: web.Request) -> web.Response:
         await behaviour.pause("users", 2, 10)
         user_id = _int_or_none(request.match_info["id"])
-        if user_id not in USER_IDS:
+        if user_id is None or user_id not in USER_IDS:
             return _not_found("user")
         return web.json_response(_user(user_id))
 
     async def preferences(request: web.Request) -> web.Response:
         await behaviour.pause("users", 4, 20)
         user_id = _int_or_none(request.match_info["id"])
-        if user_id not in USER_IDS:
+        if user_id is None or user_id not in USER_IDS:
             return _not_found("user")
         return web.json_response(
             {
@@ -211,7 +211,7 @@ def users_app(behaviour: Behaviour) -> web.Application:
     async def update_user(request: web.Request) -> web.Response:
         await behaviour.pause("users", 8, 30)
         user_id = _int_or_none(request.match_info["id"])
-        if user_id not in USER_IDS:
+        if user_id is None or user_id not in USER_IDS:
             return _not_found("user")
         try:
             changes = await request.json()
@@ -256,14 +256,14 @@ def products_app(behaviour: Behaviour) -> web.Application:
     async def get_product(request: web.Request) -> web.Response:
         await behaviour.pause("products", 4, 20)
         product_id = _int_or_none(request.match_info["id"])
-        if product_id not in PRODUCT_IDS:
+        if product_id is None or product_id not in PRODUCT_IDS:
             return _not_found("product")
         return web.json_response(_product(product_id))
 
     async def inventory(request: web.Request) -> web.Response:
         await behaviour.pause("products", 15, 60)
         product_id = _int_or_none(request.match_info["id"])
-        if product_id not in PRODUCT_IDS:
+        if product_id is None or product_id not in PRODUCT_IDS:
             return _not_found("product")
         if behaviour.rng("products").random() < behaviour.inventory_failure_rate:
             return web.json_response(

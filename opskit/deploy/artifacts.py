@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -28,42 +30,118 @@ class Artifact:
     uploaded: bool  # False when the same content was already there
 
 
-def artifact_bucket_name(account: str, region: str, settings: dict[str, Any]) -> str:
-    return str(settings.get("artifact_bucket") or f"opskit-artifacts-{account}-{region}")
+@dataclass(frozen=True)
+class Bucket:
+    name: str
+    owner: str  # the account id, sent as ExpectedBucketOwner on every call
+
+
+BUCKET_PREFIX = "opskit-artifacts"
+NONCURRENT_DAYS = 30  # old versions of an overwritten object (content keys rarely are)
+
+
+def bucket_prefix(region: str) -> str:
+    return f"{BUCKET_PREFIX}-{region}-"
+
+
+def new_bucket_name(region: str) -> str:
+    """An unguessable name: a predictable one can be created first by someone else (squatting)."""
+    return bucket_prefix(region) + secrets.token_hex(8)
+
+
+def resolve_bucket(
+    s3: Callable[[], Any], account: str, env: Any, previous: dict[str, str] | None
+) -> Bucket:
+    """The artifact bucket: configured, else the one the stack uses, else ours, else a new name.
+
+    ListBuckets only returns the caller's own buckets, so finding "ours" by prefix
+    cannot be fooled by a bucket someone else created.
+    """
+    configured = env.settings.get("artifact_bucket")
+    if configured:
+        return Bucket(str(configured), account)
+    if previous and previous.get("ArtifactBucket"):
+        return Bucket(previous["ArtifactBucket"], account)
+    prefix = bucket_prefix(env.region)
+    try:
+        owned = [b["Name"] for b in s3().list_buckets().get("Buckets", [])]
+    except botocore.exceptions.ClientError as exc:
+        raise aws_error("cannot list your S3 buckets", exc, "grant s3:ListAllMyBuckets") from None
+    ours = sorted(name for name in owned if name.startswith(prefix))
+    return Bucket(ours[0] if ours else new_bucket_name(env.region), account)
 
 
 def artifact_key(sha256: str) -> str:
     return f"{ARTIFACT_PREFIX}/{sha256}.zip"
 
 
-def ensure_bucket(s3: Any, bucket: str, region: str) -> bool:
-    """Create the artifact bucket (encrypted, versioned, no public access) if missing."""
+def tls_only_policy(bucket: str) -> dict[str, Any]:
+    """Deny every request that does not use TLS (aws:SecureTransport), per the S3 guide."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            }
+        ],
+    }
+
+
+LIFECYCLE = {
+    "Rules": [
+        {
+            "ID": "opskit-expire-noncurrent-versions",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": NONCURRENT_DAYS},
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        }
+    ]
+}
+
+
+def ensure_bucket(s3: Any, bucket: Bucket, region: str, *, tls_only: bool = True) -> bool:
+    """Create the artifact bucket (encrypted, versioned, private, TLS only) if missing.
+
+    Every call but CreateBucket (which has no such parameter) sends ExpectedBucketOwner,
+    so a bucket of the same name in another account is refused, never written to.
+    `tls_only=False` is for the local emulator, which speaks plain HTTP (moto enforces
+    the policy, so it would lock opskit out).
+    """
+    owner = {"ExpectedBucketOwner": bucket.owner}
+    name = bucket.name
     try:
-        s3.head_bucket(Bucket=bucket)
+        s3.head_bucket(Bucket=name, **owner)
         return False
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
             raise aws_error(
-                f"cannot use artifact bucket {bucket}",
+                f"cannot use artifact bucket {name}",
                 exc,
                 "it may belong to another account: set artifact_bucket in opskit.toml",
             ) from None
     try:
-        kwargs: dict[str, Any] = {"Bucket": bucket}
+        kwargs: dict[str, Any] = {"Bucket": name}
         if region != "us-east-1":
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         s3.create_bucket(**kwargs)
         s3.put_public_access_block(
-            Bucket=bucket,
+            Bucket=name,
             PublicAccessBlockConfiguration={
                 "BlockPublicAcls": True,
                 "IgnorePublicAcls": True,
                 "BlockPublicPolicy": True,
                 "RestrictPublicBuckets": True,
             },
+            **owner,
         )
         s3.put_bucket_encryption(
-            Bucket=bucket,
+            Bucket=name,
             ServerSideEncryptionConfiguration={
                 "Rules": [
                     {
@@ -72,52 +150,87 @@ def ensure_bucket(s3: Any, bucket: str, region: str) -> bool:
                     }
                 ]
             },
+            **owner,
         )
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration={"Status": "Enabled"}, **owner
+        )
+        if tls_only:
+            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(tls_only_policy(name)), **owner)
+        s3.put_bucket_lifecycle_configuration(
+            Bucket=name, LifecycleConfiguration=LIFECYCLE, **owner
+        )
     except botocore.exceptions.ClientError as exc:
-        raise aws_error(f"cannot create artifact bucket {bucket}", exc) from None
+        raise aws_error(f"cannot create artifact bucket {name}", exc) from None
     return True
 
 
-def object_exists(s3: Any, bucket: str, key: str) -> bool:
+def object_exists(s3: Any, bucket: Bucket, key: str) -> bool:
     try:
-        s3.head_object(Bucket=bucket, Key=key)
+        s3.head_object(Bucket=bucket.name, Key=key, ExpectedBucketOwner=bucket.owner)
         return True
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) in {"404", "NoSuchKey", "NotFound"}:
             return False
-        raise aws_error(f"cannot read s3://{bucket}/{key}", exc) from None
+        raise aws_error(f"cannot read s3://{bucket.name}/{key}", exc) from None
 
 
-def upload_artifact(s3: Any, bucket: str, package: PackageLike) -> Artifact:
+def upload_artifact(s3: Any, bucket: Bucket, package: PackageLike) -> Artifact:
     key = artifact_key(package.sha256)
     if object_exists(s3, bucket, key):
-        return Artifact(bucket, key, uploaded=False)
+        return Artifact(bucket.name, key, uploaded=False)
     try:
         with package.path.open("rb") as body:
             s3.put_object(
-                Bucket=bucket,
+                Bucket=bucket.name,
                 Key=key,
                 Body=body,
                 ServerSideEncryption="AES256",
                 Metadata={"sha256": package.sha256},
+                ExpectedBucketOwner=bucket.owner,
             )
     except botocore.exceptions.ClientError as exc:
-        raise aws_error(f"cannot upload the package to s3://{bucket}/{key}", exc) from None
-    return Artifact(bucket, key, uploaded=True)
+        raise aws_error(f"cannot upload the package to s3://{bucket.name}/{key}", exc) from None
+    return Artifact(bucket.name, key, uploaded=True)
+
+
+def upload_template(s3: Any, bucket: Bucket, region: str, body: str) -> str:
+    """Put a large template under its content hash; return its TemplateURL."""
+    key = f"templates/{hashlib.sha256(body.encode()).hexdigest()}.template"
+    if not object_exists(s3, bucket, key):
+        try:
+            s3.put_object(
+                Bucket=bucket.name,
+                Key=key,
+                Body=body.encode(),
+                ServerSideEncryption="AES256",
+                ExpectedBucketOwner=bucket.owner,
+            )
+        except botocore.exceptions.ClientError as exc:
+            raise aws_error(f"cannot upload the template to s3://{bucket.name}", exc) from None
+    return f"https://{bucket.name}.s3.{region}.amazonaws.com/{key}"
 
 
 # --- build cache: skip `pip` when nothing that goes into the zip changed -------------------
 
 
 def source_fingerprint(project_root: Path, architecture: str, python_version: str) -> str:
-    """Hash of everything the package is built from: gateway sources, pinned deps, target."""
+    """Hash of everything the package is built from: gateway sources, deps and their lock,
+    target, and the interpreter that compiles the bytecode."""
     digest = hashlib.sha256(f"{architecture}|{python_version}".encode())
     pyproject = project_root / "pyproject.toml"
     if pyproject.is_file():
         data = tomllib.loads(pyproject.read_text())
         deps = data.get("tool", {}).get("opskit", {}).get("lambda-dependencies", [])
         digest.update(json.dumps(deps, sort_keys=True).encode())
+    from opskit.packaging.bytecode import find_compiler
+    from opskit.packaging.lock import lock_path
+
+    lock = lock_path(project_root)
+    if lock.is_file():  # the resolved versions and hashes
+        digest.update(lock.read_bytes())
+    compiler = find_compiler(python_version)  # bytecode depends on the interpreter release
+    digest.update(f"|bytecode={compiler.version if compiler else None}|".encode())
     gateway = project_root / "gateway"
     for path in sorted(gateway.rglob("*")) if gateway.is_dir() else []:
         if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":

@@ -12,7 +12,15 @@ import botocore.exceptions
 from opskit.aws import aws_error
 from opskit.errors import DeployFailed
 
-CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
+IAM_TYPES = ("AWS::IAM::",)
+# IAM resources whose template sets a name need CAPABILITY_NAMED_IAM instead of CAPABILITY_IAM.
+IAM_NAME_PROPERTIES = (
+    "RoleName",
+    "UserName",
+    "GroupName",
+    "ManagedPolicyName",
+    "InstanceProfileName",
+)
 NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed")
 
 
@@ -20,7 +28,7 @@ NO_CHANGES_MARKERS = ("didn't contain changes", "No updates are to be performed"
 class ChangeSet:
     name: str
     stack_name: str
-    change_set_type: str  # CREATE or UPDATE
+    change_set_type: str  # CREATE, UPDATE or IMPORT
     status: str = ""
     reason: str = ""
     changes: list[dict[str, Any]] = field(default_factory=list)
@@ -48,25 +56,76 @@ class ChangeSet:
         return rows
 
 
+def capabilities(template: dict[str, Any]) -> list[str]:
+    """Only the capabilities this template needs (granting all three hides what it does)."""
+    needed: set[str] = set()
+    if template.get("Transform"):
+        needed.add("CAPABILITY_AUTO_EXPAND")
+    for resource in (template.get("Resources") or {}).values():
+        rtype = str(resource.get("Type", ""))
+        if rtype == "AWS::CloudFormation::Stack" or rtype.startswith("AWS::Serverless::"):
+            needed.add("CAPABILITY_AUTO_EXPAND")
+        if rtype.startswith(IAM_TYPES):
+            properties = resource.get("Properties") or {}
+            named = any(p in properties for p in IAM_NAME_PROPERTIES)
+            needed.add("CAPABILITY_NAMED_IAM" if named else "CAPABILITY_IAM")
+    if "CAPABILITY_NAMED_IAM" in needed:
+        needed.discard("CAPABILITY_IAM")  # NAMED_IAM covers unnamed IAM resources too
+    return sorted(needed)
+
+
+@dataclass(frozen=True)
+class ChangeSetOptions:
+    """What `opskit deploy` passes besides template and parameters."""
+
+    capabilities: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    role_arn: str | None = None
+    notification_arns: list[str] = field(default_factory=list)
+    rollback_triggers: list[str] = field(default_factory=list)  # alarm ARNs
+    monitoring_minutes: int = 0
+    resources_to_import: list[dict[str, Any]] = field(default_factory=list)
+
+    def kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "Capabilities": self.capabilities,
+            "Tags": [{"Key": k, "Value": v} for k, v in sorted(self.tags.items())],
+        }
+        if self.role_arn:
+            kwargs["RoleARN"] = self.role_arn
+        if self.notification_arns:
+            kwargs["NotificationARNs"] = self.notification_arns
+        if self.rollback_triggers:
+            kwargs["RollbackConfiguration"] = {
+                "RollbackTriggers": [
+                    {"Arn": arn, "Type": "AWS::CloudWatch::Alarm"} for arn in self.rollback_triggers
+                ],
+                "MonitoringTimeInMinutes": self.monitoring_minutes,
+            }
+        if self.resources_to_import:
+            kwargs["ResourcesToImport"] = self.resources_to_import
+        return kwargs
+
+
 def create_change_set(
     cfn: Any,
     *,
     stack_name: str,
     name: str,
     change_set_type: str,
-    parameters: list[dict[str, str]],
-    tags: dict[str, str],
+    parameters: list[dict[str, Any]],
+    options: ChangeSetOptions,
     template_body: str | None = None,
     template_url: str | None = None,
+    into: ChangeSet | None = None,
 ) -> ChangeSet:
     kwargs: dict[str, Any] = {
         "StackName": stack_name,
         "ChangeSetName": name,
         "ChangeSetType": change_set_type,  # never let it default (moto and AWS default differ)
         "Parameters": parameters,
-        "Capabilities": CAPABILITIES,
-        "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
         "Description": "opskit deploy",
+        **options.kwargs(),
     }
     if template_url:
         kwargs["TemplateURL"] = template_url
@@ -76,7 +135,7 @@ def create_change_set(
         cfn.create_change_set(**kwargs)
     except botocore.exceptions.ClientError as exc:
         raise aws_error(f"cannot create a change set for {stack_name}", exc) from None
-    return ChangeSet(name=name, stack_name=stack_name, change_set_type=change_set_type)
+    return into or ChangeSet(name=name, stack_name=stack_name, change_set_type=change_set_type)
 
 
 def wait_for_change_set(
@@ -91,7 +150,9 @@ def wait_for_change_set(
     for _ in range(attempts):
         try:
             page = cfn.describe_change_set(
-                StackName=change_set.stack_name, ChangeSetName=change_set.name
+                StackName=change_set.stack_name,
+                ChangeSetName=change_set.name,
+                IncludePropertyValues=True,  # BeforeValue/AfterValue for the property diff
             )
         except botocore.exceptions.ClientError as exc:
             raise aws_error(f"cannot read change set {change_set.name}", exc) from None
@@ -105,6 +166,7 @@ def wait_for_change_set(
             page = cfn.describe_change_set(
                 StackName=change_set.stack_name,
                 ChangeSetName=change_set.name,
+                IncludePropertyValues=True,
                 NextToken=page["NextToken"],
             )
             changes.extend(page.get("Changes", []))

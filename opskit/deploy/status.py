@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import botocore.exceptions
@@ -30,7 +31,7 @@ class StackReport:
 def event_row(event: dict[str, Any]) -> dict[str, str]:
     ts = event.get("Timestamp")
     return {
-        "time": ts.strftime("%Y-%m-%d %H:%M:%S") if hasattr(ts, "strftime") else str(ts or ""),
+        "time": ts.strftime("%Y-%m-%d %H:%M:%S") if isinstance(ts, datetime) else str(ts or ""),
         "resource": event.get("LogicalResourceId", ""),
         "type": event.get("ResourceType", ""),
         "status": event.get("ResourceStatus", ""),
@@ -61,7 +62,7 @@ def stack_report(cfn: Any, stack_name: str, *, events: int = 10) -> StackReport:
         status=stack["StackStatus"],
         reason=stack.get("StackStatusReason", "") or "",
         updated=updated.isoformat(timespec="seconds")
-        if hasattr(updated, "isoformat")
+        if isinstance(updated, datetime)
         else str(updated or ""),
         outputs=stk.outputs_of(stack),
         resources=resources,

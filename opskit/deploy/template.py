@@ -15,11 +15,15 @@ DEFAULT_TEMPLATE = "cloudformation/gateway.yaml"
 TEMPLATE_BODY_LIMIT = 51_200
 
 
-class _CfnLoader(yaml.SafeLoader):
+# libyaml's loader when PyYAML has it: 5x faster, and parsing is on every deploy's path.
+_SafeLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):
     """SafeLoader that turns `!Ref X`, `!GetAtt A.B`, `!Sub ...` into their long JSON forms."""
 
 
-def _construct(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any:
+def _construct(loader: Any, tag_suffix: str, node: yaml.Node) -> Any:
     name = tag_suffix if tag_suffix in {"Ref", "Condition"} else f"Fn::{tag_suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
@@ -28,6 +32,7 @@ def _construct(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> Any
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
+        assert isinstance(node, yaml.MappingNode)
         value = loader.construct_mapping(node, deep=True)
     return {name: value}
 
@@ -37,7 +42,7 @@ _CfnLoader.add_multi_constructor("!", _construct)
 
 def parse_template(text: str) -> dict[str, Any]:
     try:
-        document = yaml.load(text, Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+        document = yaml.load(text, Loader=_CfnLoader)  # SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ConfigError(
             "cannot parse the template", str(exc).splitlines()[0], "fix the YAML"
@@ -60,16 +65,19 @@ def template_path(root: Path, settings: dict[str, Any], override: str | None = N
     return path
 
 
-def parse_overrides(pairs: tuple[str, ...] | list[str]) -> dict[str, str]:
+def parse_overrides(
+    pairs: tuple[str, ...] | list[str], option: str = "--parameter"
+) -> dict[str, str]:
     """`--parameter K=V` pairs -> dict; a malformed pair is a ConfigError."""
     result: dict[str, str] = {}
+    example = "MemorySize=1024" if option == "--parameter" else "team=payments"
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ConfigError(
-                f"bad --parameter '{pair}'",
+                f"bad {option} '{pair}'",
                 "expected KEY=VALUE",
-                "e.g. --parameter MemorySize=1024",
+                f"e.g. {option} {example}",
             )
         result[key.strip()] = value
     return result
@@ -80,10 +88,14 @@ def build_parameters(
     configured: dict[str, str],
     overrides: dict[str, str],
     computed: dict[str, str],
-) -> tuple[list[dict[str, str]], list[str]]:
+    previous: dict[str, str] | None = None,
+) -> tuple[list[dict[str, Any]], list[str]]:
     """CloudFormation Parameters for the keys the template declares, plus ignored config keys.
 
     Precedence: computed (artifact, environment) < opskit.toml < --parameter.
+    On an update (`previous` is the deployed stack's parameters) a declared parameter
+    given nowhere keeps its deployed value (`UsePreviousValue`), as SAM and rain do:
+    otherwise CloudFormation would silently fall back to the template's default.
     A --parameter the template does not declare is an error; an opskit.toml one is reported.
     """
     declared = template.get("Parameters") or {}
@@ -96,12 +108,26 @@ def build_parameters(
         )
     merged = {**computed, **configured, **overrides}
     ignored = sorted(k for k in configured if k not in declared)
-    params = [
-        {"ParameterKey": key, "ParameterValue": str(merged[key])}
-        for key in sorted(declared)
-        if key in merged
-    ]
+    params: list[dict[str, Any]] = []
+    for key in sorted(declared):
+        if key in merged:
+            params.append({"ParameterKey": key, "ParameterValue": str(merged[key])})
+        elif previous is not None and key in previous:
+            params.append({"ParameterKey": key, "UsePreviousValue": True})
     return params, ignored
+
+
+def effective_values(
+    params: list[dict[str, Any]], previous: dict[str, str] | None
+) -> dict[str, str]:
+    """What each sent parameter will be once applied (previous values resolved)."""
+    values = {}
+    for param in params:
+        if param.get("UsePreviousValue"):
+            values[param["ParameterKey"]] = (previous or {}).get(param["ParameterKey"], "")
+        else:
+            values[param["ParameterKey"]] = str(param["ParameterValue"])
+    return values
 
 
 def to_json(template: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from rich.live import Live
 from rich.table import Table
 
 from opskit.deploy.changeset import ChangeSet
+from opskit.deploy.diff import ParameterChange, PropertyChange
 from opskit.terminal import Terminal
 
 LIVE_ROWS = 15
@@ -16,12 +17,12 @@ FAILED_STYLE = "red"
 
 def out(terminal: Terminal, message: str) -> None:
     """A plain line on stdout: no markup, no wrapping (stable for pipes and tests)."""
-    terminal.console.print(message, markup=False, highlight=False, soft_wrap=True)
+    terminal.out(message)
 
 
 def err(terminal: Terminal, message: str) -> None:
     """A progress/note line on stderr, unwrapped."""
-    terminal.err.print(message, markup=False, highlight=False, soft_wrap=True)
+    terminal.info(message)
 
 
 class TerminalUI:
@@ -43,7 +44,7 @@ class TerminalUI:
 
     @property
     def interactive(self) -> bool:
-        return self.terminal.interactive and self.terminal.err.is_terminal
+        return self.terminal.interactive and self.terminal.err_console.is_terminal
 
     def note(self, message: str) -> None:
         err(self.terminal, message)
@@ -53,12 +54,19 @@ class TerminalUI:
 
     def waiting(self, status: str, elapsed: float) -> None:
         if self.interactive:
-            self.terminal.err.print(f"  waiting: {status} ({elapsed:.0f} s elapsed)", end="\r")
+            self.terminal.err_console.print(
+                f"  waiting: {status} ({elapsed:.0f} s elapsed)", end="\r"
+            )
         elif elapsed - self._last_wait_print >= 15:
             self._last_wait_print = elapsed
             err(self.terminal, f"  waiting: {status} ({elapsed:.0f} s elapsed)")
 
-    def plan(self, change_set: ChangeSet) -> None:
+    def plan(
+        self,
+        change_set: ChangeSet,
+        parameters: list[ParameterChange],
+        properties: list[PropertyChange],
+    ) -> None:
         if self.terminal.output == "json":
             return  # the command prints one JSON document at the end
         rows = change_set.rows()
@@ -68,7 +76,15 @@ class TerminalUI:
                 rows, columns=["action", "logical_id", "type", "replacement"], title=title
             )
         else:
-            out(self.terminal, f"{title}: no resource-level changes listed (parameters changed)")
+            out(self.terminal, f"{title}: no resource-level changes listed")
+        if parameters:
+            out(self.terminal, "Parameters:")
+            for change in parameters:
+                out(self.terminal, f"  {change.render()}")
+        if properties:
+            out(self.terminal, "Property changes:")
+            for prop in properties:
+                out(self.terminal, f"  {prop.render()}")
 
     def event(self, event: dict[str, Any], elapsed: float) -> None:
         status = str(event.get("ResourceStatus", ""))
@@ -85,7 +101,10 @@ class TerminalUI:
             return
         if self.live is None:
             self.live = Live(
-                self._table(), console=self.terminal.err, refresh_per_second=8, transient=False
+                self._table(),
+                console=self.terminal.err_console,
+                refresh_per_second=8,
+                transient=False,
             )
             self.live.start()
         self.live.update(self._table())

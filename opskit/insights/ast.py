@@ -28,8 +28,9 @@ class Duration(Expr):
 
 @dataclass(frozen=True)
 class Regex(Expr):
-    pattern: str
+    pattern: str  # Python `re` dialect (regex.to_python): what the Python backend runs
     flags: str = ""
+    sql_pattern: str = ""  # RE2 dialect (regex.to_re2): what DuckDB runs
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,13 @@ class Parse(Command):
     regex: str  # Python `re` syntax, named groups `(?P<name>...)`
     names: tuple[str, ...]
     glob: bool
+    sql_regex: str = ""  # the same pattern in RE2 syntax (DuckDB)
+
+
+@dataclass(frozen=True)
+class Unnest(Command):
+    source: Expr
+    into: str
 
 
 @dataclass(frozen=True)

@@ -11,30 +11,17 @@ import re
 from dataclasses import dataclass
 
 from opskit.errors import QueryFailed
-from opskit.insights import ast
+from opskit.insights import ast, walk
+from opskit.insights.functions import lookup
+from opskit.insights.regex import to_python, to_re2, unmangle
 
-COMMANDS = ("fields", "display", "filter", "stats", "sort", "limit", "parse", "dedup")
+COMMANDS = ("fields", "display", "filter", "stats", "sort", "limit", "parse", "dedup", "unnest")
 # Documented Logs Insights commands we do not run locally: named in the error.
 KNOWN_UNSUPPORTED_COMMANDS = {
-    "unnest", "lookup", "join", "pattern", "anomaly", "diff", "unmask", "filterindex",
-    "source", "fieldindex", "union",
+    "lookup", "join", "pattern", "anomaly", "diff", "unmask", "filterindex",
+    "source", "fieldindex", "union", "subquery",
 }  # fmt: skip
-SCALAR_FUNCTIONS = {
-    # name: (min args, max args or None)
-    "ispresent": (1, 1), "isempty": (1, 1), "isblank": (1, 1), "coalesce": (1, None),
-    "concat": (1, None), "strlen": (1, 1), "toupper": (1, 1), "tolower": (1, 1),
-    "trim": (1, 1), "ltrim": (1, 1), "rtrim": (1, 1), "substr": (2, 3), "replace": (3, 3),
-    "strcontains": (2, 2), "abs": (1, 1), "ceil": (1, 1), "floor": (1, 1),
-    "greatest": (1, None), "least": (1, None), "log": (1, 1), "sqrt": (1, 1),
-    "bin": (1, 1), "datefloor": (2, 2), "dateceil": (2, 2), "frommillis": (1, 1),
-    "tomillis": (1, 1),
-}  # fmt: skip
-AGGREGATE_FUNCTIONS = {
-    "count": (0, 1), "count_distinct": (1, 1), "sum": (1, 1), "avg": (1, 1), "min": (1, 1),
-    "max": (1, 1), "pct": (2, 2), "stddev": (1, 1), "earliest": (1, 1), "latest": (1, 1),
-}  # fmt: skip
-FUNCTION_ALIASES = {"percentile": "pct"}
-KEYWORDS = {"and", "or", "not", "like", "in", "as", "by", "asc", "desc"}
+KEYWORDS = {"and", "or", "not", "like", "in", "as", "by", "asc", "desc", "into"}
 
 # Units for bin()/datefloor()/dateceil(), as documented for `stats ... bin()`.
 UNIT_MILLIS = {
@@ -57,7 +44,7 @@ class QuerySyntaxError(QueryFailed):
 
     def __init__(self, text: str, pos: int, message: str):
         line, column = position(text, pos)
-        self.pos, self.line, self.column, self.message = pos, line, column, message
+        self.pos, self.line, self.column = pos, line, column
         super().__init__(
             f"query error at line {line}, column {column}",
             message,
@@ -207,12 +194,12 @@ class Parser:
                 text, i + 1, f"unsupported regular expression flag(s) '{flags}' (only i)"
             )
         self.pos = i + 1 + len(flags)
-        py = _to_python_regex(pattern)
         try:
+            py = to_python(pattern)
             re.compile(py)
         except re.error as exc:
             raise QuerySyntaxError(text, start, f"invalid regular expression: {exc}") from None
-        return ast.Regex(start, py, flags)
+        return ast.Regex(start, py, flags, to_re2(pattern))
 
     def advance(self) -> Token:
         token = self.peek()
@@ -295,6 +282,11 @@ class Parser:
             return ast.Limit(token.pos, int(number.text))
         if name == "parse":
             return self.parse_command(token)
+        if name == "unnest":
+            source = self.primary()
+            if not self.accept_word("into"):
+                raise self.error(self.peek(), "'into' and a field name after the unnest field")
+            return ast.Unnest(token.pos, source, self.field_name())
         return self.dedup(token)
 
     def projections(self, allow_aggregates: bool) -> tuple[ast.Projection, ...]:
@@ -321,9 +313,10 @@ class Parser:
         earlier: set[str] = set()
         for item in aggregates:
             # An item may also combine earlier aggregates by alias (`max_mb - avg_mb as spare`).
-            combines_earlier = _field_names(item.expr) and _field_names(item.expr) <= earlier
+            names = walk.field_names(item.expr)
+            combines_earlier = names and names <= earlier
             earlier.add(item.name)
-            if not _contains_aggregate(item.expr) and not combines_earlier:
+            if not walk.contains_aggregate(item.expr) and not combines_earlier:
                 raise QuerySyntaxError(
                     self.text,
                     item.expr.pos,
@@ -359,16 +352,21 @@ class Parser:
         self._skip()
         if self.text.startswith("/", self.pos):
             regex = self.regex()
-            names = tuple(re.findall(r"\(\?P<([^>]+)>", regex.pattern))
+            names = tuple(re.compile(regex.pattern).groupindex)
             if not names:
                 raise QuerySyntaxError(
                     self.text,
                     regex.pos,
                     "a parse regular expression needs named groups, e.g. (?<status>\\d+)",
                 )
-            pattern = ("(?i)" if regex.flags else "") + regex.pattern
+            prefix = "(?i)" if regex.flags else ""
             return ast.Parse(
-                token.pos, source, pattern, tuple(_unmangle(n) for n in names), glob=False
+                token.pos,
+                source,
+                prefix + regex.pattern,
+                tuple(unmangle(n) for n in names),
+                glob=False,
+                sql_regex=prefix + regex.sql_pattern,
             )
         glob = self.peek()
         if glob.kind != "string":
@@ -376,9 +374,10 @@ class Parser:
         self.advance()
         if not self.accept_word("as"):
             raise self.error(self.peek(), "'as' and field names after the parse pattern")
-        names = [self.field_name()]
+        fields = [self.field_name()]
         while self.accept_op(","):
-            names.append(self.field_name())
+            fields.append(self.field_name())
+        names = tuple(fields)
         stars = glob.text.count("*")
         if stars != len(names):
             raise QuerySyntaxError(
@@ -395,7 +394,9 @@ class Parser:
             regex_text = (
                 regex_text[: -len(f"(?P<g{len(names) - 1}>.*?)")] + f"(?P<g{len(names) - 1}>.*)"
             )
-        return ast.Parse(token.pos, source, regex_text, tuple(names), glob=True)
+        return ast.Parse(
+            token.pos, source, regex_text, tuple(names), glob=True, sql_regex=regex_text
+        )
 
     def field_name(self) -> str:
         token = self.peek()
@@ -536,7 +537,7 @@ class Parser:
             self.advance()
             if self.is_op("(") and self.text[token.pos] != "`":
                 return self.call(token)
-            return ast.Field(token.pos, token.text)
+            return ast.Field(token.pos, self.access(token.text))
         raise self.error(token, "a field, a value or a function call")
 
     def duration(self, token: Token) -> ast.Duration:
@@ -558,16 +559,33 @@ class Parser:
         millis = amount * UNIT_MILLIS.get(unit, 0)
         return ast.Duration(token.pos, millis, token.text, unit)
 
+    def access(self, name: str) -> str:
+        """`list[0]`, `map.key`, `list[0].key`: one path, spelled like flattened fields (`list.0.key`)."""
+        while self.text.startswith("[", self.pos):
+            self.advance()
+            index = self.peek()
+            if index.kind != "number" or not index.text.isdigit():
+                raise self.error(index, "a list index such as [0]")
+            self.advance()
+            self.expect_op("]")
+            name += "." + index.text
+            key = re.match(r"\.(`[^`]+`|[A-Za-z_@$][A-Za-z0-9_@$]*)", self.text[self.pos :])
+            while key:
+                name += "." + key.group(1).strip("`")
+                self.pos += key.end()
+                key = re.match(r"\.(`[^`]+`|[A-Za-z_@$][A-Za-z0-9_@$]*)", self.text[self.pos :])
+        return name
+
     def call(self, token: Token) -> ast.Call:
-        name = FUNCTION_ALIASES.get(token.text.lower(), token.text.lower())
-        is_aggregate = name in AGGREGATE_FUNCTIONS
-        if name not in SCALAR_FUNCTIONS and not is_aggregate:
+        function = lookup(token.text)
+        if function is None:
             raise QuerySyntaxError(
                 self.text,
                 token.pos,
-                f"unsupported function '{token.text}' (see `opskit insights --help` for the supported list)",
+                f"unsupported function '{token.text}' (`opskit insights functions` lists the supported ones)",
             )
-        if is_aggregate and not self._aggregates_ok:
+        name = function.key
+        if function.aggregate and not self._aggregates_ok:
             raise QuerySyntaxError(
                 self.text, token.pos, f"aggregate function '{token.text}' is only allowed in stats"
             )
@@ -587,7 +605,7 @@ class Parser:
             finally:
                 self._aggregates_ok = outer
         self.expect_op(")")
-        low, high = (SCALAR_FUNCTIONS | AGGREGATE_FUNCTIONS)[name]
+        low, high = function.min_args, function.max_args
         if name == "count":
             star = star or not args
         elif len(args) < low or (high is not None and len(args) > high):
@@ -597,16 +615,13 @@ class Parser:
                 token.pos,
                 f"function '{token.text}' takes {wanted} argument(s), got {len(args)}",
             )
-        if name in ("bin",) and not isinstance(args[0], ast.Duration):
-            raise QuerySyntaxError(
-                self.text, args[0].pos, "expected a time period such as 5m in bin()"
-            )
-        if name in ("datefloor", "dateceil") and not isinstance(args[1], ast.Duration):
-            raise QuerySyntaxError(
-                self.text,
-                args[1].pos,
-                f"expected a time period such as 1h as the second argument of {name}()",
-            )
+        for index in function.period_args:
+            if not isinstance(args[index], ast.Duration):
+                raise QuerySyntaxError(
+                    self.text,
+                    args[index].pos,
+                    f"expected a time period such as 5m as argument {index + 1} of {function.name}()",
+                )
         if name == "pct" and not isinstance(args[1], ast.Literal):
             raise QuerySyntaxError(
                 self.text,
@@ -614,48 +629,6 @@ class Parser:
                 "expected a number (the percentile) as the second argument of pct()",
             )
         return ast.Call(token.pos, name, tuple(args), star)
-
-
-def _to_python_regex(pattern: str) -> str:
-    """Insights regexes use `(?<name>...)` named groups; Python spells them `(?P<name>...)`.
-
-    Group names may start with '@' (e.g. `(?<@user>...)`), which Python forbids: we mangle
-    them and `_unmangle` restores the field name.
-    """
-
-    def rename(match: re.Match[str]) -> str:
-        name = match.group(1).replace("@", "__at__").replace(".", "__dot__")
-        return f"(?P<{name}>"
-
-    return re.sub(r"\(\?<([A-Za-z_@][A-Za-z0-9_@.]*)>", rename, pattern)
-
-
-def _unmangle(name: str) -> str:
-    return name.replace("__at__", "@").replace("__dot__", ".")
-
-
-def _field_names(expr: ast.Expr) -> set[str]:
-    if isinstance(expr, ast.Field):
-        return {expr.name}
-    if isinstance(expr, ast.Call):
-        return set().union(*(_field_names(a) for a in expr.args)) if expr.args else set()
-    if isinstance(expr, ast.Binary):
-        return _field_names(expr.left) | _field_names(expr.right)
-    if isinstance(expr, ast.Unary):
-        return _field_names(expr.operand)
-    if isinstance(expr, ast.InList):
-        return _field_names(expr.operand).union(*(_field_names(i) for i in expr.items))
-    return set()
-
-
-def _contains_aggregate(expr: ast.Expr) -> bool:
-    if isinstance(expr, ast.Call):
-        return expr.name in AGGREGATE_FUNCTIONS or any(_contains_aggregate(a) for a in expr.args)
-    if isinstance(expr, ast.Binary):
-        return _contains_aggregate(expr.left) or _contains_aggregate(expr.right)
-    if isinstance(expr, ast.Unary):
-        return _contains_aggregate(expr.operand)
-    return False
 
 
 def parse_query(text: str) -> ast.Query:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import botocore.exceptions
-
-from opskit.aws import aws_error
 from opskit.config import Environment
 from opskit.errors import ConfigError, NotFoundError
 
@@ -101,6 +98,10 @@ def resolve_log_group(
     """
     if kind_or_name not in OUTPUT_FOR_KIND:
         return kind_or_name
+    import botocore.exceptions  # only when reading AWS (a --file query never does)
+
+    from opskit.aws import aws_error
+
     fallback = env.access_log_group if kind_or_name == "access" else env.function_log_group
     try:
         outputs = _stack_outputs(cfn, env.stack_name)
@@ -117,33 +118,3 @@ def _stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
     from opskit.stack import stack_outputs
 
     return stack_outputs(cfn, stack_name)
-
-
-def filter_events(
-    logs: Any, log_group: str, start_ms: int | None = None, end_ms: int | None = None, **extra: Any
-) -> Iterator[dict[str, Any]]:
-    """Every event of a log group in a time range (FilterLogEvents, all pages)."""
-    params: dict[str, Any] = {"logGroupName": log_group, **extra}
-    if start_ms is not None:
-        params["startTime"] = start_ms
-    if end_ms is not None:
-        params["endTime"] = end_ms
-    try:
-        while True:
-            page = logs.filter_log_events(**params)
-            yield from page.get("events", [])
-            token = page.get("nextToken")
-            if not token or not page.get("events") and token == params.get("nextToken"):
-                return
-            params["nextToken"] = token
-    except botocore.exceptions.ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "ResourceNotFoundException":
-            raise NotFoundError(
-                f"log group {log_group} not found",
-                "nothing has logged there yet, or the stack is not deployed",
-                "deploy the stack (`opskit deploy`) or pass --log-group",
-            ) from None
-        raise aws_error(f"reading log group {log_group}", exc) from None
-    except botocore.exceptions.BotoCoreError as exc:
-        raise aws_error(f"reading log group {log_group}", exc) from None

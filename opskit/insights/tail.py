@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from opskit.insights.events import platform_fields
-from opskit.insights.sources import filter_events
 from opskit.insights.values import format_timestamp
+from opskit.logs import platform
+from opskit.logs.cloudwatch import filter_events
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,7 @@ def pretty(event: dict[str, Any]) -> tuple[str, str]:
         style = "red" if level in ("ERROR", "CRITICAL") else "yellow" if level == "WARNING" else ""
         extra = f" error_code={fields['error_code']}" if fields.get("error_code") else ""
         return style, f"{when} {level:<7} {fields.get('message', message)}{extra}"
-    platform = platform_fields(message)
-    if platform or "Task timed out" in message:
+    if platform.parse(message) is not None or "Task timed out" in message:
         return "red" if "Task timed out" in message else "dim", f"{when} {message}"
     return "", f"{when} {message}"
 

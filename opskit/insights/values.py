@@ -19,6 +19,9 @@ from datetime import UTC, datetime
 NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 # The same test in DuckDB's RE2 dialect (kept next to the Python one on purpose).
 NUMBER_SQL_RE = r"^-?[0-9]+(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+# Integral numbers below this print exactly on both engines; above it DuckDB's DOUBLE
+# cannot hold every integer, so both print 12 significant digits.
+EXACT_INT_LIMIT = 2**53
 
 
 class Timestamp(int):
@@ -32,7 +35,9 @@ def as_number(value: object) -> float | int | None:
         return None
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        return value if abs(value) < EXACT_INT_LIMIT else float(value)
+    if isinstance(value, float):
         return value
     if isinstance(value, str) and NUMBER_RE.fullmatch(value):
         number = float(value)
@@ -40,11 +45,23 @@ def as_number(value: object) -> float | int | None:
             number.is_integer()
             and "." not in value
             and "e" not in value.lower()
-            and abs(number) < 2**53
+            and abs(number) < EXACT_INT_LIMIT
         ):
             return int(value)
         return number
     return None
+
+
+def truth(value: object) -> bool | None:
+    """A value as a condition: numbers are true unless 0, text unless empty; missing is None."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    number = as_number(value)
+    if number is not None:
+        return number != 0
+    return as_text(value) != ""
 
 
 def as_text(value: object) -> str | None:
@@ -68,10 +85,19 @@ def render(value: object) -> str | None:
     if isinstance(value, float):
         if math.isnan(value) or math.isinf(value):
             return None
-        if value.is_integer() and abs(value) < 1e15:
+        if value.is_integer() and abs(value) < EXACT_INT_LIMIT:
             return str(int(value))
         return format(value, ".12g")  # 12 digits: hides float noise such as 359.594000000001
+    if isinstance(value, dict | list):
+        return json_text(value)
     return str(value)
+
+
+def json_text(value: object) -> str:
+    """A structure (jsonParse) as compact JSON text, as jsonStringify and DuckDB print it."""
+    import orjson
+
+    return orjson.dumps(value).decode()
 
 
 def format_timestamp(millis: int) -> str:

@@ -22,6 +22,7 @@ from opskit.alarms.context import context_from_outputs
 from opskit.config import Environment
 from opskit.errors import LocalAccountError
 from opskit.local import procs
+from opskit.local.metrics import forget_local_metrics, raw_metrics_path
 from opskit.local.state import LocalState
 from opskit.local.transform import LOCAL_API_ID
 
@@ -55,7 +56,7 @@ def _post_json(url: str, payload: dict[str, Any]) -> None:
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310 - 127.0.0.1 only
+    with urllib.request.urlopen(request, timeout=10):  # 127.0.0.1 only
         pass
 
 
@@ -72,6 +73,7 @@ def start_emulator(env: Environment, timeout: float = 30.0) -> LocalState:
     stale = LocalState.load(env)
     if stale is not None:
         stop_all(env, stale)
+    forget_local_metrics(env.state_dir)
     port = procs.free_port()
     endpoint = f"http://127.0.0.1:{port}"
     proc = procs.spawn(
@@ -146,7 +148,7 @@ def start_gateway(
     function_name = outputs.get("FunctionName") or env.function_name
     try:
         function = clients.client("lambda").get_function_configuration(FunctionName=function_name)
-    except Exception:  # noqa: BLE001 - the template may not define the function locally
+    except Exception:  # the template may not define the function locally
         function = {}
     stop_gateway(env, state)
     if not state.gateway_url:
@@ -200,6 +202,8 @@ def start_gateway(
             context["Stage"],
             "--function-name",
             function_name,
+            "--raw-metrics",
+            str(raw_metrics_path(env.state_dir)),
         ],  # fmt: skip
         log=env.state_dir / "shipper.log",
         cwd=env.root,

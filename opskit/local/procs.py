@@ -110,7 +110,7 @@ def wait_http(url: str, timeout: float, proc: subprocess.Popen[bytes] | None = N
         if proc is not None and proc.poll() is not None:
             return False
         try:
-            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - 127.0.0.1 only
+            with urllib.request.urlopen(url, timeout=2):  # 127.0.0.1 only
                 return True
         except urllib.error.HTTPError:
             return True

@@ -5,15 +5,18 @@ Run as `python -m opskit.local.shipper ...` with the gateway's stdout on stdin.
 SYNTHESIZED PLATFORM LINES: no Lambda runtime runs locally, so nothing would write
 the START / END / REPORT lines a real function produces. For every access line
 (`"message": "request"`) this shipper writes them itself, from what it can know:
-Duration = the line's latency_ms, Billed Duration = Duration rounded up to 1 ms,
-Memory Size = the MemorySize parameter, Max Memory Used = the gateway process's
-peak RSS (VmHWM), Init Duration (first request only) = process start -> first
-request. They are estimates made by opskit, not measurements by Lambda.
+Duration = the line's latency_ms, Init Duration (first request only) = process
+start -> first request, Billed Duration = Duration + Init Duration rounded up to
+1 ms (INIT has been billed, and included, since 2025-08-01), Memory Size = the
+MemorySize parameter, Max Memory Used = the gateway process's peak RSS (VmHWM),
+and an XRAY line when the access line has a trace id, sampled by X-Ray's default
+rule. They are estimates made by opskit, not measurements by Lambda.
 
 DERIVED METRICS: nothing locally publishes what API Gateway and Lambda would publish
 (AWS/ApiGateway Count, 4xx, 5xx, Latency, ...; AWS/Lambda Invocations, Errors,
 Duration), so the shipper derives them from the same access lines, with every batch
-of log events (see opskit.local.metrics for the mapping).
+of log events (see opskit.local.metrics for the mapping). It also runs the log group's
+metric filters over every shipped event and publishes their metrics (moto never does).
 """
 
 from __future__ import annotations
@@ -27,12 +30,15 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from opskit.local.metrics import Target, metric_data
+from opskit.cost.xray import Sampler
+from opskit.local.metrics import FilterMetrics, RawStore, Target, derived_buckets, put_calls
+from opskit.logs import platform
+from opskit.logs.platform import Report, Xray
 
 MAX_BATCH = 500
 FLUSH_SECONDS = 0.5
@@ -59,11 +65,19 @@ def epoch_ms(value: Any, fallback: float) -> int:
 
 
 class PlatformLines:
-    """Builds the synthesized START/END/REPORT lines around one access line."""
+    """Builds the synthesized START/END/REPORT lines around one access line.
 
-    def __init__(self, memory_mb: int, gateway_pid: int, started: float):
+    The REPORT line is written as Lambda writes it today (opskit.logs.platform): Billed
+    Duration includes INIT on a cold start; the XRAY line follows it when the access line
+    carries a trace id, its `Sampled` decided by X-Ray's default rule (1/s + 5 %).
+    """
+
+    def __init__(
+        self, memory_mb: int, gateway_pid: int, started: float, sampler: Sampler | None = None
+    ):
         self.memory_mb, self.gateway_pid, self.started = memory_mb, gateway_pid, started
         self.cold = True
+        self.sampler = sampler or Sampler()
 
     def around(self, access: dict[str, Any], line: str, now: float) -> list[tuple[int, str]]:
         request_id = str(access.get("function_request_id") or uuid.uuid4())
@@ -71,20 +85,29 @@ class PlatformLines:
         end_ms = epoch_ms(access.get("timestamp"), now)
         start = end_ms / 1000 - duration / 1000  # epoch seconds, not rounded
         start_ms = int(start * 1000)
-        report = (
-            f"REPORT RequestId: {request_id} Duration: {duration:.2f} ms "
-            f"Billed Duration: {max(1, math.ceil(duration))} ms "
-            f"Memory Size: {self.memory_mb} MB Max Memory Used: {rss_peak_mb(self.gateway_pid)} MB"
-        )
+        init_ms = None
         if self.cold:
-            init_ms = max(0.0, start - self.started) * 1000
-            report += f" Init Duration: {init_ms:.2f} ms"
+            init_ms = round(max(0.0, start - self.started) * 1000, 2)
             self.cold = False
+        trace_id = access.get("xray_trace_id")
+        xray = None
+        if isinstance(trace_id, str) and trace_id:
+            xray = Xray(trace_id, uuid.uuid4().hex[:16], self.sampler.sampled(start_ms))
+        report = Report(
+            request_id,
+            round(duration, 2),
+            platform.billed_duration(duration, init_ms),
+            self.memory_mb,
+            rss_peak_mb(self.gateway_pid),
+            init_ms,
+            xray=xray,
+        )
+        # Without the final newline, like every line this shipper sends (it strips them).
         return [
-            (start_ms, f"START RequestId: {request_id} Version: $LATEST"),
+            (start_ms, platform.format_start(request_id).rstrip("\n")),
             (end_ms, line),
-            (end_ms, f"END RequestId: {request_id}"),
-            (end_ms, report),
+            (end_ms, platform.format_end(request_id).rstrip("\n")),
+            (end_ms, platform.format_report(report).rstrip("\n")),
         ]
 
 
@@ -154,29 +177,49 @@ class Sink:
                     logEvents=batch[i : i + MAX_BATCH],
                 )
         except Exception as exc:  # the emulator may be gone: keep the gateway running
-            print(
-                f"shipper: could not ship {len(batch)} events: {exc}", file=sys.stderr, flush=True
-            )
+            _note(f"shipper: could not ship {len(batch)} events: {exc}")
             self.ready = False
 
 
+def _note(message: str) -> None:
+    """The shipper's stderr is the gateway's error log (.opskit/gateway.err.log)."""
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
 class MetricSink:
-    """put_metric_data for the metrics AWS would derive from the shipped access lines."""
+    """put_metric_data for the metrics AWS would derive from the shipped access lines, and
+    (with `filters`) for the log group's metric filters; every value also goes to `store`."""
 
-    def __init__(self, cloudwatch: Any, target: Target):
+    def __init__(
+        self,
+        cloudwatch: Any,
+        target: Target,
+        filters: FilterMetrics | None = None,
+        store: RawStore | None = None,
+    ):
         self.cloudwatch, self.target = cloudwatch, target
+        self.filters, self.store = filters, store
 
-    def put(self, accesses: list[tuple[int, dict[str, Any]]]) -> None:
-        if not accesses:
-            return
+    def put(
+        self,
+        accesses: list[tuple[int, dict[str, Any]]],
+        events: Sequence[tuple[int, str]] = (),
+    ) -> None:
         try:
-            for namespace, data in metric_data(accesses, self.target):
+            buckets = derived_buckets(accesses, self.target)
+            if self.filters is not None and events:
+                self.filters.refresh()
+                buckets.update(self.filters.buckets(events))
+            if not buckets:
+                return
+            for namespace, data in put_calls(buckets):
                 self.cloudwatch.put_metric_data(Namespace=namespace, MetricData=data)
+            if self.store is not None:
+                self.store.append(buckets)
         except Exception as exc:  # metrics are a bonus: never stop shipping the logs
-            print(
-                f"shipper: warning: could not publish metrics for {len(accesses)} requests: {exc}",
-                file=sys.stderr,
-                flush=True,
+            _note(
+                f"shipper: warning: could not publish metrics for {len(accesses)} requests: {exc}"
             )
 
 
@@ -210,7 +253,7 @@ def run(
     def flush() -> None:
         sink.put(pending)
         if metrics is not None:
-            metrics.put(accesses)
+            metrics.put(accesses, pending)
 
     deadline = time.monotonic() + FLUSH_SECONDS
     while True:
@@ -253,22 +296,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--function-name", default=None, help="FunctionName of AWS/Lambda (default: from --group)"
     )
+    parser.add_argument(
+        "--raw-metrics", default=None, help="also append every published value to this file"
+    )
     args = parser.parse_args(argv)
 
-    import boto3
+    from opskit.aws import ClientFactory
 
-    def client(service: str) -> Any:
-        return boto3.client(
-            service,
-            endpoint_url=args.endpoint,
-            region_name=args.region,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
-
+    client = ClientFactory(args.region, endpoint_url=args.endpoint).client
     sink = Sink(client("logs"), args.group, stream_name(datetime.now(UTC)))
     function_name = args.function_name or args.group.rsplit("/", 1)[-1]
-    metrics = MetricSink(client("cloudwatch"), Target(args.api_id, args.stage, function_name))
+    metrics = MetricSink(
+        client("cloudwatch"),
+        Target(args.api_id, args.stage, function_name),
+        filters=FilterMetrics(client("logs"), args.group),
+        store=RawStore(Path(args.raw_metrics)) if args.raw_metrics else None,
+    )
     platform = PlatformLines(args.memory, args.pid, args.started)
     tee = open(args.tee, "a") if args.tee else None  # noqa: SIM115 - lives as long as the process
     lines = iter(sys.stdin.readline, "")

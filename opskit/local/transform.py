@@ -9,7 +9,11 @@ GetAtt of them in Outputs makes create_stack fail with HTTP 500. So for `--env l
   `ApiId` -> "local") or dropped;
 - on updates, DynamoDB tables and log groups whose definition changed keep their
   deployed definition, because moto drops such resources from the stack instead
-  of updating them.
+  of updating them;
+- `DeletionPolicy: RetainExceptOnCreate` becomes `Retain` (moto deletes such
+  resources with the stack, which AWS does not), except on log groups, which
+  become `Delete`: moto cannot re-adopt a retained log group (its IMPORT creates
+  the resource again and fails on the name), so local logs go with the stack.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ class LocalTemplate:
     dropped: dict[str, str] = field(default_factory=dict)  # logical id -> why
     substituted: dict[str, str] = field(default_factory=dict)  # output -> local value
     kept: list[str] = field(default_factory=list)  # resources kept as deployed
+    policies: dict[str, str] = field(default_factory=dict)  # logical id -> local DeletionPolicy
 
     def notes(self) -> list[str]:
         """A few lines saying what the local stack lacks compared with the real one."""
@@ -49,6 +54,10 @@ class LocalTemplate:
         lines += [
             f"output {name} = {value} (local substitute)"
             for name, value in self.substituted.items()
+        ]
+        lines += [
+            f"{name}: DeletionPolicy {policy} locally (the emulator's retention differs from AWS)"
+            for name, policy in self.policies.items()
         ]
         lines += [
             f"kept {name} as deployed: the emulator cannot update it in place "
@@ -128,9 +137,19 @@ def to_local(
         else:
             outputs.pop(key)
             result.dropped[f"Outputs.{key}"] = "references a dropped resource"
+    _local_deletion_policies(result)
     if deployed:
         _keep_not_updatable(result, deployed)
     return result
+
+
+def _local_deletion_policies(result: LocalTemplate) -> None:
+    for name, resource in (result.template.get("Resources") or {}).items():
+        if resource.get("DeletionPolicy") != "RetainExceptOnCreate":
+            continue
+        policy = "Delete" if resource.get("Type") == "AWS::Logs::LogGroup" else "Retain"
+        resource["DeletionPolicy"] = policy
+        result.policies[name] = policy
 
 
 def _keep_not_updatable(result: LocalTemplate, deployed: dict[str, Any]) -> None:

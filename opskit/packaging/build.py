@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opskit.errors import CheckFailed, ConfigError, NotFoundError
+from opskit.packaging.bytecode import ENV_OVERRIDE, compile_entries, find_compiler
 from opskit.packaging.deps import DependencyBundle, dependency_bundle, make_target, normalize
+from opskit.packaging.lock import LOCK_NAME, lock_path, read_lock, require_current
 from opskit.packaging.zipper import ZipEntry, make_entry, write_zip
 
 MAX_ZIPPED = 50 * 1024 * 1024  # Lambda: 50 MB zipped
@@ -31,6 +33,9 @@ class PackageResult:
     python_version: str = "3.12"
     distributions: tuple[str, ...] = ()  # bundled third-party distributions, "name==version"
     cache_hit: bool = False  # dependencies came from the cache (no pip run)
+    bytecode: str | None = None  # release of the interpreter that compiled it; None: no .pyc
+    locked: bool = False  # installed from lambda-requirements.lock (hashes checked)
+    notes: tuple[str, ...] = ()  # what the user should know (no lock, no bytecode)
 
 
 def default_cache_dir(project_root: Path) -> Path:
@@ -45,6 +50,7 @@ def build_package(
     python_version: str = "3.12",
     cache_dir: Path | None = None,
     refresh: bool = False,
+    bytecode: bool = True,
 ) -> PackageResult:
     """Build `out_dir/gateway-<architecture>.zip` for the Lambda runtime.
 
@@ -56,14 +62,36 @@ def build_package(
     target = make_target(architecture, python_version)
     requirements = lambda_dependencies(project_root)
     sources = source_entries(project_root)
+    notes: list[str] = []
+    lock = read_lock(lock_path(project_root))
+    if lock is not None:
+        require_current(lock, requirements, python_version)
+    else:
+        notes.append(
+            f"no {LOCK_NAME}: dependencies resolved from specifiers (run "
+            "`opskit package --update-lock` and commit the lock for reproducible builds)"
+        )
+    compiler = find_compiler(python_version) if bytecode else None
+    if bytecode and compiler is None:
+        notes.append(
+            f"no python{python_version} found (PATH, pyenv, ${ENV_OVERRIDE}): the zip ships "
+            "without bytecode, so every cold start compiles its imports"
+        )
     bundle = dependency_bundle(
         requirements,
         target,
         cache_dir if cache_dir is not None else default_cache_dir(project_root),
         refresh=refresh,
+        lock_file=lock.path if lock else None,
+        locked=lock.key() if lock else None,
+        compiler=compiler,
     )
     check_contents(bundle)
     entries = [*bundle.entries, *sources]
+    if compiler is not None:
+        entries += compile_entries(
+            {e.name: source_bytes(project_root, e.name) for e in sources}, compiler
+        )
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"gateway-{architecture}.zip"
@@ -85,7 +113,14 @@ def build_package(
         python_version=python_version,
         distributions=bundle.distributions,
         cache_hit=bundle.cache_hit,
+        bytecode=compiler.version if compiler else None,
+        locked=lock is not None,
+        notes=tuple(notes),
     )
+
+
+def source_bytes(project_root: Path, name: str) -> bytes:
+    return (project_root / name).read_bytes()
 
 
 def lambda_dependencies(project_root: Path) -> list[str]:

@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from opskit.errors import ConfigError, NotFoundError, OpsError
+from opskit.packaging.bytecode import Compiler, compile_tree
 from opskit.packaging.zipper import ZipEntry, make_entry, read_entries, write_zip
 
 # Bump when the way the tree is installed or pruned changes: old cache entries then miss.
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 CACHE_ENTRIES_KEPT = 4
 
 # glibc of the Lambda runtime per Python version: python3.12+ run on Amazon Linux 2023
@@ -118,10 +119,18 @@ class DependencyBundle:
     cache_hit: bool
 
 
-def cache_key(requirements: list[str], target: Target) -> str:
+def cache_key(
+    requirements: list[str],
+    target: Target,
+    locked: str | None = None,
+    bytecode: str | None = None,
+) -> str:
+    """Keyed by the resolved versions and hashes (`locked`) when there is a lock, and by the
+    release of the interpreter that compiled the bytecode (None: no bytecode)."""
     payload = {
         "format": CACHE_FORMAT,
-        "requirements": sorted(r.strip() for r in requirements),
+        "requirements": locked or sorted(r.strip() for r in requirements),
+        "bytecode": bytecode,
         "architecture": target.architecture,
         "python": target.python_version,
         "platforms": target.platforms(),
@@ -131,10 +140,17 @@ def cache_key(requirements: list[str], target: Target) -> str:
 
 
 def dependency_bundle(
-    requirements: list[str], target: Target, cache_dir: Path, *, refresh: bool = False
+    requirements: list[str],
+    target: Target,
+    cache_dir: Path,
+    *,
+    refresh: bool = False,
+    lock_file: Path | None = None,
+    locked: str | None = None,
+    compiler: Compiler | None = None,
 ) -> DependencyBundle:
     """The dependencies' zip entries, from the cache or from a fresh `pip install`."""
-    key = cache_key(requirements, target)
+    key = cache_key(requirements, target, locked, compiler.version if compiler else None)
     entry_dir = cache_dir / f"deps-py{target.python_version}-{target.architecture}-{key}"
     manifest_path, zip_path = entry_dir / "manifest.json", entry_dir / "deps.zip"
     if not refresh and manifest_path.is_file() and zip_path.is_file():
@@ -147,9 +163,11 @@ def dependency_bundle(
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=cache_dir))
     try:
         tree = work / "site"
-        pip_install(requirements, target, tree)
+        pip_install(requirements, target, tree, lock_file=lock_file)
         keep = {requirement_name(r) for r in requirements}
         distributions, dropped = prune(tree, drop=RUNTIME_PROVIDED - keep)
+        if compiler is not None:
+            compile_tree(tree, compiler)
         entries = tree_entries(tree)
         staged = work / "entry"
         staged.mkdir()
@@ -191,8 +209,16 @@ def _read_cache_entry(entry_dir: Path, key: str) -> DependencyBundle | None:
         return None
 
 
-def pip_install(requirements: list[str], target: Target, into: Path) -> None:
-    """Install manylinux wheels for `target` into `into`; never builds from source."""
+def pip_install(
+    requirements: list[str], target: Target, into: Path, lock_file: Path | None = None
+) -> None:
+    """Install manylinux wheels for `target` into `into`; never builds from source.
+
+    With `lock_file`, exactly its pins are installed and every wheel's hash is checked.
+    """
+    into.mkdir(parents=True, exist_ok=True)
+    if lock_file is None and not requirements:
+        return  # nothing to install (pip refuses an empty requirement list)
     for requirement in requirements:
         if not requirement.strip() or requirement.lstrip().startswith("-"):
             raise ConfigError(
@@ -210,7 +236,10 @@ def pip_install(requirements: list[str], target: Target, into: Path) -> None:
     ]  # fmt: skip
     for platform in target.platforms():
         command += ["--platform", platform]
-    command += requirements
+    if lock_file is not None:
+        command += ["--require-hashes", "--no-deps", "-r", str(lock_file)]
+    else:
+        command += requirements
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     try:
         proc = subprocess.run(command, capture_output=True, text=True, env=env, check=False)

@@ -67,16 +67,28 @@ CONTRACT_ENV_VARS = {
     "POWERTOOLS_SERVICE_NAME",
     "AWS_ENDPOINT_URL",
 }
+# Field -> $context variable. Each variable is one the API Gateway developer guide lists
+# for HTTP API access logging ("Customizing HTTP API access logs"); integration.requestId
+# is the Lambda request id, the join to the function's REPORT line.
 ACCESS_LOG_FIELDS = {
-    "requestId",
-    "routeKey",
-    "status",
-    "responseLatency",
-    "integrationLatency",
-    "integrationErrorMessage",
-    "ip",
-    "userAgent",
-    "requestTimeEpoch",
+    "requestId": "$context.requestId",
+    "requestTimeEpoch": "$context.requestTimeEpoch",
+    "httpMethod": "$context.httpMethod",
+    "path": "$context.path",
+    "routeKey": "$context.routeKey",
+    "protocol": "$context.protocol",
+    "status": "$context.status",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationStatus": "$context.integration.status",
+    "integrationRequestId": "$context.integration.requestId",
+    "integrationError": "$context.integration.error",
+    "integrationErrorMessage": "$context.integrationErrorMessage",
+    "errorMessage": "$context.error.message",
+    "errorResponseType": "$context.error.responseType",
+    "ip": "$context.identity.sourceIp",
+    "userAgent": "$context.identity.userAgent",
 }
 # Every resource type in the template must be in one of these two sets, so adding a
 # resource forces a decision about its tags.
@@ -257,7 +269,14 @@ def test_checkov_still_catches_what_the_skips_cover(tmp_path):
 def test_outputs_follow_the_contract(template):
     outputs = template["Outputs"]
     assert set(outputs) >= CONTRACT_OUTPUTS
-    assert outputs["ApiUrl"]["Value"] == {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}
+    # The custom domain when set (the execute-api endpoint is then disabled).
+    assert outputs["ApiUrl"]["Value"] == {
+        "Fn::If": [
+            "HasCustomDomain",
+            {"Fn::Sub": "https://${DomainName}"},
+            {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]},
+        ]
+    }
     assert outputs["ApiId"]["Value"] == {"Ref": "HttpApi"}
     assert outputs["FunctionName"]["Value"] == {"Ref": "Function"}
     assert outputs["RateLimitTableName"]["Value"] == {"Ref": "RateLimitTable"}
@@ -297,10 +316,17 @@ def test_no_plain_text_secret_parameter(template):
 def test_tables_follow_the_contract_and_are_retained(template):
     tables = resources_of(template, "AWS::DynamoDB::Table")
     assert set(tables) == {"RateLimitTable", "SessionsTable"}
+    names = {k: v["Properties"]["TableName"] for k, v in tables.items()}
+    assert names == {  # from the stack name: deploy re-adopts them after a destroy
+        "RateLimitTable": {"Fn::Sub": "${AWS::StackName}-rate-limits"},
+        "SessionsTable": {"Fn::Sub": "${AWS::StackName}-sessions"},
+    }
     for table in tables.values():
-        assert table["DeletionPolicy"] == "Retain"
+        # Kept on stack deletion and replacement; only a failed first create removes them.
+        assert table["DeletionPolicy"] == "RetainExceptOnCreate"
         assert table["UpdateReplacePolicy"] == "Retain"
         props = table["Properties"]
+        assert props["DeletionProtectionEnabled"] == {"Fn::If": ["ProtectTables", True, False]}
         assert props["BillingMode"] == "PAY_PER_REQUEST"
         assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
         assert props["SSESpecification"]["SSEEnabled"] is True
@@ -401,12 +427,19 @@ def test_log_groups(template):
     }
     for group in groups.values():
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+        # Chosen: logs are kept with the tables (and expire by retention); cfn-lint I3011.
+        assert group["DeletionPolicy"] == "RetainExceptOnCreate"
+        assert group["UpdateReplacePolicy"] == "Retain"
 
 
 def test_http_api(template):
     api = template["Resources"]["HttpApi"]["Properties"]
     assert api["ProtocolType"] == "HTTP"
-    assert api["CorsConfiguration"]["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "CorsOrigins"}]}
+    cors = api["CorsConfiguration"]["Fn::If"]
+    assert cors[0] == "HasCors" and cors[2] == {"Ref": "AWS::NoValue"}
+    assert cors[1]["AllowOrigins"] == {"Fn::Split": [",", {"Ref": "CorsOrigins"}]}
+    assert template["Parameters"]["CorsOrigins"]["Default"] == ""  # no wildcard by default
+    assert api["DisableExecuteApiEndpoint"] == {"Fn::If": ["HasCustomDomain", True, False]}
     integration = template["Resources"]["LambdaIntegration"]["Properties"]
     assert integration["IntegrationType"] == "AWS_PROXY"
     assert integration["PayloadFormatVersion"] == "2.0"
@@ -427,9 +460,7 @@ def test_http_api(template):
     }
     assert stage["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": ["AccessLogGroup", "Arn"]}
     log_format = json.loads(stage["AccessLogSettings"]["Format"])
-    assert set(log_format) == ACCESS_LOG_FIELDS
-    assert log_format["requestId"] == "$context.requestId"
-    assert log_format["ip"] == "$context.identity.sourceIp"
+    assert log_format == ACCESS_LOG_FIELDS
 
 
 def test_invoke_permission_is_scoped_to_the_api(template):
@@ -477,3 +508,27 @@ def test_a_jwt_key_source_is_required(template):
     refs = {alt["Fn::Not"][0]["Fn::Equals"][0]["Ref"] for alt in alternatives}
     assert refs == {"JwtSecretArn", "JwtPublicKey", "JwksUrl"}
     assert "JwtSecretArn" in assertion["AssertDescription"]
+
+
+def test_custom_domain_needs_all_three_parameters_or_none(template):
+    (assertion,) = template["Rules"]["CustomDomainAllOrNothing"]["Assertions"]
+    every, none = assertion["Assert"]["Fn::Or"]
+    names = ["DomainName", "CertificateArn", "HostedZoneId"]
+    assert every == {"Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": n}, ""]}]} for n in names]}
+    assert none == {"Fn::And": [{"Fn::Equals": [{"Ref": n}, ""]} for n in names]}
+
+
+def test_reserved_concurrency_is_a_parameter_off_by_default(template):
+    param = template["Parameters"]["ReservedConcurrency"]
+    assert (param["Default"], param["MinValue"]) == (-1, -1)
+    assert template["Conditions"]["HasReservedConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReservedConcurrency"}, -1]}]
+    }
+    function = template["Resources"]["Function"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": [
+            "HasReservedConcurrency",
+            {"Ref": "ReservedConcurrency"},
+            {"Ref": "AWS::NoValue"},
+        ]
+    }

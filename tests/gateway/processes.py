@@ -76,7 +76,7 @@ class SerializedMotoServer:
         app = DomainDispatcherApplication(create_backend_app)
         lock = threading.Lock()
 
-        def serialized(environ, start_response):  # noqa: ANN001, ANN202
+        def serialized(environ, start_response):
             with lock:
                 return list(app(environ, start_response))
 

@@ -6,6 +6,8 @@ import io
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mangum import Mangum
 
 from gateway.config import ConfigError, load_settings
@@ -39,6 +41,11 @@ BASE = {
         ({"GATEWAY_UPSTREAM_TIMEOUT": "45"}, "GATEWAY_UPSTREAM_TIMEOUT"),
         ({"GATEWAY_JWT_LEEWAY": "120"}, "GATEWAY_JWT_LEEWAY"),
         ({"GATEWAY_CORS_ORIGINS": "example.com"}, "GATEWAY_CORS_ORIGINS"),
+        ({"GATEWAY_AWS_MAX_ATTEMPTS": "0"}, "GATEWAY_AWS_MAX_ATTEMPTS"),
+        ({"GATEWAY_AWS_MAX_ATTEMPTS": "11"}, "GATEWAY_AWS_MAX_ATTEMPTS"),
+        ({"GATEWAY_JWT_MAX_LIFETIME": "-1"}, "GATEWAY_JWT_MAX_LIFETIME"),
+        ({"GATEWAY_JWT_MAX_LIFETIME": "1d"}, "GATEWAY_JWT_MAX_LIFETIME"),
+        ({"GATEWAY_RATE_LIMIT_DENY_CACHE": "lots"}, "GATEWAY_RATE_LIMIT_DENY_CACHE"),
     ],
 )
 def test_bad_values_name_their_variable(overrides: dict[str, str], variable: str) -> None:
@@ -94,3 +101,35 @@ def test_bad_config_answers_json_and_logs_once() -> None:
     assert errors[0]["variable"] == "GATEWAY_RATE_LIMIT"
     assert "Traceback" not in out.getvalue()
     assert sum(1 for line in lines if line["message"] == "request") == 3
+
+
+def test_aws_and_jwt_settings_parse() -> None:
+    default = load_settings(BASE)
+    assert (default.aws_max_attempts, default.jwt_max_lifetime) == (None, 86_400)
+    assert default.rate_limit_deny_cache == 10_000
+    s = load_settings(
+        {
+            **BASE,
+            "GATEWAY_AWS_MAX_ATTEMPTS": "2",
+            "GATEWAY_JWT_MAX_LIFETIME": "0",
+            "GATEWAY_RATE_LIMIT_DENY_CACHE": "0",
+        }
+    )
+    assert (s.aws_max_attempts, s.jwt_max_lifetime, s.rate_limit_deny_cache) == (2, 0, 0)
+
+
+NEW_VARIABLES = (
+    "GATEWAY_AWS_MAX_ATTEMPTS",
+    "GATEWAY_JWT_MAX_LIFETIME",
+    "GATEWAY_RATE_LIMIT_DENY_CACHE",
+)
+
+
+@given(name=st.sampled_from(NEW_VARIABLES), value=st.text(max_size=12))
+@settings(max_examples=300, deadline=None)
+def test_every_value_is_settings_or_an_error_naming_it(name: str, value: str) -> None:
+    """Every input ends in a documented outcome: parsed, or a ConfigError naming the variable."""
+    try:
+        load_settings({**BASE, name: value})
+    except ConfigError as exc:
+        assert exc.variable == name

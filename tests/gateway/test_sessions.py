@@ -12,7 +12,9 @@ from tests.gateway.support import token
 
 
 def create(gw, sub: str = "alice") -> str:
-    result = gw("POST", "/auth/sessions", headers={"authorization": f"Bearer {token(sub=sub)}"})
+    """A session minted by a JWT that outlives the session TTL (3600 s)."""
+    jwt = token(sub=sub, exp_in=7200)
+    result = gw("POST", "/auth/sessions", headers={"authorization": f"Bearer {jwt}"})
     assert result["statusCode"] == 201, result
     body = json.loads(result["body"])
     assert body["token_type"] == "Bearer" and 3590 <= body["expires_in"] <= 3600
@@ -95,5 +97,31 @@ def test_session_store_failure_is_a_json_503(make_gateway) -> None:
         assert result["statusCode"] == 503, result
         error = json.loads(result["body"])["error"]
         assert error["code"] == "session_store_unavailable"
-        assert error["message"].startswith(f"could not {action}: ") and error["request_id"]
+        assert error["message"] == f"could not {action}; try again" and error["request_id"]
+        # AWS's own text names the table (and, in a real account, the role and account id):
+        # it goes to the error log line, never to the client.
+        assert "no-such-sessions-table" not in result["body"]
+        assert "ResourceNotFound" not in result["body"]
+    errors = [line for line in gw.logs() if line.get("error_code") == "session_store_unavailable"]
+    assert len(errors) == 2 and all("ResourceNotFoundException" in e["message"] for e in errors)
     assert "Traceback" not in gw.out.getvalue()
+
+
+def test_session_never_outlives_the_jwt_that_minted_it(gw, tables) -> None:
+    """Issue 11: a session minted by a JWT with 3 s left lived for the whole session TTL."""
+    jwt = token(sub="brief", exp_in=3)
+    result = gw("POST", "/auth/sessions", headers={"authorization": f"Bearer {jwt}"})
+    assert result["statusCode"] == 201
+    body = json.loads(result["body"])
+    assert 0 < body["expires_in"] <= 3
+    items = boto3.client("dynamodb", endpoint_url=tables, region_name="us-east-1").scan(
+        TableName="gw-sessions"
+    )["Items"]
+    assert int(items[0]["expires_at"]["N"]) <= time.time() + 3
+
+
+def test_no_session_from_a_jwt_past_its_exp(gw) -> None:
+    """Inside the leeway a JWT still authenticates a call, but a session from it would be dead."""
+    result = gw("POST", "/auth/sessions", headers={"authorization": f"Bearer {token(exp_in=-5)}"})
+    assert result["statusCode"] == 401
+    assert "expired" in json.loads(result["body"])["error"]["message"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import shutil
 import time
 import zipfile
@@ -120,7 +121,10 @@ def test_create_update_noop_destroy(project, moto, package_zip, monkeypatch):
     expected = plan_rows()
     assert table_rows(created.stdout)[: len(expected)] == expected
     assert f"Stack {STACK}: CREATE_COMPLETE." in created.stdout.splitlines()
-    bucket, key = "opskit-artifacts-123456789012-us-east-1", f"gateway/{package_zip.sha256}.zip"
+    # The artifact bucket has an unguessable name (squatting), found again by ListBuckets.
+    [bucket] = [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    assert re.fullmatch(r"opskit-artifacts-us-east-1-[0-9a-f]{16}", bucket)
+    key = f"gateway/{package_zip.sha256}.zip"
     assert f"Uploaded s3://{bucket}/{key}" in created.stderr.splitlines()
     assert "opskit-local  AWS::CloudFormation::Stack  CREATE_COMPLETE" in created.stderr
     # The artifact bucket is created safely.
@@ -183,14 +187,14 @@ def test_create_update_noop_destroy(project, moto, package_zip, monkeypatch):
     lines = destroyed.stdout.splitlines()
     assert lines[0] == f"Deleted stack {STACK}."
     assert sorted(lines[1:3]) == sorted(
-        f"Retained (DeletionPolicy: Retain, data kept): {t} (AWS::DynamoDB::Table)" for t in tables
+        f"Retained (DeletionPolicy, data kept): {t} (AWS::DynamoDB::Table)" for t in tables
     )
     assert ddb.list_tables()["TableNames"] == tables  # data tables are never deleted
     gone = run("status")
     assert gone.exit_code == EXIT_NOT_FOUND
     assert gone.stderr == (
         f"Error: stack {STACK} not found: it was never deployed here, or it was deleted "
-        "(deploy it with `opskit deploy` (or pick another --env/--region))\n"
+        "(deploy it with `opskit --env local deploy` (or pick another --env/--region))\n"
     )
 
 

@@ -75,8 +75,8 @@ def test_parameters_precedence_and_unknown_keys():
 class Health(http.server.BaseHTTPRequestHandler):
     status = 200
 
-    def do_GET(self):  # noqa: N802 - http.server API
-        self.send_response(self.status if self.path == "/health/live" else 404)
+    def do_GET(self):  # http.server API
+        self.send_response(self.status if self.path == "/health/ready" else 404)
         self.end_headers()
 
     def log_message(self, *args):
@@ -104,8 +104,9 @@ def test_smoke_test_passes_on_200_and_fails_clearly(health_server):
         Health.status = 200
     assert info.value.exit_code == EXIT_CHECK_FAILED
     assert info.value.format_line() == (
-        f"smoke test GET {url}health/live failed: HTTP 503 after 2 attempts "
-        "(see `opskit logs tail` for the function's errors)"
+        f"smoke test GET {url}health/ready failed: the deployed gateway is not ready: "
+        "HTTP 503 after 2 attempts (the stack is deployed with this configuration: fix the "
+        "parameter named above and deploy again (see `opskit logs tail` for the function's errors))"
     )
 
 

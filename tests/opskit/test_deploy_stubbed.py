@@ -67,7 +67,7 @@ class RecordingUI:
     def waiting(self, status, elapsed):
         self.ticks.append((status, elapsed))
 
-    def plan(self, change_set):
+    def plan(self, change_set, parameters, properties):
         pass
 
     def event(self, event, elapsed):
@@ -163,7 +163,8 @@ def test_rollback_complete_is_deleted_and_recreated_when_confirmed(factory, env)
         stub.assert_no_pending_responses()
     assert ui.questions == [
         f"Stack {STACK} is ROLLBACK_COMPLETE (its first create failed) and cannot be updated. "
-        "Delete it and create it again? (tables with DeletionPolicy Retain are kept)"
+        "Delete it and create it again? (tables retained from an earlier stack are kept "
+        "and re-adopted)"
     ]
     assert ui.ticks == [("DELETE_IN_PROGRESS", 5.0)]  # one 5 s clock step after the start
 
@@ -371,28 +372,38 @@ def test_failed_update_reports_the_nested_root_cause_and_exits_6(
                 "Arn": f"arn:aws:iam::{ACCOUNT}:user/dev",
             },
         )
-        s_cfn.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": STACK})
+        deployed = stack(
+            "UPDATE_COMPLETE",
+            Parameters=[{"ParameterKey": "ArtifactBucket", "ParameterValue": bucket}],
+        )
+        s_cfn.add_response("describe_stacks", deployed, {"StackName": STACK})
+        s_cfn.add_response("describe_stacks", deployed, {"StackName": STACK})
         s_cfn.add_response(
             "create_change_set",
             {"Id": cs_arn, "StackId": STACK_ID},
             {"StackName": STACK, "ChangeSetName": ANY, "ChangeSetType": "UPDATE", "Parameters": ANY,
-             "Capabilities": ANY, "Tags": [{"Key": "Environment", "Value": "dev"}, {"Key": "Project", "Value": "opskit"}],
+             "Capabilities": ["CAPABILITY_IAM"], "Tags": [{"Key": "Environment", "Value": "dev"}, {"Key": "Project", "Value": "opskit"}],
              "Description": ANY, "TemplateBody": (env.root / "cloudformation" / "gateway.yaml").read_text()},
         )  # fmt: skip
+        described = {"StackName": STACK, "ChangeSetName": ANY, "IncludePropertyValues": True}
         s_cfn.add_response(
             "describe_change_set",
             {**change_set, "Status": "CREATE_IN_PROGRESS", "Changes": []},
-            {"StackName": STACK, "ChangeSetName": ANY},
+            described,
         )
-        s_cfn.add_response(
-            "describe_change_set", change_set, {"StackName": STACK, "ChangeSetName": ANY}
-        )
-        s_s3.add_response("head_bucket", {}, {"Bucket": bucket})
+        s_cfn.add_response("describe_change_set", change_set, described)
+        # The bucket the stack already uses (its ArtifactBucket parameter), owner checked.
+        s_s3.add_response("head_bucket", {}, {"Bucket": bucket, "ExpectedBucketOwner": ACCOUNT})
         s_s3.add_client_error(
             "head_object",
             service_error_code="404",
             service_message="Not Found",
             http_status_code=404,
+            expected_params={
+                "Bucket": bucket,
+                "Key": f"gateway/{sha}.zip",
+                "ExpectedBucketOwner": ACCOUNT,
+            },
         )
         s_s3.add_response(
             "put_object",
@@ -403,6 +414,7 @@ def test_failed_update_reports_the_nested_root_cause_and_exits_6(
                 "Body": ANY,
                 "ServerSideEncryption": "AES256",
                 "Metadata": {"sha256": sha},
+                "ExpectedBucketOwner": ACCOUNT,
             },
         )
         s_cfn.add_response("describe_stack_events", {"StackEvents": old}, {"StackName": STACK})
@@ -429,7 +441,8 @@ def test_failed_update_reports_the_nested_root_cause_and_exits_6(
     assert result.stderr.splitlines()[-1] == (
         f"Error: deploy of {STACK} failed: ApiStack > Route (AWS::ApiGatewayV2::Route) CREATE_FAILED: "
         'Resource handler returned message: "Invalid route key: GET//x" (HandlerErrorCode: InvalidRequest); '
-        "stack is now UPDATE_ROLLBACK_COMPLETE (fix the resource named above and deploy again)"
+        "stack is now UPDATE_ROLLBACK_COMPLETE; rolled back: Function "
+        "(fix the resource named above and deploy again)"
     )
     # Every new event was streamed (plain lines: not a terminal), oldest first.
     streamed = [
@@ -546,7 +559,12 @@ Resources:
 """
 
 
-def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env):
+def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env, monkeypatch):
+    # The extras (alarms, dashboard, topic, budget) are listed and removed against moto in
+    # test_deploy_trust.py; here the stack's own failure is what is under test.
+    import opskit.deploy.destroy as destroy_module
+
+    monkeypatch.setattr(destroy_module, "managed_extras", lambda clients, env: [])
     cfn = factory.client("cloudformation")
     old = [
         event(STACK, "AWS::CloudFormation::Stack", "UPDATE_COMPLETE", minute=0, physical=STACK_ID)
@@ -579,7 +597,9 @@ def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env):
         stub.assert_no_pending_responses()
     assert declined.exit_code == EXIT_ABORTED
     assert declined.stderr.splitlines() == [
-        f"Kept when the stack is deleted (DeletionPolicy: Retain, data stays): {STACK}-rate-limits (AWS::DynamoDB::Table)",
+        f"Deleted: stack {STACK} and every resource in it except these.",
+        f"  Kept: {STACK}-rate-limits (AWS::DynamoDB::Table): retained, re-adopted by the next deploy",
+        "  Kept: the artifact bucket (shared by every environment; holds rollback zips)",
         "Error: destroy cancelled: the stack was not deleted (rerun with --yes to delete without asking)",
     ]
     with Stubber(cfn) as stub:
@@ -599,5 +619,5 @@ def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env):
     assert result.stderr.splitlines()[-1] == (
         f"Error: destroy of {STACK} failed: Bucket (AWS::S3::Bucket) DELETE_FAILED: "
         "The bucket you tried to delete is not empty; stack is now DELETE_FAILED "
-        "(fix or empty the resource named above, then `opskit destroy` again)"
+        "(fix or empty the resource named above, then `opskit --env dev destroy` again)"
     )

@@ -27,6 +27,7 @@ from opskit.deploy.artifacts import CachedPackage
 from opskit.local import procs
 from opskit.local.account import stop_all
 from opskit.local.state import LocalState
+from opskit.logs.platform import billed_duration, parse_report
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "opskit-local"
@@ -156,16 +157,19 @@ def test_local_up_deploy_status_down(project):
         request_id = line["function_request_id"]
         assert f"START RequestId: {request_id} Version: $LATEST" in messages
         assert f"END RequestId: {request_id}" in messages
-        assert sum(m.startswith(f"REPORT RequestId: {request_id} ") for m in messages) == 1
+        assert (
+            sum(m.startswith(f"REPORT RequestId: {request_id}\t") for m in messages) == 1
+        )  # tab-separated, as Lambda prints it
     assert [a["path"] for a in access][-1] == "/api/users"
     reports = [m for m in messages if m.startswith("REPORT")]
     first_id = access[0]["function_request_id"]
     duration = access[0]["latency_ms"]
-    assert reports[0].startswith(
-        f"REPORT RequestId: {first_id} Duration: {duration:.2f} ms "
-        f"Billed Duration: {int(-(-duration // 1))} ms Memory Size: 512 MB Max Memory Used: "
-    )
-    assert " Init Duration: " in reports[0]
+    first = parse_report(reports[0])
+    assert first is not None and first.request_id == first_id
+    assert first.duration_ms == round(duration, 2) and first.memory_mb == 512
+    # today's format: the cold start's Billed Duration includes its INIT
+    assert first.init_ms is not None and first.init_included
+    assert first.billed_ms == billed_duration(duration, first.init_ms)
     assert all(" Init Duration: " not in r for r in reports[1:])
 
     again = run("local", "up")  # idempotent: nothing new is started
@@ -202,7 +206,7 @@ def test_local_up_deploy_status_down(project):
     messages = log_messages(state.endpoint_url, env.function_log_group, wanted=len(messages) + 4)
     assert (
         [m for m in messages if m.startswith("REPORT")][-1]
-        .split(" Memory Size: ")[1]
+        .split("\tMemory Size: ")[1]
         .startswith("1024 MB")
     )
 
@@ -229,7 +233,7 @@ def test_local_status_when_not_running_and_deploy_needs_up(project):
     assert result.exit_code == 8
     assert result.stderr == (
         "Error: the local account is not running: no "
-        f"{project / '.opskit' / 'local.json'} (start it with `opskit local up`)\n"
+        f"{project / '.opskit' / 'local.json'} (start it with `opskit --env local local up`)\n"
     )
 
 

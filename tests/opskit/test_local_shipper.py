@@ -8,6 +8,7 @@ import os
 from datetime import UTC, datetime
 
 from opskit.local.shipper import PlatformLines, Sink, rss_peak_mb, run, to_events
+from opskit.logs.platform import parse_report
 
 ACCESS = {
     "level": "INFO",
@@ -30,20 +31,40 @@ def test_access_line_gets_start_end_report_with_init_duration_once():
     line = json.dumps(ACCESS)
     events = to_events(line + "\n", platform, now=0.0)
     rid = ACCESS["function_request_id"]
-    assert [e[1].split(" Max Memory Used: ")[0] for e in events] == [
+    memory = rss_peak_mb(os.getpid())
+    assert memory > 10
+    # Written as Lambda writes REPORT today: Billed Duration = ceil(12.34 + 487.66) = 500 ms,
+    # INIT included (issue 14: the old line said 13 ms and cost added INIT on top).
+    assert [e[1] for e in events] == [
         f"START RequestId: {rid} Version: $LATEST",
         line,
         f"END RequestId: {rid}",
-        f"REPORT RequestId: {rid} Duration: 12.34 ms Billed Duration: 13 ms Memory Size: 512 MB",
+        f"REPORT RequestId: {rid}\tDuration: 12.34 ms\tBilled Duration: 500 ms\tMemory Size: 512 MB"
+        f"\tMax Memory Used: {memory} MB\tInit Duration: 487.66 ms\t",
     ]
     assert [e[0] for e in events] == [END_MS - 13, END_MS, END_MS, END_MS]
-    memory = rss_peak_mb(os.getpid())
-    assert memory > 10
-    assert events[3][1].endswith(f" Max Memory Used: {memory} MB Init Duration: 487.66 ms")
+    report = parse_report(events[3][1])
+    assert report is not None and report.init_included and report.charged_ms(END_MS) == 500
     again = to_events(json.dumps({**ACCESS, "latency_ms": 1.0}), platform, now=0.0)
-    assert again[3][1].endswith(
-        f"Duration: 1.00 ms Billed Duration: 1 ms Memory Size: 512 MB Max Memory Used: {rss_peak_mb(os.getpid())} MB"
+    assert again[3][1] == (
+        f"REPORT RequestId: {rid}\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 512 MB"
+        f"\tMax Memory Used: {rss_peak_mb(os.getpid())} MB\t"
     )
+
+
+def test_traced_requests_get_an_xray_line_sampled_by_the_default_rule():
+    platform = PlatformLines(512, os.getpid(), END_MS / 1000 - 1)
+    trace = "1-6745f6a0-0123456789abcdef01234567"
+    reports = [
+        parse_report(
+            to_events(json.dumps({**ACCESS, "xray_trace_id": trace}), platform, now=0.0)[3][1]
+        )
+        for _ in range(200)  # 200 requests in one second: 1 from the reservoir + 5 % of 199
+    ]
+    assert all(r is not None and r.xray is not None and r.xray.trace_id == trace for r in reports)
+    sampled = sum(r.xray.sampled for r in reports)  # type: ignore[union-attr]
+    assert reports[0].xray.sampled  # type: ignore[union-attr]
+    assert 1 <= sampled <= 1 + 40  # binomial(199, 0.05): mean 10, P(> 40) is negligible
 
 
 def test_other_lines_are_shipped_as_they_are():

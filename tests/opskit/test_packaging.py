@@ -60,13 +60,15 @@ def make_project(root: Path, requirements: list[str] | None = None) -> Path:
     return root
 
 
-def make_wheel(directory: Path, name: str, tag: str, requires: list[str] | None = None) -> Path:
-    """A minimal valid wheel for `name` 1.0 with the given compatibility tag."""
-    dist = f"{name}-1.0.dist-info"
+def make_wheel(
+    directory: Path, name: str, tag: str, requires: list[str] | None = None, version: str = "1.0"
+) -> Path:
+    """A minimal valid wheel for `name` (1.0 by default) with the given compatibility tag."""
+    dist = f"{name}-{version}.dist-info"
     files = {
-        f"{name}/__init__.py": b"VALUE = 1\n",
+        f"{name}/__init__.py": f"VALUE = {version!r}\n".encode(),
         f"{dist}/METADATA": (
-            f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n"
+            f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
             + "".join(f"Requires-Dist: {r}\n" for r in requires or [])
         ).encode(),
         f"{dist}/WHEEL": f"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: false\nTag: {tag}\n".encode(),
@@ -77,7 +79,7 @@ def make_wheel(directory: Path, name: str, tag: str, requires: list[str] | None 
         record.append(f"{path},sha256={digest},{len(data)}")
     record.append(f"{dist}/RECORD,,")
     files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
-    path = directory / f"{name}-1.0-{tag}.whl"
+    path = directory / f"{name}-{version}-{tag}.whl"
     with zipfile.ZipFile(path, "w") as wheel:
         for member, data in files.items():
             wheel.writestr(member, data)
@@ -110,7 +112,17 @@ def test_real_build_contents(real_build):
     names = set(result.files)
     assert "gateway/handler.py" in names
     assert "gateway/routes/health.py" in names
-    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".pyo"))]
+    # Bytecode: only what the build compiled, next to its source (never the stray
+    # .pyc files of the working tree, never optimised .pyo).
+    pyc = [n for n in names if n.endswith((".pyc", ".pyo"))]
+    assert "gateway/stray.pyc" not in names
+    for name in pyc:
+        directory, _, file = name.rpartition("__pycache__/")
+        assert file.endswith(".cpython-312.pyc"), name
+        assert f"{directory}{file.split('.')[0]}.py" in names, name
+    if result.bytecode:
+        with zipfile.ZipFile(result.path) as archive:
+            assert archive.read("gateway/__pycache__/handler.cpython-312.pyc") != b"\x00bytecode"
     assert "gateway/.env" not in names  # no hidden files from the sources
     tops = {n.split("/", 1)[0] for n in names}
     for forbidden in ("opskit", "click", "rich", "moto", "boto3", "botocore", "duckdb", "bin"):
@@ -215,7 +227,7 @@ def test_cli_package_prints_size_and_hash(real_build, monkeypatch, tmp_path):
         cli, ["--env", "dev", "--output", "json", "package", "--out", str(tmp_path)]
     )
     assert as_json.exit_code == 0, as_json.output
-    (row,) = json.loads(as_json.output)
+    (row,) = json.loads(as_json.stdout)  # notes and progress lines go to stderr
     assert row["sha256"] == result.sha256
     assert row["path"] == str(tmp_path / "gateway-arm64.zip")
     assert row["files"] == len(result.files)
@@ -298,7 +310,12 @@ def test_cache_is_keyed_by_dependencies_and_architecture(tmp_path, offline_index
     refreshed = build_package(project, tmp_path / "out", cache_dir=cache, refresh=True)
     assert refreshed.cache_hit is False and refreshed.sha256 == changed.sha256
     # a corrupt cache entry (interrupted copy, disk trouble) is rebuilt, not trusted
-    key = cache_key(["purepkg", "otherpkg"], make_target("arm64", "3.12"))
+    from opskit.packaging.bytecode import find_compiler
+
+    compiler = find_compiler("3.12")
+    key = cache_key(
+        ["purepkg", "otherpkg"], make_target("arm64", "3.12"), None, compiler and compiler.version
+    )
     entry = cache / f"deps-py3.12-arm64-{key}"
     (entry / "deps.zip").write_bytes((entry / "deps.zip").read_bytes()[:100])
     rebuilt = build_package(project, tmp_path / "out", cache_dir=cache)
@@ -429,3 +446,102 @@ def test_the_zip_provides_every_gateway_import(real_build):
     assert third_party, "the gateway imports third-party packages"
     missing = sorted(third_party - bundled - LAMBDA_RUNTIME_MODULES)
     assert missing == [], f"add {missing} to [tool.opskit].lambda-dependencies"
+
+
+# ------------------------------------------------------------------ lock and bytecode
+
+
+def test_lock_pins_hashes_and_keeps_builds_identical_across_releases(tmp_path, offline_index):
+    from opskit.packaging.lock import LOCK_NAME, update_lock
+
+    wheel = make_wheel(offline_index, "purepkg", "py3-none-any")
+    project = make_project(tmp_path / "p", ["purepkg>=1.0"])
+    lock = update_lock(project, ["purepkg>=1.0"], "3.12")
+    text = (project / LOCK_NAME).read_text()
+    assert (
+        f"purepkg==1.0 \\\n    --hash=sha256:{hashlib.sha256(wheel.read_bytes()).hexdigest()}\n"
+        in text
+    )
+    assert lock.pins == {"purepkg": ("1.0", (hashlib.sha256(wheel.read_bytes()).hexdigest(),))}
+    first = build_package(project, tmp_path / "a", cache_dir=tmp_path / "cache-a")
+    assert first.locked and not first.cache_hit
+    # A new release appears and every cache is cold: the lock still gives the same bytes.
+    make_wheel(offline_index, "purepkg", "py3-none-any", version="2.0")
+    second = build_package(project, tmp_path / "b", cache_dir=tmp_path / "cache-b")
+    assert second.sha256 == first.sha256
+    # Without the lock the specifier picks the new release: what the lock prevents.
+    (project / LOCK_NAME).unlink()
+    unlocked = build_package(project, tmp_path / "c", cache_dir=tmp_path / "cache-c")
+    assert unlocked.sha256 != first.sha256
+    assert "no lambda-requirements.lock" in unlocked.notes[0]
+
+
+def test_a_replaced_wheel_is_refused_and_a_stale_lock_is_reported(tmp_path, offline_index):
+    from opskit.packaging.lock import update_lock
+
+    make_wheel(offline_index, "purepkg", "py3-none-any")
+    project = make_project(tmp_path / "p", ["purepkg"])
+    update_lock(project, ["purepkg"], "3.12")
+    # Same name and version, other bytes (a compromised mirror): pip's hash check refuses it.
+    (offline_index / "purepkg-1.0-py3-none-any.whl").unlink()
+    make_wheel(offline_index, "purepkg", "py3-none-any", requires=["nothing-else"])
+    with pytest.raises(OpsError, match="(?i)hash"):
+        build_package(project, tmp_path / "out", cache_dir=tmp_path / "cache")
+    (project / "pyproject.toml").write_text('[tool.opskit]\nlambda-dependencies = ["purepkg>=1"]\n')
+    with pytest.raises(ConfigError, match="lambda-requirements.lock is out of date"):
+        build_package(project, tmp_path / "out", cache_dir=tmp_path / "cache")
+
+
+def _runtime_python():
+    from opskit.packaging.bytecode import find_compiler
+
+    compiler = find_compiler("3.12")
+    if compiler is None:
+        pytest.skip("no python3.12 on this machine (PATH or pyenv)")
+    return compiler
+
+
+def test_bytecode_is_compiled_by_the_runtime_python_unchecked_and_deterministic(tmp_path):
+    import subprocess
+
+    compiler = _runtime_python()
+    project = make_project(tmp_path / "p", [])
+    one = build_package(project, tmp_path / "a", cache_dir=tmp_path / "c1")
+    two = build_package(project, tmp_path / "b", cache_dir=tmp_path / "c2")
+    assert one.bytecode == compiler.version and one.sha256 == two.sha256
+    name = "gateway/__pycache__/handler.cpython-312.pyc"
+    assert name in one.files
+    with zipfile.ZipFile(one.path) as archive:
+        pyc = archive.read(name)
+    # The oracle is the runtime interpreter itself: its magic number, PEP 552 flags
+    # (1 = hash-based, unchecked) and the source hash importlib would compute.
+    check = (
+        "import importlib.util, marshal, sys; d = open(sys.argv[1], 'rb').read(); "
+        "src = open(sys.argv[2], 'rb').read(); "
+        "print(d[:4] == importlib.util.MAGIC_NUMBER, int.from_bytes(d[4:8], 'little'), "
+        "d[8:16] == importlib.util.source_hash(src), marshal.loads(d[16:]).co_filename)"
+    )
+    (tmp_path / "h.pyc").write_bytes(pyc)
+    out = subprocess.run(
+        [compiler.path, "-c", check, str(tmp_path / "h.pyc"), str(project / "gateway" / "handler.py")],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert out == ["True", "1", "True", "/var/task/gateway/handler.py"]
+
+
+def test_without_the_runtime_python_the_zip_ships_without_bytecode(tmp_path, monkeypatch):
+    from opskit.packaging import bytecode
+
+    monkeypatch.setenv("PATH", "/nonexistent")
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    monkeypatch.delenv("OPSKIT_LAMBDA_PYTHON", raising=False)
+    monkeypatch.setattr(bytecode.os.path, "expanduser", lambda p: str(tmp_path / "home"))
+    bytecode.find_compiler.cache_clear()
+    try:
+        project = make_project(tmp_path / "p", [])
+        result = build_package(project, tmp_path / "out", cache_dir=tmp_path / "cache")
+    finally:
+        bytecode.find_compiler.cache_clear()
+    assert result.bytecode is None
+    assert not [f for f in result.files if f.endswith(".pyc")]
+    assert any("no python3.12 found" in note for note in result.notes)

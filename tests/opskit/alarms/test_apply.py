@@ -24,11 +24,11 @@ def test_apply_creates_the_baseline_then_a_second_run_changes_nothing(local_env,
     create_fake_stack(clients)
     first = run("alarms", "apply")
     assert first.exit_code == 0, first.output
-    assert "Plan: 22 to create" in first.output
+    assert "Plan: 26 to create" in first.output
     # moto has no GetAccountSettings: the assumed limit is said, with how to set it.
     assert "assuming 1000; set account_concurrency_limit" in first.output.replace("\n", " ")
     alarms = our_alarms(clients)
-    assert len(alarms) == 17
+    assert len(alarms) == 20  # no custom domain: no certificate alarm
     names = set(alarms)
     for key in (
         "lambda-errors",
@@ -45,12 +45,24 @@ def test_apply_creates_the_baseline_then_a_second_run_changes_nothing(local_env,
         "ddb-sessions-system-errors",
         "gateway-rate-limited-share",
         "gateway-upstream-error-share",
+        "gateway-rate-limit-unavailable",
+        "ddb-sessions-gsi-read-throttles",
+        "ddb-sessions-gsi-write-throttles",
     ):
         assert f"{STACK}-{key}" in names
+    assert f"{STACK}-acm-days-to-expiry" not in names
     duration = alarms[f"{STACK}-lambda-duration-p99"]
-    assert duration["ExtendedStatistic"] == "p99"
+    queries = {q["Id"]: q for q in duration["Metrics"]}
+    assert queries["duration"]["MetricStat"]["Stat"] == "p99"
+    assert queries["result"]["Expression"] == "IF(invocations >= 20, duration, 0)"
+    # moto's fake stack has no function: the fallback (opskit.toml's 30 s) is said.
     assert duration["Threshold"] == 24000.0  # 0.8 x Timeout 30 s
-    assert (duration["Period"], duration["EvaluationPeriods"], duration["DatapointsToAlarm"]) == (
+    assert "cannot read the deployed function's timeout" in first.output.replace("\n", " ")
+    assert (
+        queries["duration"]["MetricStat"]["Period"],
+        duration["EvaluationPeriods"],
+        duration["DatapointsToAlarm"],
+    ) == (
         60,
         5,
         3,
@@ -62,7 +74,7 @@ def test_apply_creates_the_baseline_then_a_second_run_changes_nothing(local_env,
         {"Name": "ApiId", "Value": "a1b2c3d4e5"},
         {"Name": "Stage", "Value": "$default"},
     ]
-    assert stats["result"]["Expression"].startswith("IF(requests > 0")
+    assert stats["result"]["Expression"].startswith("IF(requests >= 20,")  # [defaults.alarms]
     tags = clients.client("cloudwatch").list_tags_for_resource(ResourceARN=api["AlarmArn"])["Tags"]
     assert {"Key": "opskit:stack", "Value": STACK} in tags
     assert {"Key": "Environment", "Value": "local"} in tags
@@ -73,13 +85,20 @@ def test_apply_creates_the_baseline_then_a_second_run_changes_nothing(local_env,
     by_name = {f["filterName"]: f for f in filters["metricFilters"]}
     assert set(by_name) == {
         f"{STACK}-opskit-{k}"
-        for k in ("requests", "rate-limited", "upstream-requests", "upstream-errors", "cold-starts")
+        for k in (
+            "requests",
+            "rate-limited",
+            "rate-limit-unavailable",
+            "upstream-requests",
+            "upstream-errors",
+            "cold-starts",
+        )
     }
     assert "$.rate_limited IS TRUE" in by_name[f"{STACK}-opskit-rate-limited"]["filterPattern"]
 
     second = run("alarms", "apply")
     assert second.exit_code == 0, second.output
-    assert "No changes: 22 resources already match" in second.output
+    assert "No changes: 26 resources already match" in second.output
     assert (
         our_alarms(clients)[f"{STACK}-lambda-errors"]["AlarmConfigurationUpdatedTimestamp"]
         == (alarms[f"{STACK}-lambda-errors"]["AlarmConfigurationUpdatedTimestamp"])
@@ -211,7 +230,7 @@ def test_missing_stack_is_one_actionable_line(local_env, clients):
     result = run("alarms", "apply")
     assert result.exit_code == EXIT_NOT_FOUND
     assert f"stack {STACK} not found" in result.output
-    assert "opskit deploy" in result.output
+    assert "`opskit --env local deploy`" in result.output  # the hint names this environment
 
 
 def test_custom_file_with_a_wrong_metric_name_is_rejected(local_env, clients, tmp_path):

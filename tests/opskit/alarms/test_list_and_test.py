@@ -54,14 +54,27 @@ def app_for(
 
 
 def test_list_shows_state_reason_and_since_alarms_first(env, moto, clients):
+    """On the local account the states come from opskit's evaluation of the raw values."""
+    from opskit.local.metrics import RawStore, raw_metrics_path
+
     cw = clients.client("cloudwatch")
     put_alarm(cw, f"{STACK}-lambda-errors")
-    put_alarm(cw, f"{STACK}-api-4xx-rate")
-    put_alarm(cw, "someone-else")
-    cw.set_alarm_state(
+    cw.put_metric_alarm(
         AlarmName=f"{STACK}-api-4xx-rate",
-        StateValue="ALARM",
-        StateReason="Threshold Crossed: 3 datapoints",
+        AlarmDescription=f"x [opskit:managed stack={STACK}]",
+        Namespace="AWS/Lambda",
+        MetricName="Errors",
+        Dimensions=[{"Name": "FunctionName", "Value": "f"}],
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=1.0,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    put_alarm(cw, "someone-else")
+    minute = int(datetime.now(UTC).timestamp()) // 60 * 60 - 60
+    RawStore(raw_metrics_path(env.state_dir)).append(
+        {("AWS/Lambda", "Errors", (("FunctionName", "f"),), "Count", minute): [1.0, 1.0, 1.0]}
     )
     app, console = app_for(env, moto)
     result = CliRunner().invoke(cli, ["alarms", "list"], obj=app)
@@ -69,14 +82,16 @@ def test_list_shows_state_reason_and_since_alarms_first(env, moto, clients):
     text = console.getvalue()
     assert "someone-else" not in text
     lines = [line for line in text.splitlines() if STACK in line and "Alarms of" not in line]
-    assert "api-4xx-rate" in lines[0] and "ALARM" in lines[0] and "Threshold Crossed" in lines[0]
-    assert "lambda-errors" in lines[1] and "OK" in lines[1]
+    assert "api-4xx-rate" in lines[0] and "ALARM" in lines[0]
+    assert "[opskit] Threshold Crossed" in lines[0]  # printed as text, not read as markup
+    assert "lambda-errors" in lines[1] and "INSUFFICIENT_DATA" in lines[1]
 
     app, console = app_for(env, moto, output="json")
     CliRunner().invoke(cli, ["alarms", "list"], obj=app)
     rows = json.loads(console.getvalue())
-    assert [r["state"] for r in rows] == ["ALARM", "OK"]
+    assert [r["state"] for r in rows] == ["ALARM", "INSUFFICIENT_DATA"]
     assert rows[0]["since"].startswith(datetime.now(UTC).strftime("%Y-%m-%d"))
+    assert rows[1]["reason"] == "[opskit] Insufficient Data: 1 datapoint was unknown."
 
 
 def test_list_watch_refreshes_until_interrupted(env, moto, clients):
@@ -90,7 +105,7 @@ def test_list_watch_refreshes_until_interrupted(env, moto, clients):
 
     app, console = app_for(env, moto, sleep=sleep)
     result = CliRunner().invoke(cli, ["alarms", "list", "--watch", "--interval", "5"], obj=app)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 130, result.output  # Ctrl-C: 130, as documented
     assert naps == [5.0, 5.0]
     assert console.getvalue().count(f"Alarms of {STACK}") == 2
 

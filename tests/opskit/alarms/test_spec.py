@@ -36,7 +36,8 @@ def by_key(alarm_set):
 
 def test_baseline_alarms_all_explicit_and_prefixed():
     alarms = load().alarms
-    assert len(alarms) == 17
+    assert len(alarms) == 20  # no CertificateArn: no certificate alarm
+    assert all("Runbook: " in a.params["AlarmDescription"] for a in alarms)
     for alarm in alarms:
         p = alarm.params
         assert alarm.name.startswith("gw-prod-")
@@ -132,20 +133,21 @@ ACCESS_LINE_FIELDS = {
     "function_memory_size", "function_arn", "function_request_id", "xray_trace_id",
     "correlation_id", "method", "path", "route", "status", "latency_ms", "upstream",
     "upstream_latency_ms", "upstream_status", "user_id", "client_ip", "rate_limited",
-    "request_bytes", "response_bytes",
+    "request_bytes", "response_bytes", "error_code",
 }  # fmt: skip
 
 
 def test_metric_filters_only_match_contract_fields():
-    """moto ignores JSON filter patterns, so check what it cannot: every `$.field` the filters
-    match is a field of the gateway access line (the brief's contract), and each filter publishes
-    one metric the gateway alarms and the dashboard use."""
+    """Every `$.field` the filters match is a field of the gateway's log lines, and each filter
+    publishes one metric. What the filters match is tested on real gateway lines in
+    test_filters_on_real_lines.py (moto stores filter patterns and never evaluates them)."""
     import re
 
     result = load()
     assert {f.key for f in result.filters} == {
         "requests",
         "rate-limited",
+        "rate-limit-unavailable",
         "upstream-requests",
         "upstream-errors",
         "cold-starts",
@@ -161,3 +163,73 @@ def test_metric_filters_only_match_contract_fields():
         "RateLimited",
         "Requests",
     }
+
+
+def test_baseline_fixes_of_issue_13():
+    """Min-sample guards, ClaimedAccountConcurrency, SystemErrors 15/15, GSI throttles, the
+    limiter-unavailable alarm on its own filter; each fails on the baseline before the fix."""
+    params = by_key(load())
+    for key in (
+        "api-5xx-rate",
+        "api-latency-p99",
+        "lambda-duration-p99",
+        "gateway-upstream-error-share",
+    ):
+        result = next(q for q in params[key]["Metrics"] if q["Id"] == "result")
+        assert ">= 20," in result["Expression"], key  # the default guard
+    guarded = by_key(load({"min_requests": 50}))
+    latency = {q["Id"]: q for q in guarded["api-latency-p99"]["Metrics"]}
+    assert latency["result"]["Expression"] == "IF(requests >= 50, latency, 0)"
+    assert latency["latency"]["MetricStat"]["Stat"] == "p99"
+    assert params["lambda-concurrency"]["MetricName"] == "ClaimedAccountConcurrency"
+    system = params["ddb-sessions-system-errors"]
+    assert (system["EvaluationPeriods"], system["DatapointsToAlarm"]) == (15, 15)
+    gsi = params["ddb-sessions-gsi-write-throttles"]["Dimensions"]
+    assert {"Name": "GlobalSecondaryIndexName", "Value": "user_id-index"} in gsi
+    assert params["gateway-rate-limit-unavailable"]["MetricName"] == "RateLimitUnavailable"
+    filters = {f.key: f.params["filterPattern"] for f in load().filters}
+    assert "rate_limit_unavailable" in filters["rate-limit-unavailable"]
+    assert "$.status = 429" in filters["rate-limited"]
+
+
+def test_certificate_alarm_only_with_a_custom_domain():
+    assert "acm-days-to-expiry" not in by_key(load())
+    arn = "arn:aws:acm:eu-west-1:000000000000:certificate/abc"
+    cert = by_key(load(context={**CONTEXT, "CertificateArn": arn}))["acm-days-to-expiry"]
+    assert cert["Dimensions"] == [{"Name": "CertificateArn", "Value": arn}]
+    assert (cert["ComparisonOperator"], cert["Threshold"]) == ("LessThanThreshold", 30.0)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, True, "20"])
+def test_min_requests_must_be_a_positive_whole_number(bad):
+    with pytest.raises(ConfigError, match="min_requests"):
+        load({"min_requests": bad})
+
+
+def test_duration_threshold_comes_from_the_deployed_function(env, clients):
+    """Timeout 30 in opskit.toml, 12 s deployed: the alarm watches what runs (0.8 x 12 s)."""
+    import io
+    import zipfile
+
+    from opskit.alarms.service import desired_alarms
+    from tests.opskit.alarms.fake_stack import STACK, create_fake_stack
+
+    create_fake_stack(clients)
+    role = clients.client("iam").create_role(
+        RoleName="fn", AssumeRolePolicyDocument='{"Version": "2012-10-17", "Statement": []}'
+    )["Role"]["Arn"]
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("app.py", "def handler(event, context):\n    return {}\n")
+    clients.client("lambda").create_function(
+        FunctionName=f"{STACK}-gateway",
+        Runtime="python3.12",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": code.getvalue()},
+        Timeout=12,
+    )
+    result = desired_alarms(clients, env)
+    duration = next(a for a in result.alarms if a.key == "lambda-duration-p99")
+    assert duration.params["Threshold"] == 9600.0
+    assert not any("deployed function's timeout" in note for note in result.notes)

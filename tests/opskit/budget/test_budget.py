@@ -4,6 +4,7 @@ implemented by moto 5.2) through botocore's Stubber with the AWS Budgets API ref
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import boto3
@@ -12,7 +13,7 @@ from botocore.config import Config
 from botocore.stub import ANY, Stubber
 
 from opskit.budget import (
-    account_id_of,
+    Capabilities,
     budget_status,
     make_spec,
     parse_amount,
@@ -20,10 +21,13 @@ from opskit.budget import (
     setup_budget,
 )
 from opskit.config import Environment
-from opskit.errors import ConfigError, NotFoundError
+from opskit.errors import AwsError, ConfigError, NotFoundError
 
 ACCOUNT = "123456789012"
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
+MOTO = Capabilities.of(
+    local=True
+)  # moto 5.2: no UpdateBudget, no DescribeSubscribersForNotification
 
 
 def env(tmp_path) -> Environment:
@@ -48,7 +52,7 @@ def no(question: str) -> bool:
 
 def test_create_is_tag_scoped_with_default_notifications(budgets, clients, tmp_path):
     spec = make_spec(env(tmp_path), Decimal("50"), ("ops@example.com",), None)
-    result = setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes)
+    result = setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes, MOTO)
     assert result.changed and result.actions[0].startswith("created budget opskit-dev-monthly")
     budget = budgets.describe_budget(AccountId=ACCOUNT, BudgetName="opskit-dev-monthly")["Budget"]
     assert budget["BudgetLimit"] == {"Amount": "50.00", "Unit": "USD"}
@@ -68,8 +72,8 @@ def test_create_is_tag_scoped_with_default_notifications(budgets, clients, tmp_p
 def test_rerun_is_idempotent_and_changes_are_applied_without_duplicates(budgets, clients, tmp_path):
     e = env(tmp_path)
     spec = make_spec(e, Decimal("50"), ("ops@example.com",), None)
-    setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes)
-    again = setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes)
+    setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes, MOTO)
+    again = setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes, MOTO)
     assert not again.changed
     assert any(
         "cannot list budget subscribers" in w for w in again.warnings
@@ -82,7 +86,7 @@ def test_rerun_is_idempotent_and_changes_are_applied_without_duplicates(budgets,
         None,
         (("ACTUAL", 80.0), ("FORECASTED", 100.0), ("ACTUAL", 120.0)),
     )
-    result = setup_budget(budgets, clients.client("sns"), ACCOUNT, changed, yes)
+    result = setup_budget(budgets, clients.client("sns"), ACCOUNT, changed, yes, MOTO)
     assert (
         "deleted notification ACTUAL > 100%" in result.actions
         and "created notification ACTUAL > 120% -> 1 subscriber(s)" in result.actions
@@ -97,10 +101,11 @@ def test_rerun_is_idempotent_and_changes_are_applied_without_duplicates(budgets,
     ]
     # New amount: moto cannot update_budget, so the budget is deleted and recreated, never duplicated.
     bigger = make_spec(e, Decimal("75"), ("ops@example.com",), None)
-    result = setup_budget(budgets, clients.client("sns"), ACCOUNT, bigger, yes)
+    result = setup_budget(budgets, clients.client("sns"), ACCOUNT, bigger, yes, MOTO)
+    assert result.actions[0].startswith("deleted budget opskit-dev-monthly (this endpoint")
     assert (
-        result.actions[0].startswith("recreated budget")
-        and "limit 50.00 -> 75.00 USD" in result.actions[0]
+        result.actions[1].startswith("recreated budget")
+        and "limit 50.00 -> 75.00 USD" in result.actions[1]
     )
     all_budgets = budgets.describe_budgets(AccountId=ACCOUNT)["Budgets"]
     assert [b["BudgetName"] for b in all_budgets] == ["opskit-dev-monthly"]
@@ -119,7 +124,7 @@ def test_sns_policy_is_checked_and_fixed_on_request(budgets, clients, tmp_path):
     sns = clients.client("sns")
     topic = sns.create_topic(Name="budget-alerts")["TopicArn"]
     spec = make_spec(env(tmp_path), Decimal("20"), (), topic)
-    declined = setup_budget(budgets, sns, ACCOUNT, spec, no)
+    declined = setup_budget(budgets, sns, ACCOUNT, spec, no, MOTO)
     assert any(
         "alerts will not arrive" in w and "budgets.amazonaws.com" in w for w in declined.warnings
     )
@@ -129,7 +134,7 @@ def test_sns_policy_is_checked_and_fixed_on_request(budgets, clients, tmp_path):
         for s in policy["Statement"]
         if isinstance(s.get("Principal"), dict)
     )
-    fixed = setup_budget(budgets, sns, ACCOUNT, spec, yes)
+    fixed = setup_budget(budgets, sns, ACCOUNT, spec, yes, MOTO)
     assert any(a.startswith("updated SNS policy") for a in fixed.actions)
     policy = json.loads(sns.get_topic_attributes(TopicArn=topic)["Attributes"]["Policy"])
     statement = next(s for s in policy["Statement"] if s.get("Sid") == "AllowAWSBudgetsPublish")
@@ -138,7 +143,7 @@ def test_sns_policy_is_checked_and_fixed_on_request(budgets, clients, tmp_path):
         and statement["Action"] == "SNS:Publish"
     )
     assert statement["Resource"] == topic
-    third = setup_budget(budgets, sns, ACCOUNT, spec, no)
+    third = setup_budget(budgets, sns, ACCOUNT, spec, no, MOTO)
     assert any(a.startswith("unchanged SNS policy") for a in third.actions)
     assert not any("alerts will not arrive" in w for w in third.warnings)
     with pytest.raises(NotFoundError, match="not found"):
@@ -148,6 +153,7 @@ def test_sns_policy_is_checked_and_fixed_on_request(budgets, clients, tmp_path):
             ACCOUNT,
             make_spec(env(tmp_path), Decimal("20"), (), topic + "-missing"),
             yes,
+            MOTO,
         )
 
 
@@ -175,8 +181,10 @@ def test_subscriber_and_input_limits(tmp_path):
 
 def test_status_on_moto(budgets, clients, tmp_path):
     spec = make_spec(env(tmp_path), Decimal("50"), ("ops@example.com",), None)
-    setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes)
-    status = budget_status(budgets, account_id_of(clients.client("sts")), "opskit-dev-monthly")
+    setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes, MOTO)
+    status = budget_status(
+        budgets, clients.client("sts").get_caller_identity()["Account"], "opskit-dev-monthly"
+    )
     assert (
         status["limit_usd"] == 50.0 and status["actual_usd"] == 0.0 and status["actual_pct"] == 0.0
     )
@@ -223,7 +231,6 @@ def test_update_budget_and_subscriber_sync_with_the_real_api_shape(tmp_path):
         describe_budget_response("50.0"),
         {"AccountId": ACCOUNT, "BudgetName": "opskit-dev-monthly"},
     )
-    stub.add_response("update_budget", {}, {"AccountId": ACCOUNT, "NewBudget": spec.budget()})
     notification = {
         "NotificationType": "ACTUAL",
         "ComparisonOperator": "GREATER_THAN",
@@ -252,6 +259,8 @@ def test_update_budget_and_subscriber_sync_with_the_real_api_shape(tmp_path):
             "MaxResults": 100,
         },
     )
+    # read first (describe_*), then the plan runs: update in place, then the subscriber sync
+    stub.add_response("update_budget", {}, {"AccountId": ACCOUNT, "NewBudget": spec.budget()})
     stub.add_response(
         "create_subscriber",
         {},
@@ -323,3 +332,91 @@ def test_status_with_spend_and_aws_notification_state(tmp_path):
         and rows["FORECASTED > 100%"]["state_source"] == "computed"
     )
     assert rows["ACTUAL > 80%"]["threshold_usd"] == 40.0
+
+
+def test_a_5xx_on_update_deletes_nothing(tmp_path):
+    """The old fallback deleted and recreated the budget on error codes 500/InternalFailure, so
+    one transient fault from AWS lost a live budget and its history. Stubber: UpdateBudget
+    answers 500 InternalFailure; no DeleteBudget or CreateBudget may follow (the Stubber fails
+    on any call not queued), and the error says what to do."""
+    client = boto3.client("budgets", region_name="us-east-1", config=NO_RETRY)
+    stub = Stubber(client)
+    spec = make_spec(env(tmp_path), Decimal("80"), ("ops@example.com",), None, (("ACTUAL", 80.0),))
+    stub.add_response("describe_budget", describe_budget_response("50.0"))
+    plain = {
+        "NotificationType": "ACTUAL",
+        "ComparisonOperator": "GREATER_THAN",
+        "Threshold": 80.0,
+        "ThresholdType": "PERCENTAGE",
+    }
+    stub.add_response("describe_notifications_for_budget", {"Notifications": [plain]})
+    stub.add_response(
+        "describe_subscribers_for_notification",
+        {"Subscribers": [{"SubscriptionType": "EMAIL", "Address": "ops@example.com"}]},
+    )
+    for code in ("InternalFailure", "500"):
+        stub.add_client_error(
+            "update_budget", service_error_code=code, http_status_code=500, service_message="x"
+        )
+        with stub, pytest.raises(AwsError) as info:
+            setup_budget(client, None, ACCOUNT, spec, yes)  # AWS: UpdateBudget exists
+        stub.assert_no_pending_responses()
+        assert "update budget opskit-dev-monthly" in info.value.format_message()
+        assert "rerun" in info.value.format_message()
+        stub.add_response("describe_budget", describe_budget_response("50.0"))
+        stub.add_response("describe_notifications_for_budget", {"Notifications": [plain]})
+        stub.add_response(
+            "describe_subscribers_for_notification",
+            {"Subscribers": [{"SubscriptionType": "EMAIL", "Address": "ops@example.com"}]},
+        )
+
+
+def test_plan_is_pure_and_replace_happens_only_when_the_endpoint_lacks_update():
+    from opskit.budget import BudgetState, plan_budget
+
+    spec = make_spec(
+        Environment(name="dev", stack_name="s", region="us-east-1", project="opskit"),
+        Decimal("80"),
+        ("ops@example.com",),
+        None,
+        (("ACTUAL", 80.0),),
+    )
+    existing = describe_budget_response("50.0")["Budget"]
+    aws = plan_budget(spec, BudgetState(existing, {}, {}), ACCOUNT, Capabilities())
+    assert [s.call for s in aws.steps] == ["update_budget", "create_notification"]
+    moto = plan_budget(spec, BudgetState(existing, {}, None), ACCOUNT, MOTO)
+    assert [s.call for s in moto.steps] == ["delete_budget", "create_budget"]
+    fresh = plan_budget(spec, BudgetState(None), ACCOUNT, Capabilities())
+    assert [s.call for s in fresh.steps] == ["create_budget"]
+
+
+def test_setup_plan_changes_nothing(budgets, clients, tmp_path):
+    spec = make_spec(env(tmp_path), Decimal("50"), ("ops@example.com",), None)
+    planned = setup_budget(budgets, clients.client("sns"), ACCOUNT, spec, yes, MOTO, dry_run=True)
+    assert planned.changed and planned.actions[0].startswith(
+        "would create budget opskit-dev-monthly"
+    )
+    assert budgets.describe_budgets(AccountId=ACCOUNT).get("Budgets", []) == []
+
+
+@pytest.mark.parametrize("bad", ["a@b", "x y@z.com", "a@@b.com", "@example.com", "ops@", "ops"])
+def test_emails_are_validated_by_email_validator(tmp_path, bad):
+    with pytest.raises(ConfigError, match="bad --email"):
+        make_spec(env(tmp_path), Decimal("10"), (bad,), None)
+
+
+def test_status_shows_health(tmp_path):
+    client = boto3.client("budgets", region_name="us-east-1")
+    stub = Stubber(client)
+    response = describe_budget_response("50.0", actual="0", forecast="0")
+    response["Budget"]["HealthStatus"] = {
+        "Status": "UNHEALTHY",
+        "StatusReason": "FILTER_INVALID",
+        "LastUpdatedTime": datetime(2026, 11, 20, tzinfo=UTC),
+    }
+    stub.add_response("describe_budget", response)
+    stub.add_response("describe_notifications_for_budget", {"Notifications": []})
+    with stub:
+        data = budget_status(client, ACCOUNT, "opskit-dev-monthly")
+    assert data["health"]["status"] == "UNHEALTHY" and data["health"]["reason"] == "FILTER_INVALID"
+    assert "rerun `opskit budget setup`" in data["health"]["meaning"]

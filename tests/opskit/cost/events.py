@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+from opskit.logs import platform
+
 T0 = 1_795_000_000_000  # ms, 2026-11-17T...Z
 OMIT = object()  # leave a key out of the access line (lines from before the field existed)
 
@@ -56,12 +58,27 @@ def access_line(
 
 
 def report_line(
-    request_id: str, billed_ms: int, *, memory: int = 512, init_ms: float | None = None
+    request_id: str,
+    billed_ms: int,
+    *,
+    memory: int = 512,
+    init_ms: float | None = None,
+    era: str = "today",
+    sampled: bool | None = None,
 ) -> str:
-    line = f"REPORT RequestId: {request_id}\tDuration: {billed_ms - 0.5:.2f} ms\tBilled Duration: {billed_ms} ms\tMemory Size: {memory} MB\tMax Memory Used: 81 MB"
-    if init_ms is not None:
-        line += f"\tInit Duration: {init_ms:.2f} ms"
-    return line + "\t\n"
+    """A text REPORT event as Lambda writes it: `billed_ms` is the invocation's own billed time;
+    on a cold start today's format adds INIT into Billed Duration (since 2025-08-01), the old
+    format leaves it beside it. `sampled` appends the XRAY line of a traced invocation."""
+    duration = billed_ms - 0.5
+    billed = billed_ms
+    if init_ms is not None and era == "today":
+        billed = platform.billed_duration(duration, init_ms)
+    xray = None
+    if sampled is not None:
+        xray = platform.Xray("1-5759e988-bd862e3fe1be46a994272793", "53995c3f42cd8ad8", sampled)
+    return platform.format_report(
+        platform.Report(request_id, duration, billed, memory, 81, init_ms, xray=xray)
+    )
 
 
 def invocation(
@@ -71,6 +88,8 @@ def invocation(
     billed_ms: int,
     *,
     init_ms: float | None = None,
+    era: str = "today",
+    sampled: bool | None = None,
     **access,
 ) -> list[dict]:
     return [
@@ -80,7 +99,12 @@ def invocation(
             "message": access_line(request_id, route, ts_ms=ts_ms, **access) + "\n",
         },
         {"timestamp": ts_ms + 2, "message": f"END RequestId: {request_id}\n"},
-        {"timestamp": ts_ms + 3, "message": report_line(request_id, billed_ms, init_ms=init_ms)},
+        {
+            "timestamp": ts_ms + 3,
+            "message": report_line(
+                request_id, billed_ms, init_ms=init_ms, era=era, sampled=sampled
+            ),
+        },
     ]
 
 

@@ -13,7 +13,7 @@ from opskit.app import App
 from opskit.aws import ClientFactory
 from opskit.cli import cli
 from opskit.config import Environment
-from opskit.errors import EXIT_CONFIG, EXIT_NOT_FOUND
+from opskit.errors import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE
 from opskit.terminal import Terminal
 from tests.opskit.cost.events import invocation, sample_events
 
@@ -73,10 +73,10 @@ def test_estimate_table_and_csv_use_global_output(local_env):
 
 def test_estimate_bad_input_is_one_line_with_exit_code(local_env):
     result = run(["--env", "local", "cost", "estimate", "--requests", "lots"], obj=None)
-    assert result.exit_code == EXIT_CONFIG
+    assert result.exit_code == EXIT_USAGE  # a bad option value
     assert "bad --requests 'lots'" in result.output
     result = run(["--env", "local", "cost", "estimate", "--file", "x.jsonl"])
-    assert result.exit_code == EXIT_CONFIG and "--from-logs" in result.output
+    assert result.exit_code == EXIT_USAGE and "--from-logs" in result.output
     missing = run(["--env", "local", "cost", "estimate", "--from-logs", "--file", "missing.jsonl"])
     assert missing.exit_code == EXIT_NOT_FOUND
 
@@ -166,7 +166,7 @@ def test_cost_report_against_moto_cost_explorer(moto, tmp_path):
     text = console.export_text()
     assert "AWS Lambda" in text and "496.00" in text and "+496.00" in text  # 1 + 2 + ... + 31
     assert "2026-10-31 " + "█" * 40 in text  # the biggest day gets the full bar
-    assert "Cost Explorer requests: 2 ($0.02)" in result.stderr
+    assert "Cost Explorer paid requests: 2 ($0.02)" in result.stderr
     again = CliRunner().invoke(
         cli,
         ["cost", "--month", "2026-10", "--all-account", "--format", "json"],
@@ -178,16 +178,23 @@ def test_cost_report_against_moto_cost_explorer(moto, tmp_path):
         ),
     )
     data = json.loads(again.stdout)
-    assert data["cost_explorer"] == {"requests": 0, "cost_usd": 0.0, "cached": 2}
+    assert data["cost_explorer"] == {
+        "requests": 0,
+        "cost_usd": 0.0,
+        "cached": 2,
+        "failed": 0,
+        "by_operation": {},
+    }  # a warm cached report makes 0 paid requests
     assert data["rows"][0] == {
         "group": "AWS Lambda",
         "cost_usd": 496.0,
         "previous_usd": 0.0,
         "delta_usd": 496.0,
         "delta_pct": None,
+        "kind": "usage",
     }
     conflict = CliRunner().invoke(cli, ["cost", "--month", "2026-10", "--days", "3"], obj=app)
-    assert conflict.exit_code == EXIT_CONFIG and "use one of" in conflict.output
+    assert conflict.exit_code == EXIT_USAGE and "use one of" in conflict.output
 
 
 def test_prices_lists_every_rate_with_source(local_env):
@@ -224,12 +231,40 @@ def test_budget_cli_on_the_local_account(local_env):
     assert too_many.exit_code == EXIT_CONFIG and "at most 10" in too_many.output
 
 
+class FakeSession:
+    """What ClientFactory.session offers the account cache: the credentials' access key id."""
+
+    def __init__(self, access_key: str):
+        self.access_key = access_key
+
+    def get_credentials(self):
+        return self
+
+
+def stubbed_sts(account: str):
+    import boto3
+    from botocore.stub import Stubber
+
+    sts = boto3.client("sts", region_name="us-east-1")
+    stub = Stubber(sts)
+    stub.add_response(
+        "get_caller_identity",
+        {"UserId": "AIDAEXAMPLE", "Account": account, "Arn": f"arn:aws:iam::{account}:user/ops"},
+    )
+    stub.activate()
+    return sts
+
+
 class StubFactory:
     """Hands out pre-stubbed clients (botocore Stubber) where moto lacks the API."""
 
     endpoint_url = None
 
-    def __init__(self, **clients):
+    def __init__(
+        self, access_key: str = "AKIAEXAMPLE0000001", account: str = "111111111111", **clients
+    ):
+        self.session = FakeSession(access_key)
+        clients.setdefault("sts", stubbed_sts(account))
         self.clients = clients
 
     def client(self, service, region=None):
@@ -285,9 +320,13 @@ def test_open_month_report_shows_estimated_and_forecast(tmp_path):
         result = CliRunner().invoke(cli, ["cost"], obj=app)
     assert result.exit_code == 0, result.output
     text = console.export_text()
-    assert "2026-11 (Project=opskit, Environment=prod)" in text and "[ESTIMATED" in text
+    flat = " ".join(text.split())
+    assert "2026-11 to date (2026-11-01..2026-11-24) (Project=opskit, Environment=prod)" in flat
+    assert "[ESTIMATED" in flat and "the same 24 days" in flat
+    assert "(untaggable, estimated)" in flat
+    assert "cannot carry the Project/Environment" in " ".join(result.stderr.split())
     assert "Forecast to month end: $10.00" in text
-    assert "Cost Explorer requests: 4 ($0.04)" in result.stderr
+    assert "Cost Explorer paid requests: 4 ($0.04)" in result.stderr
 
 
 def test_prices_refresh_cli_saves_the_table(tmp_path):
@@ -330,3 +369,112 @@ def test_prices_refresh_cli_saves_the_table(tmp_path):
         ),
     )
     assert "APPROXIMATE for eu-west-1" in listing.output  # only one rate is regional so far
+
+
+def test_estimate_leads_with_per_million_and_fixed_cost_and_the_basis_first(local_env, tmp_path):
+    table = run(["--env", "local", "cost", "estimate", "--requests", "1M"])
+    out = table.output
+    assert out.index("Cost per million requests: $") < out.index("Fixed monthly cost: $")
+    assert out.index("Fixed monthly cost: $") < out.index("[ESTIMATE]")
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(json.dumps(e) + "\n" for e in sample_events(100, 100_000)))
+    logs = run(["--env", "local", "cost", "estimate", "--from-logs", "--file", str(path)])
+    assert logs.exit_code == 0, logs.output
+    first = logs.output.splitlines()[0]
+    # the projection's basis and window come first, before any total
+    assert first.startswith("Basis: at the observed rate of 1 requests/s sustained for a 730-hour")
+    assert "measured over 100 s" in first
+    legacy = run(["--env", "local", "cost", "estimate", "--free-tier", "legacy"])
+    assert legacy.exit_code == EXIT_CONFIG and "obsolete" in legacy.output
+    users = run(
+        ["--env", "local", "cost", "estimate", "--from-logs", "--file", str(path), "--by", "user"]
+    )
+    assert "Per user" in users.output and "u1" in users.output
+
+
+def test_budget_setup_checks_tag_activation_and_offers_it(tmp_path):
+    """Stubber: ListCostAllocationTags says Environment is Inactive; with --yes opskit activates
+    it (UpdateCostAllocationTagsStatus, API reference shape) before creating the budget."""
+    import boto3
+    from botocore.stub import ANY, Stubber
+
+    ce = boto3.client("ce", region_name="us-east-1")
+    ce_stub = Stubber(ce)
+    ce_stub.add_response(
+        "list_cost_allocation_tags",
+        {
+            "CostAllocationTags": [
+                {"TagKey": "Environment", "Type": "UserDefined", "Status": "Inactive"},
+                {"TagKey": "Project", "Type": "UserDefined", "Status": "Active"},
+            ]
+        },
+    )
+    ce_stub.add_response(
+        "update_cost_allocation_tags_status",
+        {"Errors": []},
+        {"CostAllocationTagsStatus": [{"TagKey": "Environment", "Status": "Active"}]},
+    )
+    budgets = boto3.client("budgets", region_name="us-east-1")
+    b_stub = Stubber(budgets)
+    b_stub.add_client_error("describe_budget", service_error_code="NotFoundException")
+    b_stub.add_response(
+        "create_budget",
+        {},
+        {"AccountId": "111111111111", "Budget": ANY, "NotificationsWithSubscribers": ANY},
+    )
+    env = Environment(name="prod", stack_name="opskit-prod", region="us-east-1", root=tmp_path)
+    console = Console(width=200, record=True)
+    app = App(
+        env=env,
+        terminal=Terminal(console=console, err_console=Console(stderr=True, width=200)),
+        clock=lambda: NOW,
+        _clients=StubFactory(ce=ce, budgets=budgets, sns=None),
+    )
+    with ce_stub, b_stub:
+        result = CliRunner().invoke(
+            cli,
+            ["budget", "setup", "--amount", "50", "--email", "ops@example.com", "--yes"],
+            obj=app,
+        )
+    assert result.exit_code == 0, result.output
+    ce_stub.assert_no_pending_responses()
+    b_stub.assert_no_pending_responses()
+    assert "activated cost-allocation tags Environment" in " ".join(result.stderr.split())
+    from opskit.cost.explorer import CostExplorer, DiskCache
+
+    after = CostExplorer(
+        None,
+        DiskCache(env.state_dir / "cache" / "ce", lambda: NOW),
+        NOW.date(),
+        account_id="111111111111",
+    )
+    assert (
+        after.cache.get({"op": "ListCostAllocationTags", "keys": ["Environment", "Project"]})
+        is None
+    )
+    declined_ce = boto3.client("ce", region_name="us-east-1")
+    stub2 = Stubber(declined_ce)
+    stub2.add_response(
+        "list_cost_allocation_tags",
+        {"CostAllocationTags": [{"TagKey": "Project", "Type": "UserDefined", "Status": "Active"}]},
+    )
+    b2 = boto3.client("budgets", region_name="us-east-1")
+    b2_stub = Stubber(b2)
+    b2_stub.add_client_error("describe_budget", service_error_code="NotFoundException")
+    app2 = App(
+        env=env,
+        terminal=Terminal(console=Console(width=200), err_console=Console(stderr=True, width=200)),
+        clock=lambda: NOW,
+        _clients=StubFactory(ce=declined_ce, budgets=b2, sns=None, account="222222222222"),
+    )
+    with stub2, b2_stub:  # --plan: nothing is activated or created; the command is shown
+        planned = CliRunner().invoke(
+            cli,
+            ["budget", "setup", "--amount", "50", "--email", "ops@example.com", "--plan"],
+            obj=app2,
+        )
+    assert planned.exit_code == 0, planned.output
+    text = " ".join(planned.stderr.split())
+    assert "Environment is not an active cost-allocation tag: the tag-scoped budget" in text
+    assert "aws ce update-cost-allocation-tags-status" in text and "TagKey=Environment" in text
+    assert "would create budget opskit-prod-monthly" in planned.stdout

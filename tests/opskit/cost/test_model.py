@@ -1,5 +1,7 @@
 """The cost model and the bundled price table, including the reference design's table.
 
+Prices cited from the bundled table (each rate names its AWS pricing page).
+
 The reference (`shared/reference/DEPLOYMENT_SUMMARY.md`, "100K req/month",
 512 MB, 500 ms) claims: API Gateway $0.10, Lambda $1.20, DynamoDB $0.30 at
 $1.25/$0.25 per million, CloudWatch Logs $0.20, ECR $0.05, total ~$1.85.
@@ -47,6 +49,7 @@ def test_every_rate_has_a_source_and_a_date():
         assert rate["source"].strip(), key
         assert len(rate["as_of"]) == 10 and rate["as_of"][4] == "-", key
         assert rate["tiers"] and all(t["price"] > 0 for t in rate["tiers"]), key
+        assert rate["source"].startswith("aws.amazon.com/"), key  # the pricing page, not a blog
     for group in document["free_tier"].values():
         for key, allowance in group.items():
             assert allowance["source"] and allowance["amount"] > 0, key
@@ -66,7 +69,8 @@ def test_reference_table_recomputed():
     assert prices.rate("dynamodb_write_units").first_price == 0.625
     assert prices.rate("dynamodb_read_units").first_price == 0.125
     xray = next(i for i in result.items if i.key == "xray_traces_recorded")
-    assert xray.cost == pytest.approx(100_000 * 0.05 * 5 / 1e6)  # the reference has no X-Ray row
+    # 100k requests a month is 0.038 req/s: the 1 req/s reservoir traces every one of them
+    assert xray.quantity == pytest.approx(0.1) and xray.cost == pytest.approx(0.1 * 5.0)
 
 
 def test_lambda_tiers_apply_per_architecture():
@@ -102,19 +106,26 @@ def test_api_gateway_meters_in_512_kb_increments():
     assert tiered.cost(400) == pytest.approx(300 * 1.0 + 100 * 0.9)
 
 
-def test_free_tier_is_off_by_default_and_legacy_adds_the_12_month_offers():
+def test_free_tier_always_free_and_credits_and_legacy_is_obsolete():
     prices = load_prices()
     none = estimate(REFERENCE, prices)
-    new = estimate(REFERENCE, prices, "new")
-    legacy = estimate(REFERENCE, prices, "legacy")
+    always = estimate(REFERENCE, prices, "always")
     assert item(none, "lambda_") > 0.4
-    assert item(new, "lambda_") == 0  # 100k requests and 25k GB-s fit in the always-free tier
-    assert item(new, "apigw") == pytest.approx(0.10)  # 12-month offer: not for new accounts
-    assert item(legacy, "apigw") == 0
-    assert next(i for i in new.items if i.key == "cloudwatch_dashboard").cost == 0  # 3 free
-    assert legacy.total < new.total < none.total
+    assert item(always, "lambda_") == 0  # 100k requests and 25k GB-s fit in the always-free tier
+    assert item(always, "apigw") == pytest.approx(0.10)  # the 12-month offers are over
+    assert next(i for i in always.items if i.key == "cloudwatch_dashboard").cost == 0  # 3 free
+    assert always.total < none.total
+    # Free plan credits (accounts since 2025-07-15) come off the bill after the always-free offers
+    credited = estimate(REFERENCE, prices, "credits", credits=200)
+    assert credited.credits == pytest.approx(always.gross) and credited.total == 0
+    small = estimate(REFERENCE, prices, "credits", credits=0.25)
+    assert small.total == pytest.approx(always.gross - 0.25)
+    with pytest.raises(ConfigError, match="obsolete"):
+        estimate(REFERENCE, prices, "legacy")
+    with pytest.raises(ConfigError, match="--free-tier credits"):
+        estimate(REFERENCE, prices, "always", credits=10)
     with pytest.raises(ConfigError):
-        estimate(REFERENCE, prices, "always")
+        estimate(REFERENCE, prices, "new")
 
 
 def test_per_million_and_routes_allocation():
@@ -190,7 +201,156 @@ def test_reference_total_like_for_like():
     assert by_service["API Gateway"] == pytest.approx(0.10)
     assert round(by_service["Lambda"], 2) == 0.44  # reference: $1.20
     assert by_service["DynamoDB"] == pytest.approx(0.0625 + 0.05 * 0.25)  # reference: $0.30
-    assert by_service["CloudWatch"] < 0.05  # reference: $0.20 (that is ~4 KB of logs per request)
+    # reference: $0.20; with the access logs the template enables (340 B a request, flat
+    # $0.50/GB): 100k x (600 + 340) B = 0.0875 GB -> $0.044 + storage
+    assert by_service["CloudWatch"] < 0.05
     assert by_service["ECR"] == pytest.approx(0.05)
-    assert by_service["X-Ray"] == pytest.approx(0.025)  # missing from the reference
-    assert 0.70 < result.total < 0.75
+    assert by_service["X-Ray"] == pytest.approx(0.50)  # missing from the reference: every request
+    assert 1.15 < result.total < 1.25
+
+
+# --- hand-computed scenarios (issue 14), prices from the AWS pricing pages the table cites ------
+
+MONTH_S = 730 * 3600  # 2,628,000 s
+
+
+def line(result, key):
+    return next(i for i in result.items if i.key == key)
+
+
+def test_xray_reservoir_at_1m_and_10m_requests():
+    """aws.amazon.com/xray/pricing: $5.00 per 1M traces recorded; default rule 1/s + 5 %."""
+    prices = load_prices()
+    one = line(estimate(replace(REFERENCE, requests=1e6), prices), "xray_traces_recorded")
+    # 1M / 2,628,000 s = 0.3805 req/s < 1: all traced -> 1M x $5/M = $5.00 (a flat 5 %: $0.25)
+    assert one.quantity == pytest.approx(1.0) and one.cost == pytest.approx(5.00)
+    ten = line(estimate(replace(REFERENCE, requests=10e6), prices), "xray_traces_recorded")
+    rate = 10e6 / MONTH_S  # 3.805 req/s
+    traced = MONTH_S * (1 + 0.05 * (rate - 1))  # 2,628,000 x 1.1403 = 2,996,800
+    assert ten.quantity == pytest.approx(traced / 1e6)
+    assert ten.cost == pytest.approx(traced / 1e6 * 5.0) and 14.9 < ten.cost < 15.1
+    flat = estimate(replace(REFERENCE, requests=10e6, xray_sampling=0.05), prices)
+    assert line(flat, "xray_traces_recorded").cost == pytest.approx(2.50)  # only when asked
+    measured = estimate(replace(REFERENCE, requests=10e6, xray_traces=123_456), prices)
+    assert line(measured, "xray_traces_recorded").cost == pytest.approx(0.123456 * 5.0)
+
+
+def test_access_logs_are_flat_and_only_lambda_logs_take_the_tiers():
+    """aws.amazon.com/cloudwatch/pricing: Lambda (vended) logs $0.50/GB first 10 TB, $0.25 next
+    20 TB...; other logs (API Gateway access logs) $0.50/GB flat."""
+    prices = load_prices()
+    gb = 1024**3
+    # 20 TB of each a month: 20,480 GB
+    requests = 1e9
+    usage = replace(REFERENCE, requests=requests, log_bytes=20480 * gb / requests)
+    usage = replace(usage, access_log_bytes=20480 * gb / requests)
+    result = estimate(usage, prices)
+    assert line(result, "logs_ingestion_lambda").cost == pytest.approx(10240 * 0.50 + 10240 * 0.25)
+    assert line(result, "logs_ingestion").cost == pytest.approx(20480 * 0.50)  # no tiers
+    # requests API Gateway rejected before Lambda still write an access line
+    rejected = estimate(replace(REFERENCE, apigw_rejected=50_000), prices)
+    assert line(rejected, "apigw_http_requests").quantity == pytest.approx(0.15)
+    assert line(rejected, "lambda_requests").quantity == pytest.approx(0.1)
+    assert line(rejected, "logs_ingestion").quantity == pytest.approx(150_000 * 340 / gb)
+
+
+def test_infrequent_access_class_halves_ingestion_and_says_what_it_loses():
+    """aws.amazon.com/cloudwatch/pricing: Infrequent Access $0.25/GB (Lambda IA tiers from $0.25)."""
+    prices = load_prices()
+    usage = replace(REFERENCE, requests=1e6, log_bytes=1000, access_log_bytes=340)
+    standard = estimate(usage, prices)
+    ia = estimate(replace(usage, log_class="infrequent-access"), prices)
+    gb = 1024**3
+    assert line(ia, "logs_ingestion_lambda_ia").cost == pytest.approx(1e6 * 1000 / gb * 0.25)
+    assert line(ia, "logs_ingestion_ia").cost == pytest.approx(1e6 * 340 / gb * 0.25)
+    assert line(standard, "logs_ingestion").cost == pytest.approx(1e6 * 340 / gb * 0.50)
+    assert any("no metric filters" in n for n in ia.notes)
+    with pytest.raises(ConfigError, match="log class"):
+        estimate(replace(usage, log_class="glacier"), prices)
+
+
+def test_logs_storage_divides_by_the_average_month():
+    prices = load_prices()
+    usage = replace(REFERENCE, requests=1e6, log_retention_days=30)
+    storage = line(estimate(usage, prices), "logs_storage")
+    gb = 1024**3
+    ingest = 1e6 * (600 + 340) / gb
+    assert storage.quantity == pytest.approx(ingest * 30 / 30.4375)  # not x 30 / 30
+    assert storage.cost == pytest.approx(ingest * 30 / 30.4375 * 0.03)
+
+
+def test_data_transfer_tiers_above_10_tb():
+    """aws.amazon.com/ec2/pricing/on-demand: $0.09 first 10 TB, $0.085 next 40 TB, $0.07 next
+    100 TB, $0.05 over 150 TB."""
+    rate = load_prices().rate("data_transfer_out")
+    assert rate.cost(10240) == pytest.approx(10240 * 0.09)
+    assert rate.cost(200 * 1024) == pytest.approx(
+        10240 * 0.09 + 40960 * 0.085 + 102400 * 0.07 + 51200 * 0.05
+    )
+
+
+def test_secrets_manager_metric_data_and_alarm_kinds():
+    """aws.amazon.com/secrets-manager/pricing: $0.40 a secret-month, $0.05 per 10,000 calls;
+    cloudwatch/pricing: GetMetricData $0.01 per 1,000 metrics, composite alarm $0.50,
+    anomaly-detection alarm = 3 metrics x $0.10."""
+    prices = load_prices()
+    usage = replace(
+        REFERENCE,
+        requests=1e6,
+        cold_start_rate=0.01,
+        secrets=1,
+        metric_data_requested=30 * 24 * 60 * 12,  # top --watch: 12 metrics a minute all month
+        composite_alarms=2,
+        anomaly_alarms=1,
+    )
+    result = estimate(usage, prices)
+    assert line(result, "secretsmanager_secret").cost == pytest.approx(0.40)
+    # one GetSecretValue per cold start: 1M x 1 % = 10,000 calls = $0.05
+    assert line(result, "secretsmanager_api").cost == pytest.approx(0.05)
+    assert line(result, "cloudwatch_get_metric_data").cost == pytest.approx(518_400 / 1000 * 0.01)
+    assert line(result, "cloudwatch_composite_alarm").cost == pytest.approx(1.00)
+    assert line(result, "cloudwatch_anomaly_alarm").cost == pytest.approx(0.30)
+
+
+def test_idle_custom_metrics_are_billed_only_for_hours_with_data():
+    prices = load_prices()
+    busy = line(estimate(replace(REFERENCE, custom_metrics=5), prices), "cloudwatch_custom_metric")
+    assert busy.cost == pytest.approx(5 * 0.30)  # 100k requests: every hour has data
+    quiet = estimate(replace(REFERENCE, requests=365, custom_metrics=5), prices)
+    # 365 requests spread over 730 hours: at most half the hours have data
+    assert line(quiet, "cloudwatch_custom_metric").cost == pytest.approx(5 * 0.30 * 365 / 730)
+
+
+def test_fixed_monthly_and_per_million_are_apart():
+    prices = load_prices()
+    result = estimate(replace(REFERENCE, requests=2e6), prices)
+    fixed = sum(i.cost for i in result.items if i.driver == "fixed")
+    assert result.fixed_monthly == pytest.approx(fixed) and fixed > 0
+    assert result.variable_per_million == pytest.approx((result.total - fixed) / 2)
+    doubled = estimate(replace(REFERENCE, requests=4e6), prices)
+    assert doubled.fixed_monthly == pytest.approx(result.fixed_monthly)
+
+
+def test_access_log_bytes_default_is_the_template_format():
+    """The template's access-log format with typical values, + 26 bytes of event overhead."""
+    import re
+    from pathlib import Path
+
+    template = Path(__file__).parents[3] / "cloudformation" / "gateway.yaml"
+    text = template.read_text()
+    fmt = re.search(r"Format: >-\n\s+(\{.*\})", text).group(1)
+    values = {
+        "$context.requestId": "Jx3kZhNmIAMEVxQ=",
+        "$context.routeKey": "ANY /api/{proxy+}",
+        "$context.status": "200",
+        "$context.responseLatency": "45",
+        "$context.integrationLatency": "41",
+        "$context.integrationErrorMessage": "-",
+        "$context.identity.sourceIp": "203.0.113.9",
+        "$context.identity.userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) "
+        "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
+        "$context.requestTimeEpoch": "1795000000000",
+    }
+    for key in sorted(values, key=len, reverse=True):
+        fmt = fmt.replace(key, values[key])
+    assert abs(len(fmt) + 26 - Usage().access_log_bytes) <= 30

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from opskit.cost import periods
 from opskit.errors import ConfigError
@@ -110,3 +112,27 @@ def test_parse_duration(text, seconds):
 def test_parse_duration_rejects(bad):
     with pytest.raises(ConfigError):
         periods.parse_duration(bad)
+
+
+@given(
+    st.dates(min_value=date(2020, 1, 1), max_value=date(2030, 12, 31)),
+    st.one_of(
+        st.none(), st.text(max_size=10), st.from_regex(r"20[0-9]{2}-[0-9]{2}", fullmatch=True)
+    ),
+    st.one_of(st.none(), st.integers(-5, 200_000)),
+)
+def test_every_period_choice_is_valid_or_a_config_error(today, month, days):
+    """Any --month/--days either gives a period Cost Explorer accepts, or a ConfigError, before
+    any request; never an exception of another kind."""
+    from opskit.cost.periods import choose_period, comparison_period, validate_for_cost_explorer
+
+    try:
+        period = choose_period(today, month=month, days=days)
+        validate_for_cost_explorer(period, today)
+    except ConfigError:
+        return
+    assert period.start < period.end and period.start <= today
+    previous, full = comparison_period(period, today)
+    assert previous.end <= period.start and previous.days >= 1
+    if full is not None:  # month to date: never longer than the days elapsed
+        assert previous.days <= (min(period.end, today + timedelta(days=1)) - period.start).days

@@ -142,12 +142,16 @@ def test_lines_without_auth_keep_the_assumption_and_say_so():
 
 def test_baseline_counts_alarm_metrics_as_billed_and_filters_as_custom_metrics():
     items = baseline_fixed_items(env())
-    # 17 alarms: 5 metric-math alarms of 2 metrics each, 12 single-metric ones
-    assert (items.alarms, items.alarm_metrics, items.custom_metrics) == (17, 22, 5)
+    # 20 alarms: 8 metric-math alarms of 2 metrics each, 12 single-metric ones; no custom
+    # domain, so no certificate alarm
+    assert (items.alarms, items.alarm_metrics, items.custom_metrics) == (20, 28, 6)
     assert items.high_resolution == 0
     assert Usage().alarms == items.alarm_metrics and Usage().custom_metrics == items.custom_metrics
     disabled = baseline_fixed_items(env({"alarms": {"api-5xx-rate": {"enabled": False}}}))
-    assert (disabled.alarms, disabled.alarm_metrics) == (16, 20)
+    assert (disabled.alarms, disabled.alarm_metrics) == (19, 26)
+    domain = env()
+    domain.parameters.update(DomainName="api.example.com", CertificateArn="arn:aws:acm:x")
+    assert baseline_fixed_items(domain).alarms == 21  # + the certificate's DaysToExpiry
 
 
 def test_custom_alarm_file_metric_math_and_high_resolution(tmp_path: Path):
@@ -208,7 +212,7 @@ def test_fixed_items_are_priced_with_the_free_tier():
     items = {i.key: i for i in estimate(usage, load_prices()).items}
     assert items["cloudwatch_alarm"].cost == pytest.approx(2.2)
     assert items["cloudwatch_custom_metric"].cost == pytest.approx(1.5)
-    free = {i.key: i for i in estimate(usage, load_prices(), "new").items}
+    free = {i.key: i for i in estimate(usage, load_prices(), "always").items}
     assert free["cloudwatch_alarm"].cost == pytest.approx(1.2)
     assert free["cloudwatch_custom_metric"].cost == 0
 
@@ -256,9 +260,9 @@ def test_demo_burst_on_the_local_account_is_projected_from_its_span(local_env, m
     assert items["dynamodb_read_units"]["quantity"] == pytest.approx(
         data["usage"]["requests"] / 1e6, rel=1e-6
     )  # every request used a session: 1 RRU each
-    assert items["cloudwatch_alarm"]["quantity"] == 22
-    assert items["cloudwatch_custom_metric"]["quantity"] == 5
-    assert any("22 alarm metrics from 17 alarms" in n for n in data["notes"])
+    assert items["cloudwatch_alarm"]["quantity"] == 28
+    assert items["cloudwatch_custom_metric"]["quantity"] == 6
+    assert any("28 alarm metrics from 20 alarms" in n for n in data["notes"])
     table = CliRunner().invoke(cli, [*args, "--alarms", "4", "--custom-metrics", "0"])
     assert table.exit_code == 0, table.output
     assert "Projection (observed): observed 300 requests over 30 s" in table.output

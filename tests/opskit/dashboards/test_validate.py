@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opskit.dashboards.render import fill_template, load_template
+from opskit.dashboards.render import custom_metrics_for, fill_template, load_template
 from opskit.dashboards.validate import validate_body
 from opskit.insights.library import load_library
 
@@ -26,15 +26,7 @@ CONTEXT = {
     "AccessLogGroupName": "/aws/apigateway/gw-api",
     "GatewayNamespace": "Opskit/Gateway/gw",
 }
-CUSTOM = {
-    "Opskit/Gateway/gw": {
-        "Requests",
-        "RateLimited",
-        "UpstreamErrors",
-        "UpstreamRequests",
-        "ColdStarts",
-    }
-}
+CUSTOM = custom_metrics_for("gw")  # what the baseline's metric filters publish
 
 # The example from "Dashboard Body Structure and Syntax" (CloudWatch API reference), verbatim in shape.
 DOCUMENTED_EXAMPLE = {

@@ -291,3 +291,45 @@ def test_pct_interpolates_between_ranks(run):
         events,
     )
     assert result.rows == [{"p50": "5.5", "p99": "9.91", "p0": "1", "sd": "3.0276503541"}]
+
+
+def test_lambda_doc_dedup_slow_invocations_then_limit(run):
+    # CWL_QuerySyntax-examples (Lambda): fields @timestamp, @requestId, @message, @logStream
+    # | filter @type = "REPORT" and @duration > 1000 | sort @timestamp desc | dedup @requestId | limit 20
+    events = [
+        event(0, report("a", "1500.00", 1500, 128, 60)),
+        event(1, report("b", "20.00", 20, 128, 60)),
+        event(2, report("a", "1700.00", 1700, 128, 60)),  # a retry of `a`: dedup keeps the newest
+        event(3, report("c", "2500.00", 2500, 128, 60)),
+    ]
+    query = (
+        'fields @timestamp, @requestId, @message, @logStream | filter @type = "REPORT" and '
+        "@duration > 1000 | sort @timestamp desc | dedup @requestId | limit 20"
+    )
+    rows = run(query, events).rows
+    assert [(r["@requestId"], r["@message"].split("\t")[1]) for r in rows] == [
+        ("c", "Duration: 2500.00 ms"),
+        ("a", "Duration: 1700.00 ms"),
+    ]
+
+
+def test_vpc_doc_top_byte_transfers_on_a_subnet(run):
+    # CWL_QuerySyntax-examples (VPC flow logs): filter isIpv4InSubnet(srcAddr, "192.0.2.0/24")
+    # | stats sum(bytes) as bytesTransferred by dstAddr | sort bytesTransferred desc | limit 15
+    flows = [
+        ("192.0.2.10", "198.51.100.1", 500),
+        ("192.0.2.11", "198.51.100.1", 700),
+        ("192.0.2.12", "198.51.100.2", 300),
+        ("203.0.113.5", "198.51.100.2", 9000),  # outside the subnet
+    ]
+    events = [
+        event(i, {"srcAddr": s, "dstAddr": d, "bytes": b}) for i, (s, d, b) in enumerate(flows)
+    ]
+    query = (
+        'filter isIpv4InSubnet(srcAddr, "192.0.2.0/24") | stats sum(bytes) as bytesTransferred '
+        "by dstAddr | sort bytesTransferred desc | limit 15"
+    )
+    assert run(query, events).rows == [
+        {"dstAddr": "198.51.100.1", "bytesTransferred": "1200"},
+        {"dstAddr": "198.51.100.2", "bytesTransferred": "300"},
+    ]

@@ -8,9 +8,16 @@ import pytest
 
 from opskit.errors import ConfigError, QueryFailed
 from opskit.insights.engine import run_file
-from opskit.insights.events import platform_fields, read_events, record, write_events
 from opskit.insights.library import load_library, parse_file
+from opskit.logs import platform
+from opskit.logs.events import EventsError, read_events, write_events
+from opskit.logs.fields import platform_fields as _fields
+from opskit.logs.fields import record
 from tests.opskit.insights.conftest import event, write
+
+
+def platform_fields(message):
+    return _fields(platform.parse(message))
 
 
 def test_library_file_metadata_and_parameters(tmp_path):
@@ -70,7 +77,7 @@ def test_platform_lines_and_json_records():
         "grp",
     )
     assert row["a.b.0"] == 1 and row["a.b.1.c"] == 1 and "n" not in row
-    assert (row["@logStream"], row["@log"], int(row["@timestamp"])) == ("s", "grp", 5)
+    assert (row["@logStream"], row["@log"], int(row["@timestamp"])) == ("s", "000000000000:grp", 5)
 
 
 def test_read_and_write_events(tmp_path):
@@ -82,8 +89,8 @@ def test_read_and_write_events(tmp_path):
     doc = tmp_path / "doc.json"
     doc.write_text(json.dumps({"events": events}))
     assert list(read_events(doc)) == events
-    doc.write_text(json.dumps({"events": [{"message": "no timestamp"}]}))
-    with pytest.raises(QueryFailed) as info:
+    doc.write_text(json.dumps({"events": [{"timestamp": "soon", "message": "bad timestamp"}]}))
+    with pytest.raises(EventsError) as info:
         list(read_events(doc))
     assert "events[0]" in str(info.value)
 
@@ -96,3 +103,26 @@ def test_duckdb_rejects_a_regex_so_python_answers(tmp_path):
     assert [r["@message"] for r in result.rows] == ["ab"]
     with pytest.raises(QueryFailed):
         run_file("filter @message like /a(?=b)/", path, engine="duckdb")
+
+
+def test_one_paginator_for_insights_cost_and_the_demo(clients):
+    """opskit.logs.cloudwatch.filter_events follows every page on moto; the demo counts with it."""
+    from opskit.demo.__main__ import count_access_lines
+    from opskit.errors import NotFoundError
+    from opskit.logs.cloudwatch import filter_events
+
+    logs = clients.client("logs")
+    group = "/aws/lambda/opskit-paginator"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    lines = ['{"message": "request", "status": 200}', "START RequestId: x"] * 30
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[{"timestamp": 1_795_000_000_000 + i, "message": m} for i, m in enumerate(lines)],
+    )
+    assert len(list(filter_events(logs, group, page_size=7))) == 60
+    assert count_access_lines(logs, group) == 30
+    assert count_access_lines(logs, "/aws/lambda/none") == 0
+    with pytest.raises(NotFoundError):
+        list(filter_events(logs, "/aws/lambda/none"))

@@ -75,9 +75,9 @@ def test_backticks_dashes_and_dotted_fields():
 @pytest.mark.parametrize(
     ("text", "line", "column", "message"),
     [
-        ("fields a | unnest b", 1, 12, "unsupported command 'unnest'"),
+        ("fields a | pattern @message", 1, 12, "unsupported command 'pattern'"),
         ("fields a\n| frobnicate b", 2, 3, "unknown command 'frobnicate'"),
-        ("fields jsonParse(@message)", 1, 8, "unsupported function 'jsonParse'"),
+        ("fields toJson(@message)", 1, 8, "unsupported function 'toJson'"),
         ("filter count(*) > 1", 1, 8, "only allowed in stats"),
         ("stats latency_ms by path", 1, 7, "expected an aggregate function"),
         ("filter (a = 1", 1, 14, "expected ')', found end of query"),

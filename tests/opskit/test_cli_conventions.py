@@ -1,0 +1,377 @@
+"""One set of CLI conventions: global options anywhere, literal output, documented exit codes.
+
+Oracles: the exit-code table in docs/exit-codes.md (parsed, not copied), Click's own parser for
+what "usage error" means, and Hypothesis for option values and opskit.toml documents.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import string
+import time
+import tomllib
+from pathlib import Path
+
+import click
+import pytest
+import yaml
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+
+from opskit import errors
+from opskit.app import App
+from opskit.cli import cli
+from opskit.errors import EXIT_AWS, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_USAGE
+from opskit.terminal import Terminal
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def documented_exit_codes() -> set[int]:
+    table = (ROOT / "docs" / "exit-codes.md").read_text()
+    return {int(code) for code in re.findall(r"^\| (\d+) \|", table, flags=re.M)}
+
+
+def test_exit_code_table_matches_the_constants():
+    constants = {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
+    assert documented_exit_codes() == constants
+
+
+# -- Terminal: markup off for data -----------------------------------------------------------
+
+
+def terminal_on(buffer: io.StringIO, **kwargs) -> Terminal:
+    console = Console(file=buffer, width=60, color_system=None)
+    return Terminal(console=console, err_console=console, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "text", ["/tmp/run[abc]/events.jsonl", "closing [/] tag", "[bold]not bold[/bold]", ":smile:"]
+)
+def test_terminal_prints_user_data_literally(text):
+    buffer = io.StringIO()
+    terminal = terminal_on(buffer)
+    terminal.info(text)
+    terminal.out(text)
+    terminal.err(text)
+    terminal.print(text)
+    terminal.warn(text)
+    lines = buffer.getvalue().splitlines()
+    assert lines[:4] == [text] * 4
+    assert lines[4] == f"warning: {text}"
+
+
+def test_quiet_hides_notes_but_not_problems_and_status_is_null():
+    buffer = io.StringIO()
+    terminal = terminal_on(buffer, verbosity=-1)
+    terminal.info("progress")
+    terminal.err("a problem")
+    with terminal.status("waiting") as status:
+        status.update("still waiting")  # a NullStatus: callers never check for None
+    assert buffer.getvalue() == "a problem\n"
+
+
+def test_progress_says_when_a_wait_starts_and_how_long_it_took():
+    buffer = io.StringIO()
+    terminal = terminal_on(buffer)
+    with terminal.progress("Quick") as status:
+        status.update("still quick")
+    assert buffer.getvalue() == ""  # a short wait (or a quick failure) adds no line
+    with terminal.progress("Building the Lambda package", after=0.05):
+        time.sleep(0.3)
+    first, last = buffer.getvalue().splitlines()
+    assert first == "Building the Lambda package ..."
+    assert re.fullmatch(r"Building the Lambda package: done in \d+\.\d s", last)
+
+
+def test_piped_tables_are_not_truncated():
+    buffer = io.StringIO()
+    terminal = terminal_on(buffer)  # not a terminal, 60 columns
+    value = "x" * 150
+    terminal.render_rows([{"@timestamp": "2026-12-01 10:00:00.000", "latency_ms": value}])
+    out = buffer.getvalue()
+    assert "@timestamp" in out and "latency_ms" in out and value in out
+    assert "…" not in out
+
+
+@pytest.mark.parametrize("output", ["json", "yaml", "csv"])
+def test_rows_in_each_machine_format_are_one_document(output):
+    buffer = io.StringIO()
+    terminal = terminal_on(buffer, output=output)
+    rows = [{"name": "a[1]", "n": 1}, {"name": "b", "n": 2.5}]
+    terminal.render_rows(rows)
+    text = buffer.getvalue()
+    if output == "json":
+        assert json.loads(text) == rows
+    elif output == "yaml":
+        assert yaml.safe_load(text) == rows
+    else:
+        assert text.splitlines() == ["name,n", "a[1],1", "b,2.5"]
+    assert terminal.documents == 1
+
+
+# -- global options anywhere ---------------------------------------------------------------
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    config = tmp_path / "opskit.toml"
+    config.write_text((ROOT / "opskit.toml").read_text())
+    monkeypatch.setenv("OPSKIT_CONFIG", str(config))
+    monkeypatch.delenv("OPSKIT_ENV", raising=False)
+    monkeypatch.delenv("OPSKIT_OUTPUT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    return config
+
+
+def invoke(*args: str, env: dict[str, str] | None = None, obj=None):
+    return CliRunner().invoke(cli, list(args), env=env, obj=obj)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--output", "json", "insights", "list"],
+        ["insights", "--output", "json", "list"],
+        ["insights", "list", "--output", "json"],
+        ["insights", "list", "-o", "json"],
+        ["--format", "json", "insights", "list"],
+        ["insights", "list", "--format", "json"],
+    ],
+)
+def test_output_is_accepted_before_or_after_the_subcommand(project, args):
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert {row["name"] for row in json.loads(result.stdout)} >= {"slow-requests", "errors"}
+
+
+def test_environment_variables_are_defaults_and_flags_beat_them(project):
+    from_env = invoke("insights", "list", env={"OPSKIT_OUTPUT": "json"})
+    assert json.loads(from_env.stdout)
+    flag_wins = invoke("insights", "list", "--output", "csv", env={"OPSKIT_OUTPUT": "json"})
+    assert flag_wins.stdout.startswith("name,description,")
+
+
+def test_env_after_the_subcommand_picks_the_environment(project):
+    for args in (["status", "--env", "qa"], ["--env", "dev", "status", "--env", "qa"]):
+        result = invoke(*args)
+        assert result.exit_code == EXIT_CONFIG
+        assert result.stderr.startswith("Error: unknown environment 'qa'")
+    # OPSKIT_ENV is only the default: the flag wins.
+    local = invoke("--env", "local", "status", env={"OPSKIT_ENV": "qa"})
+    assert "unknown environment" not in local.stderr
+
+
+def test_yes_means_the_same_before_or_after(project, monkeypatch):
+    seen: list[tuple[bool, bool]] = []
+
+    @click.command("probe")
+    @click.option("--yes", "-y", is_flag=True, help="The command's own flag (like deploy's).")
+    @click.pass_obj
+    def probe(app: App, yes: bool) -> None:
+        seen.append((yes, app.assume_yes))
+
+    monkeypatch.setitem(cli.commands, "probe", probe)
+    for args, expected in (
+        (["probe"], (False, False)),
+        (["probe", "--yes"], (True, True)),
+        (["--yes", "probe"], (True, True)),
+        (["-y", "probe"], (True, True)),
+    ):
+        seen.clear()
+        assert invoke(*args).exit_code == 0
+        assert seen == [expected], args
+
+
+def test_help_lists_global_options_with_their_environment_variables():
+    result = invoke("--help")
+    for text in ("--env", "--profile", "--region", "--output", "--yes", "--quiet", "--verbose"):
+        assert text in result.output
+    for variable in ("OPSKIT_ENV", "OPSKIT_OUTPUT", "OPSKIT_DEBUG", "OPSKIT_ENDPOINT_URL"):
+        assert variable in result.output
+    assert "Global options work here too" in invoke("status", "--help").output
+
+
+# -- exit codes for bad input ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "--output", "bogus"],
+        ["--region", "not a region", "status"],
+        ["status", "--events", "many"],
+        ["insights", "slow-requests", "--threshold-ms", "abc"],
+        ["insights", "slow-requests", "--limit", "0"],
+        ["insights", "top-paths", "--limit", "-3"],
+        ["nosuchcommand"],
+    ],
+)
+def test_bad_option_values_are_usage_errors_on_one_line(project, args):
+    result = invoke(*args)
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert len(result.stderr.splitlines()) == 1
+    assert result.stderr.startswith("Error: ")
+
+
+def test_bad_environment_is_one_line_not_a_crash(project):
+    endpoint = invoke("status", env={"AWS_ENDPOINT_URL": "not-a-url"})
+    assert endpoint.exit_code == EXIT_CONFIG
+    assert "'not-a-url' is not a URL" in endpoint.stderr
+    assert "AWS_ENDPOINT_URL" in endpoint.stderr
+
+    profile = invoke("status", env={"AWS_PROFILE": "nonexistent"})
+    assert profile.exit_code == EXIT_AWS
+    assert "AWS profile 'nonexistent'" in profile.stderr
+    assert "None" not in profile.stderr
+
+    project.write_text("env = 3\n")
+    config = invoke("status")
+    assert config.exit_code == EXIT_CONFIG
+    assert "`env` must be a table" in config.stderr
+    for result in (endpoint, profile, config):
+        assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
+def test_hints_name_the_environment_in_use(project, moto_server):
+    result = invoke("--env", "local", "status", env={"OPSKIT_ENDPOINT_URL": moto_server})
+    assert result.exit_code == errors.EXIT_NOT_FOUND
+    assert "`opskit --env local deploy`" in result.stderr
+    local_down = invoke("insights", "run", "errors", "--env", "local")  # no emulator running
+    assert local_down.exit_code == errors.EXIT_LOCAL
+    assert "`opskit --env local local up`" in local_down.stderr
+
+
+def test_ctrl_c_exits_130_with_one_line(project, monkeypatch):
+    @click.command("probe")
+    def probe() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.commands, "probe", probe)
+    result = invoke("probe")
+    assert result.exit_code == EXIT_INTERRUPTED
+    assert result.stderr.strip() == "Interrupted."  # after the newline that ends the ^C line
+
+
+# -- fuzzing: every outcome is a documented code and one line -------------------------------
+
+VALUES = st.one_of(
+    st.text(alphabet=string.printable, max_size=12),
+    st.sampled_from(["", "local", "dev", "us-east-1", "json", "yaml", "-1", "0", "[/]", "--yes"]),
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    option=st.sampled_from(["--env", "--region", "--profile", "--output", "--format"]),
+    value=VALUES,
+    after=st.booleans(),
+)
+def test_fuzzed_global_option_values(project, moto_server, option, value, after):
+    args = ["status", option, value] if after else [option, value, "status"]
+    result = invoke(
+        *args, env={"AWS_ENDPOINT_URL": moto_server, "OPSKIT_ENDPOINT_URL": moto_server}
+    )
+    assert_documented(result)
+
+
+TOML_VALUES = st.one_of(
+    st.integers(-5, 5),
+    st.booleans(),
+    st.text(alphabet=string.ascii_letters + string.digits + "-_ /[]", max_size=10),
+    st.lists(st.integers(0, 3), max_size=2),
+    st.dictionaries(st.sampled_from(["a", "MemorySize"]), st.integers(0, 3), max_size=2),
+)
+KEYS = st.sampled_from(["stack_name", "region", "profile", "local", "project", "parameters", "x"])
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    defaults=st.dictionaries(KEYS, TOML_VALUES, max_size=3),
+    dev=st.one_of(st.dictionaries(KEYS, TOML_VALUES, max_size=3), TOML_VALUES),
+    shape=st.sampled_from(["tables", "env-scalar", "defaults-scalar"]),
+)
+def test_fuzzed_opskit_toml(project, moto_server, defaults, dev, shape):
+    document: dict = {"defaults": defaults, "env": {"dev": dev}}
+    if shape == "env-scalar":
+        document["env"] = dev
+    elif shape == "defaults-scalar":
+        document["defaults"] = dev
+    text = "\n".join(f"{toml_value(k)} = {toml_value(v)}" for k, v in document.items()) + "\n"
+    assert tomllib.loads(text) == document  # the generator itself is right
+    project.write_text(text)
+    result = invoke("status", env={"AWS_ENDPOINT_URL": moto_server})
+    assert_documented(result)
+
+
+def toml_value(value) -> str:
+    """TOML for the generated values (a JSON string is a valid TOML basic string)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return "{" + ", ".join(f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items()) + "}"
+
+
+def assert_documented(result) -> None:
+    assert result.exit_code in documented_exit_codes() - {errors.EXIT_FAILURE}, (
+        result.exit_code,
+        result.output,
+        result.exception,
+    )
+    if result.exit_code != 0:
+        lines = result.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+
+
+# Options that take a value, on commands that reach at most the moto server.
+COMMAND_OPTIONS = [
+    (["cost", "estimate"], "--requests"),
+    (["cost", "estimate"], "--duration-ms"),
+    (["cost", "estimate"], "--memory"),
+    (["cost", "estimate", "--from-logs"], "--since"),
+    (["cost"], "--month"),
+    (["cost"], "--days"),
+    (["insights", "slow-requests"], "--threshold-ms"),
+    (["insights", "top-paths"], "--limit"),
+    (["insights", "run", "errors"], "--since"),
+    (["insights", "run", "errors"], "--start"),
+    (["insights", "run", "--query", "fields @message"], "--limit"),
+    (["logs", "tail", "--no-follow"], "--since"),
+    (["logs", "tail", "--no-follow"], "--status"),
+    (["top"], "--hours"),
+    (["top"], "--period"),
+    (["status"], "--events"),
+    (["alarms", "test", "lambda-errors"], "--hold"),
+]
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(target=st.sampled_from(COMMAND_OPTIONS), value=VALUES)
+def test_fuzzed_command_option_values(project, moto_server, target, value):
+    prefix, option = target
+    result = invoke(
+        "--env", "local", *prefix, option, value, env={"OPSKIT_ENDPOINT_URL": moto_server}
+    )
+    assert result.exit_code in documented_exit_codes() - {errors.EXIT_FAILURE}, (
+        target,
+        value,
+        result.output,
+        result.exception,
+    )
+    assert "Traceback" not in result.output
+    if result.exit_code != 0:
+        problems = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+        assert len(problems) == 1, result.stderr
