@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _support import median  # noqa: E402
+from _support import median
 
 IMPORT_RUNS = 7
 ROUNDS = 5
@@ -120,7 +120,7 @@ class _Writer:
         pass
 
 
-def per_response(run) -> float:  # noqa: ANN001
+def per_response(run) -> float:
     """Median over rounds of the mean CPU seconds per response across the RESPONSES mix."""
     rounds = []
     for _ in range(ROUNDS):

@@ -11,6 +11,7 @@ stays ``%2541`` and ``%3B %2B %26 %3D %40`` stay encoded. What API Gateway alrea
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import quote
 
@@ -26,7 +27,7 @@ class HttpApiV2(HTTPGateway):
         return event.get("version") == "2.0" and "requestContext" in event
 
     @property
-    def scope(self) -> dict[str, Any]:
+    def scope(self) -> MutableMapping[str, Any]:
         scope = super().scope
         path = self.event.get("rawPath") or self.event["requestContext"]["http"]["path"] or "/"
         scope["path"] = path

@@ -186,7 +186,7 @@ header_text = st.text(
     headers=st.lists(st.tuples(header_text, header_text), max_size=4),
     body=st.binary(max_size=8),
 )
-def test_request_encoder_agrees_with_h11(method, target, headers, body) -> None:  # noqa: ANN001
+def test_request_encoder_agrees_with_h11(method, target, headers, body) -> None:
     """The client writes request heads itself (see ``_encode_request``): whatever it accepts,
     h11 accepts too and serialises to the same bytes; it never accepts what h11 rejects."""
     from gateway.http_client import RequestEncodingError, _encode_request

@@ -22,7 +22,7 @@ from gateway.http_client import (
 from tests.gateway.rawsock import Action, RawUpstream, Request, echo_target, ok
 
 
-def run(coro):  # noqa: ANN001, ANN201
+def run(coro):
     return asyncio.run(coro)
 
 
@@ -39,13 +39,13 @@ async def two_requests(
             out.append(
                 await client.request(method, "http", "127.0.0.1", port, target, [], timeout=3)
             )
-        except Exception as exc:  # noqa: BLE001 - the outcome is what the test compares
+        except Exception as exc:
             out.append(exc)
     await client.aclose()
     return out[0], out[1]
 
 
-def first_then_echo(first: bytes | Action):  # noqa: ANN201
+def first_then_echo(first: bytes | Action):
     """Connection 0's first request gets ``first``; everything else an honest echo."""
 
     def script(conn: int, index: int, req: Request) -> bytes | Action:
@@ -268,7 +268,7 @@ def test_response_over_the_cap() -> None:
         [("x-a", "a\x00")],
     ],
 )
-def test_request_that_cannot_be_encoded_is_a_typed_error_and_nothing_is_sent(headers) -> None:  # noqa: ANN001
+def test_request_that_cannot_be_encoded_is_a_typed_error_and_nothing_is_sent(headers) -> None:
     with RawUpstream() as up:
 
         async def scenario() -> object:

@@ -30,11 +30,11 @@ def error_of(result: dict) -> dict:
 
 
 @pytest.fixture
-def raw_gateway(make_gateway):  # noqa: ANN001, ANN201
+def raw_gateway(make_gateway):
     """make(script, **env) -> (gateway, raw upstream) with /api/users served by the script."""
     opened: list[RawUpstream] = []
 
-    def make(script=echo_target, **env: str):  # noqa: ANN001, ANN202
+    def make(script=echo_target, **env: str):
         up = RawUpstream(script).__enter__()
         opened.append(up)
         return make_gateway(GATEWAY_UPSTREAM_USERS=up.url, **env), up
@@ -109,7 +109,7 @@ def test_x_user_id_encoding(raw_gateway, sub: str, sent: str) -> None:
     assert up.requests[-1].header("x-user-id") == sent
 
 
-def open_breaker(gw, up) -> None:  # noqa: ANN001
+def open_breaker(gw, up) -> None:
     breaker = gw.runtime.proxy.breakers["users"]
     breaker.failure()
     assert breaker.state == "open"
@@ -130,7 +130,7 @@ def test_half_open_trial_ending_in_an_unexpected_error_releases_the_slot(raw_gat
     open_breaker(gw, up)
     real = gw.runtime.http.request
 
-    async def boom(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    async def boom(*args, **kwargs):
         raise RuntimeError("not an HttpError")
 
     gw.runtime.proxy.http.request = boom
@@ -181,7 +181,7 @@ def test_other_control_characters_and_non_utf8_values_are_dropped(raw_gateway) -
     [{"x-a\r\nx-injected": "1"}, {"x-a\nx-injected": "1"}, {"x a": "1"}, {"x-a": "1\r\nx-injected: 1"},
      {"x-a": "a\x00b"}, {"x-a": "a\x1bb"}],
 )  # fmt: skip
-def test_invalid_client_header_is_a_400_and_nothing_is_sent(raw_gateway, headers) -> None:  # noqa: ANN001
+def test_invalid_client_header_is_a_400_and_nothing_is_sent(raw_gateway, headers) -> None:
     gw, up = raw_gateway()
     result = gw("GET", "/api/users/x", headers={**ALICE, **headers})
     assert result["statusCode"] == 400 and error_of(result)["code"] == "bad_header"
@@ -222,7 +222,7 @@ def test_forwarding_headers_from_the_client_are_replaced(raw_gateway) -> None:
         ("/api/users/v1..2/.well-known", "/v1..2/.well-known"),
     ],
 )
-def test_lambda_path_forwards_what_the_client_meant(raw_gateway, client_path, forwarded) -> None:  # noqa: ANN001
+def test_lambda_path_forwards_what_the_client_meant(raw_gateway, client_path, forwarded) -> None:
     gw, up = raw_gateway()
     result = gw("GET", client_path, headers=ALICE)
     assert result["statusCode"] == 200
@@ -303,7 +303,7 @@ def test_timeout_message_is_generic(raw_gateway) -> None:
     assert error_of(result)["message"] == "the upstream service did not answer in time"
 
 
-def status_503(retry_after: str | None):  # noqa: ANN201
+def status_503(retry_after: str | None):
     extra = f"Retry-After: {retry_after}\r\n" if retry_after is not None else ""
     return lambda c, i, r: f"HTTP/1.1 503 Busy\r\n{extra}Content-Length: 4\r\n\r\nbusy".encode()
 
@@ -356,8 +356,8 @@ def test_unauthenticated_request_is_rejected_before_its_body_is_read(raw_gateway
     reads = []
     app = gw.app
 
-    async def counting_app(scope, receive, send):  # noqa: ANN001, ANN202
-        async def counted():  # noqa: ANN202
+    async def counting_app(scope, receive, send):
+        async def counted():
             reads.append(1)
             return await receive()
 

@@ -87,7 +87,7 @@ def raw_script(conn: int, index: int, req: Request) -> bytes:
 
 
 @pytest.fixture
-def hostile_gateway(tables, upstream):  # noqa: ANN001, ANN201
+def hostile_gateway(tables, upstream):
     """A gateway whose /api/users upstream is a scripted raw socket (records every request)."""
     with RawUpstream(raw_script) as raw:
         gw = UvicornGateway(gateway_env(tables, upstream.url, GATEWAY_UPSTREAM_USERS=raw.url))
