@@ -417,7 +417,8 @@ async def _exchange(conn: _Conn, method: str, head: bytes, body: bytes, max_body
             status = event.status_code  # type: ignore[union-attr]
             headers = _checked_headers(event)  # type: ignore[arg-type]
         elif cls is h11.EndOfMessage:
-            return Response(status, headers, parts[0] if len(parts) == 1 else b"".join(parts))
+            body = parts[0] if len(parts) == 1 and type(parts[0]) is bytes else b"".join(parts)
+            return Response(status, headers, body)
         elif event is h11.NEED_DATA:
             wire.receive_data(await conn.stream.read())
         elif cls is h11.ConnectionClosed:
@@ -428,10 +429,11 @@ async def _exchange(conn: _Conn, method: str, head: bytes, body: bytes, max_body
 def _checked_headers(response: h11.Response) -> list[tuple[str, str]]:
     """The response's headers (names lower-cased), after the framing rule h11 leaves to us:
     Transfer-Encoding with Content-Length, or on HTTP/1.0, is an error (RFC 9112 6.1)."""
-    headers = [
-        (name.decode("latin-1").lower(), value.decode("latin-1"))
-        for name, value in response.headers.raw_items()
-    ]
+    raw = response.headers.raw_items()
+    # h11 caps a head only while it is incomplete; one that arrived whole is capped here.
+    if sum(len(name) + len(value) for name, value in raw) > _MAX_HEAD:
+        raise ProtocolError(f"malformed response (head over {_MAX_HEAD} bytes)")
+    headers = [(name.decode("latin-1").lower(), value.decode("latin-1")) for name, value in raw]
     if any(name == "transfer-encoding" for name, _ in headers) and (
         response.http_version == b"1.0" or any(name == "content-length" for name, _ in headers)
     ):
