@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import subprocess
 import sys
 import tempfile
@@ -208,7 +209,9 @@ def main() -> None:
             hello, gw, auth, logs, lambda port, path, headers: paced(port, path, headers, paced_count, rate)
         )  # fmt: skip
         logs.seek(0)
-        errors = sum(1 for line in logs if b'"level":"ERROR"' in line)
+        error_lines = [json.loads(line) for line in logs if b'"level":"ERROR"' in line]
+        errors = len(error_lines)
+        codes = sorted({str(line.get("error_code")) for line in error_lines})
         hello[0].stop()
         gw[0].stop()
         logs.close()
@@ -239,6 +242,8 @@ def main() -> None:
     print(f"ddb_counter_matches_requests={str(counted == expected).lower()}")
     print(f"ddb_counter={counted}")
     print(f"gateway_error_lines={errors}")
+    if codes:
+        print(f"gateway_error_codes={','.join(codes)}")
     print(f"log_bytes_per_request={log_bytes:.0f}")
     print(f"log_bytes_per_request_local={saturated['log']:.0f}")
 
