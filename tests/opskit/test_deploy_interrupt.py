@@ -18,7 +18,7 @@ from pathlib import Path
 
 import boto3
 
-from opskit.commands.deploy_cmd import PYTHON_VERSION
+from opskit.app import LAMBDA_PYTHON as PYTHON_VERSION
 from opskit.config import load_environment
 from opskit.deploy.artifacts import cached_build
 from opskit.errors import EXIT_INTERRUPTED

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import requests
 from click.testing import CliRunner
 from rich.console import Console
@@ -129,6 +130,11 @@ def test_cost_on_the_local_account_is_the_model_labelled_as_estimate(local_env, 
         and "ESTIMATE" in default.output
         and "/api/products" in default.output
     )
+    # titled as an estimate of the local traffic, not as a month's bill; basis first
+    flat = " ".join(default.output.split())
+    assert "Local traffic" in flat and "what it would cost on AWS, projected to a month" in flat
+    assert flat.index("Basis: at the observed rate") < flat.index("Month total at")
+    assert "ESTIMATE of the local traffic" in " ".join(default.stderr.split())
 
 
 def test_cost_report_against_moto_cost_explorer(moto, tmp_path):
@@ -478,3 +484,44 @@ def test_budget_setup_checks_tag_activation_and_offers_it(tmp_path):
     assert "Environment is not an active cost-allocation tag: the tag-scoped budget" in text
     assert "aws ce update-cost-allocation-tags-status" in text and "TagKey=Environment" in text
     assert "would create budget opskit-prod-monthly" in planned.stdout
+
+
+def test_from_logs_reads_the_api_gateway_access_log_group_on_moto(moto, tmp_path):
+    """CloudWatch on the moto server: the function's group and API Gateway's own group
+    (/aws/apigateway/<stack>-api); requests API Gateway rejected before Lambda are billed."""
+    from tests.opskit.cost.test_logs import apigw_line
+
+    clients = ClientFactory("us-east-1", endpoint_url=moto)
+    logs = clients.client("logs")
+    env = Environment(name="dev", stack_name="opskit-dev", region="us-east-1", root=tmp_path)
+    now = datetime.now(UTC).replace(microsecond=0)
+    base = int((now - timedelta(minutes=20)).timestamp() * 1000)
+    function_events = []
+    for i in range(40):
+        function_events += invocation(f"r{i}", "/api/users", base + i * 1000, 40, sampled=i < 4)
+    access = [(base + i * 1000, apigw_line(f"a{i}", 200)) for i in range(40)]
+    access += [(base + 40_000 + i, apigw_line(f"t{i}", 429, "-")) for i in range(10)]
+    for group, events in (
+        (env.function_log_group, [(e["timestamp"], e["message"]) for e in function_events]),
+        (env.access_log_group, access),
+    ):
+        logs.create_log_group(logGroupName=group)
+        logs.create_log_stream(logGroupName=group, logStreamName="s")
+        logs.put_log_events(
+            logGroupName=group,
+            logStreamName="s",
+            logEvents=[{"timestamp": t, "message": m} for t, m in sorted(events)],
+        )
+    app = App(env=env, terminal=Terminal(), clock=lambda: now, _clients=clients)
+    result = CliRunner().invoke(
+        cli, ["cost", "estimate", "--from-logs", "--since", "1h", "--format", "json"], obj=app
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    seen = data["from_logs"]["api_gateway_access_logs"]
+    assert seen["lines"] == 50 and seen["answered_without_lambda"] == 10
+    factor = data["from_logs"]["projection"]["month_factor"]
+    assert data["usage"]["apigw_rejected"] == pytest.approx(10 * factor, rel=1e-3)
+    apigw = next(i for i in data["line_items"] if i["rate_key"] == "apigw_http_requests")
+    assert apigw["quantity"] == pytest.approx(50 * factor / 1e6, rel=1e-3)  # 40 + 10 rejected
+    assert data["from_logs"]["xray"] == {"report_lines_with_xray": 40, "sampled": 4}
