@@ -145,7 +145,7 @@ def main() -> None:
 
         def bare_calls() -> None:
             from opskit.insights.engine import run_events
-            from opskit.insights.sources import filter_events
+            from opskit.logs.cloudwatch import filter_events
 
             index = MetricIndex(store.read())
             for queries in metric_calls:

@@ -14,7 +14,9 @@ DEBUG = "OPSKIT_DEBUG"
 ENDPOINT_URL = "OPSKIT_ENDPOINT_URL"
 QUERIES_DIR = "OPSKIT_QUERIES_DIR"
 INSIGHTS_ENGINE = "OPSKIT_INSIGHTS_ENGINE"
-DEMO_RUN = "OPSKIT_DEMO_RUN"
+LAMBDA_PYTHON = "OPSKIT_LAMBDA_PYTHON"
+CACHE_DIR = "OPSKIT_CACHE_DIR"
+DEMO_RUN = "OPSKIT_DEMO_RUN"  # internal: marks the demo's processes for its reaper
 
 # name -> what it does (docs/commands.md); `opskit --help` lists the ones that are not a
 # global option's (those show beside their option).
@@ -28,6 +30,8 @@ DOCUMENTED: dict[str, str] = {
     ENDPOINT_URL: "--env local: the emulator's URL (default: from .opskit/local.json)",
     QUERIES_DIR: "the Logs Insights query library (default: queries/ in the project)",
     INSIGHTS_ENGINE: "local engine: auto, duckdb or python (--engine)",
+    LAMBDA_PYTHON: "the python3.12 that compiles the zip's bytecode (default: found on PATH)",
+    CACHE_DIR: "where parsed log files are cached (default: .opskit/cache)",
 }
 OF_GLOBAL_OPTIONS = (ENV, PROFILE, REGION, OUTPUT, CONFIG)
 # Read by the AWS SDK itself: AWS_PROFILE, AWS_REGION / AWS_DEFAULT_REGION, AWS_ENDPOINT_URL,

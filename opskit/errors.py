@@ -55,7 +55,8 @@ class OpsError(click.ClickException):
 
     def name_environment(self, env_name: str) -> None:
         """Hints name the command for the environment in use: `opskit --env local deploy`."""
-        self.fix = _OPSKIT_COMMAND.sub(lambda _: f"`opskit --env {env_name} ", self.fix)
+        replacement = f"`opskit --env {env_name} "  # literal: a name may hold a backslash
+        self.fix = _OPSKIT_COMMAND.sub(lambda _: replacement, self.fix)
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"Error: {one_line(self.format_message())}", err=True, file=file)

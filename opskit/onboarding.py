@@ -28,7 +28,6 @@ UPSTREAMS = {
 }
 JWT_CHOICES = ("create", "arn", "jwks", "later")
 SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+")
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 ENV_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
@@ -73,7 +72,24 @@ SECRET_ARN_TYPE = _Pattern(
     SECRET_ARN,
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:opskit/dev/jwt-AbCdEf",
 )
-EMAIL_TYPE = _Pattern("email address", EMAIL, "ops@example.com")
+
+
+class EmailAddress(click.ParamType):
+    """Checked like `budget setup --email` checks it (email-validator, no DNS lookup)."""
+
+    name = "ADDR"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from opskit.budget import valid_email
+        from opskit.errors import ConfigError
+
+        try:
+            return valid_email(str(value).strip())
+        except ConfigError as exc:
+            self.fail(f"{value!r} is not a valid email address ({exc.why})", param, ctx)
+
+
+EMAIL_TYPE = EmailAddress()
 
 
 class UpstreamUrl(click.ParamType):

@@ -171,7 +171,7 @@ def list_(app: App, watch_: bool, interval: float) -> None:
             table.add_column(column, no_wrap=column != "reason", overflow="fold")
         for row in found:
             state = Text(row["state"], style=STATE_STYLES.get(row["state"], ""))
-            table.add_row(row["name"], state, row["for"], row["since"], escape(row["reason"]))
+            table.add_row(row["name"], state, row["for"], row["since"], Text(row["reason"]))
         return table
 
     if watch_:
@@ -225,7 +225,7 @@ def history(app: App, name: str | None, limit: int) -> None:
             row["alarm"],
             Text(row["from"], style=STATE_STYLES.get(row["from"], "")),
             Text(row["to"], style=STATE_STYLES.get(row["to"], "")),
-            escape(row["reason"]),
+            Text(row["reason"]),
         )
     if not rows:
         table.caption = "no state changes recorded"

@@ -16,9 +16,7 @@ def make_package(app: App, architecture: str) -> Any:
 
 
 def _local_state(app: App) -> Any:
-    from opskit.local.account import running_state
-
-    return running_state(app.env) if app.env.local else None
+    return app.local_state() if app.env.local else None
 
 
 @click.command()
@@ -361,9 +359,9 @@ def destroy(app: App, yes: bool, remove_all: bool) -> None:
 
 def _stop_local_gateway(app: App) -> None:
     """After a local destroy the gateway has no stack behind it: stop it (the emulator stays)."""
-    from opskit.local.account import running_state, stop_gateway
+    from opskit.local.account import stop_gateway
 
-    state = running_state(app.env)
+    state = app.local_state()
     if state is not None and state.pids.get("gateway"):
         stop_gateway(app.env, state)
         err(app.terminal, "Local gateway stopped (its stack is gone).")

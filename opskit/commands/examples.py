@@ -52,6 +52,10 @@ EXAMPLES: dict[str, tuple[str, tuple[str, ...]]] = {
         ("opskit insights list", "opskit --env local insights slow-requests --limit 10"),
     ),
     "insights list": ("insights.md", ("opskit insights list", "opskit insights list -o json")),
+    "insights functions": (
+        "insights.md",
+        ("opskit insights functions", "opskit insights functions -o json"),
+    ),
     "insights show": ("insights.md", ("opskit insights show latency",)),
     "insights run": (
         "insights.md",
@@ -59,6 +63,7 @@ EXAMPLES: dict[str, tuple[str, tuple[str, ...]]] = {
             "opskit --env dev insights run errors --since 2h",
             "opskit insights run slow-requests --param threshold_ms=500 --file events.jsonl",
             "opskit insights run --query 'stats count(*) by status' --env local -o csv",
+            "opskit insights run latency --file events.jsonl --engine duckdb --no-cache",
         ),
     ),
     "alarms": ("alarms.md", ("opskit --env dev alarms apply --plan", "opskit alarms list")),
@@ -70,6 +75,14 @@ EXAMPLES: dict[str, tuple[str, tuple[str, ...]]] = {
         ),
     ),
     "alarms list": ("alarms.md", ("opskit --env dev alarms list", "opskit alarms list --watch")),
+    "alarms history": (
+        "alarms.md",
+        ("opskit --env dev alarms history", "opskit alarms history lambda-errors --limit 10"),
+    ),
+    "dashboards preview": (
+        "alarms.md",
+        ("opskit --env local dashboards preview --open", "opskit dashboards preview --hours 6"),
+    ),
     "alarms test": ("alarms.md", ("opskit --env dev alarms test lambda-errors --hold 30",)),
     "dashboards": ("alarms.md", ("opskit dashboards render > dashboard.json",)),
     "dashboards render": ("alarms.md", ("opskit --env dev dashboards render > dashboard.json",)),

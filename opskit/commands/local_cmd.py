@@ -36,10 +36,10 @@ def up(app: App) -> None:
     """Start the emulator on a free 127.0.0.1 port (and the gateway if the stack exists)."""
     from opskit import stack as stk
     from opskit.local import procs
-    from opskit.local.account import MARKERS, running_state, start_emulator, start_gateway
+    from opskit.local.account import MARKERS, start_emulator, start_gateway
 
     env = _local_env(app)
-    state = running_state(env)
+    state = app.local_state(env)
     terminal = app.terminal
     lines: list[str] = []
     emulator = "already running" if state is not None else "started"

@@ -85,8 +85,8 @@ class Usage:
     response_bytes: float = 2048
     log_bytes: float = 600  # function log bytes ingested per request (access line + platform lines)
     # API Gateway access-log bytes per request: the template's format filled with typical values
-    # (a browser user agent: ~340) incl. 26 bytes of event overhead (tests/opskit/cost/test_model.py)
-    access_log_bytes: float = 340
+    # (a browser user agent: ~610) incl. 26 bytes of event overhead (tests/opskit/cost/test_model.py)
+    access_log_bytes: float = 610
     apigw_rejected: float = 0.0  # requests a month API Gateway answered without calling Lambda
     log_class: str = "standard"  # or "infrequent-access" (every log group of the stack)
     log_retention_days: float = 7

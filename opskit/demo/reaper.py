@@ -14,7 +14,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-MARKER = "OPSKIT_DEMO_RUN"
+from opskit import envvars
+
+MARKER = envvars.DEMO_RUN
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from opskit import envvars
 from opskit.errors import QueryFailed
 from opskit.insights import ast, pipeline
 from opskit.insights.parser import parse_query
@@ -43,7 +44,7 @@ SMALL_FILE_BYTES = 4 << 20  # below this, auto runs Python: importing DuckDB cos
 
 def resolve_engine(engine: str | None) -> str:
     """An explicit choice beats OPSKIT_INSIGHTS_ENGINE, which beats auto."""
-    chosen = engine or os.environ.get("OPSKIT_INSIGHTS_ENGINE") or "auto"
+    chosen = engine or os.environ.get(envvars.INSIGHTS_ENGINE) or "auto"
     if chosen not in ENGINES:
         from opskit.errors import ConfigError
 

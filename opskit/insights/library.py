@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from opskit import envvars
 from opskit.errors import ConfigError, NotFoundError
 
 LOG_GROUPS = ("gateway", "access", "lambda")
@@ -69,7 +70,7 @@ class LibraryQuery:
 
 
 def default_dir(root: Path | None = None) -> Path:
-    override = os.environ.get("OPSKIT_QUERIES_DIR")
+    override = os.environ.get(envvars.QUERIES_DIR)
     if override:
         return Path(override)
     if root is not None and (root / "queries").is_dir():

@@ -364,6 +364,10 @@ def evaluate_alarms(
             memory["reason"] = f"[opskit] {decision.reason}"  # the first state, unchanged since
         memory.update(state=current, until=at_now)
         state.alarms[name] = memory
-        data = decide(rule, series, last, current).data
-        latest[name] = Decision(current, str(memory.get("reason", "")), data)
+        final = decide(rule, series, last, current)
+        if final.state == current and final.reason:
+            # The state stays; its reason follows the latest evaluation's datapoints (a reason
+            # from the replay's first minute, "no datapoints", would mislead once data came).
+            memory["reason"] = f"[opskit] {final.reason}"
+        latest[name] = Decision(current, str(memory.get("reason", "")), final.data)
     return transitions, latest

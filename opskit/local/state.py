@@ -7,6 +7,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from opskit import envvars
 from opskit.config import Environment
 from opskit.errors import LocalAccountError
 
@@ -47,7 +48,7 @@ class LocalState:
 
 def require_endpoint(env: Environment) -> str:
     """The emulator endpoint for --env local: OPSKIT_ENDPOINT_URL wins, then the state file."""
-    override = os.environ.get("OPSKIT_ENDPOINT_URL")
+    override = os.environ.get(envvars.ENDPOINT_URL)
     if override:
         return override
     state = LocalState.load(env)

@@ -13,12 +13,14 @@ import hashlib
 import os
 from pathlib import Path
 
+from opskit import envvars
+
 CACHE_DIR = Path(".opskit") / "cache"
 SAMPLE = 1 << 20
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("OPSKIT_CACHE_DIR") or CACHE_DIR)
+    return Path(os.environ.get(envvars.CACHE_DIR) or CACHE_DIR)
 
 
 def cache_key(path: Path) -> str:

@@ -23,10 +23,11 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from opskit import envvars
 from opskit.packaging.zipper import ZipEntry, make_entry
 
 TASK_ROOT = "/var/task"  # LAMBDA_TASK_ROOT: where the zip is unpacked
-ENV_OVERRIDE = "OPSKIT_LAMBDA_PYTHON"
+ENV_OVERRIDE = envvars.LAMBDA_PYTHON
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def test_one_fault_is_retried_and_counted(
 
 def test_throttled_hot_key_is_over_the_limit_not_admitted(make_gw, front: FaultyAws) -> None:
     """Issue 11: at 3/60, 13 of 14 requests were admitted once UpdateItem throttled."""
-    gw = make_gw(GATEWAY_RATE_LIMIT="3/60")
+    gw = make_gw(GATEWAY_RATE_LIMIT="3/86400")
     gw.runtime.ddb.rand = lambda: 0.0
     tok = token(sub="hot")
     statuses = [get(gw, tok)["statusCode"]]
@@ -83,7 +83,7 @@ def test_throttled_hot_key_is_over_the_limit_not_admitted(make_gw, front: Faulty
 
 
 def test_table_level_throttling_denies_without_caching_the_key(make_gw, front: FaultyAws) -> None:
-    gw = make_gw(GATEWAY_RATE_LIMIT="3/60")
+    gw = make_gw(GATEWAY_RATE_LIMIT="3/86400")
     gw.runtime.ddb.rand = lambda: 0.0
     front.reasons = [{"reason": "TableWriteProvisionedThroughputExceeded", "resource": "arn:aws:dynamodb:us-east-1:111122223333:table/gw-rate-limits"}]  # fmt: skip
     front.plan("throttle", "UpdateItem", times=gw.runtime.ddb.max_attempts)
@@ -94,7 +94,7 @@ def test_table_level_throttling_denies_without_caching_the_key(make_gw, front: F
 
 
 def test_deny_cache_spares_dynamodb_writes(make_gw, front: FaultyAws, tables: str) -> None:
-    gw = make_gw(GATEWAY_RATE_LIMIT="2/60")
+    gw = make_gw(GATEWAY_RATE_LIMIT="2/86400")
     tok = token(sub="spender")
     statuses = [get(gw, tok)["statusCode"] for _ in range(6)]
     assert statuses == [200, 200, 429, 429, 429, 429]
@@ -104,7 +104,7 @@ def test_deny_cache_spares_dynamodb_writes(make_gw, front: FaultyAws, tables: st
 
 
 def test_deny_cache_off_writes_every_request(make_gw, front: FaultyAws) -> None:
-    gw = make_gw(GATEWAY_RATE_LIMIT="2/60", GATEWAY_RATE_LIMIT_DENY_CACHE="0")
+    gw = make_gw(GATEWAY_RATE_LIMIT="2/86400", GATEWAY_RATE_LIMIT_DENY_CACHE="0")
     tok = token(sub="spender")
     assert [get(gw, tok)["statusCode"] for _ in range(4)] == [200, 200, 429, 429]
     assert front.count("UpdateItem") == 4
@@ -113,7 +113,7 @@ def test_deny_cache_off_writes_every_request(make_gw, front: FaultyAws) -> None:
 def test_outage_fails_open_within_this_process_count(make_gw, front: FaultyAws) -> None:
     """Fail-open is for true outages, logged as one alarmable line per request, and even then a
     key gets no more than its limit from this process."""
-    gw = make_gw(GATEWAY_RATE_LIMIT="3/60")
+    gw = make_gw(GATEWAY_RATE_LIMIT="3/86400")
     gw.runtime.ddb.rand = lambda: 0.0
     tok = token(sub="outage")
     assert get(gw, tok)["statusCode"] == 200  # counted by DynamoDB: 1
@@ -286,7 +286,7 @@ def test_session_create_whose_answer_was_lost_still_succeeds(
 
 
 def test_a_full_deny_cache_evicts_but_never_admits(make_gw, front: FaultyAws) -> None:
-    gw = make_gw(GATEWAY_RATE_LIMIT="1/60", GATEWAY_RATE_LIMIT_DENY_CACHE="2")
+    gw = make_gw(GATEWAY_RATE_LIMIT="1/86400", GATEWAY_RATE_LIMIT_DENY_CACHE="2")
     users = [token(sub=f"evict-{i}") for i in range(4)]
     assert [get(gw, t)["statusCode"] for t in users] == [200] * 4
     assert len(gw.runtime.limiter._denied) == 2  # bounded: the two oldest were dropped
@@ -301,7 +301,7 @@ def test_after_an_outage_dynamodb_is_not_asked_for_a_moment(make_gw, front: Faul
     the failure mode decides at once until the backoff lets one request probe again."""
     from gateway.refresh import Backoff
 
-    gw = make_gw(GATEWAY_RATE_LIMIT="100/60")
+    gw = make_gw(GATEWAY_RATE_LIMIT="100/86400")
     gw.runtime.ddb.rand = lambda: 0.0
     gw.runtime.limiter._outage = Backoff(60.0, 60.0)  # a long pause, so the count is exact
     front.plan("503", "UpdateItem", times=-1)

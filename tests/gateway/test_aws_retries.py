@@ -277,7 +277,10 @@ def test_retry_stops_when_the_backoff_would_pass_the_deadline() -> None:
     """Not botocore: every sleep is bounded by the request's remaining time."""
     sleeps: list[float] = []
 
-    async def sleep(s: float) -> None:
+    async def pretend(s: float) -> None:
+        sleeps.append(s)
+
+    async def really(s: float) -> None:
         sleeps.append(s)
         await asyncio.sleep(s)
 
@@ -290,7 +293,8 @@ def test_retry_stops_when_the_backoff_would_pass_the_deadline() -> None:
                 "AWS_ACCESS_KEY_ID": "k",
                 "AWS_SECRET_ACCESS_KEY": "s",
             }
-            client = aws.dynamodb_client(http, "us-east-1", env, rand=lambda: 0.25, sleep=sleep)
+            sleep = pretend if budget is None else really
+            client = aws.dynamodb_client(http, "us-east-1", env, rand=lambda: 1.0, sleep=sleep)
             with pytest.raises(aws.AwsThrottled):
                 if budget is None:
                     await client.call("GetItem", {})
@@ -300,7 +304,7 @@ def test_retry_stops_when_the_backoff_would_pass_the_deadline() -> None:
             await http.aclose()
             return front.count("GetItem")
 
-    assert asyncio.run(call(None)) == 4 and sleeps == [0.25, 0.5, 1.0]
+    assert asyncio.run(call(None)) == 4 and sleeps == [1.0, 2.0, 4.0]
     sleeps.clear()
-    # 0.6 s: the 0.25 s backoff fits, the next 0.5 s one would end past the deadline
-    assert asyncio.run(call(0.6)) == 2 and sleeps == [0.25]
+    # 2.5 s: the 1 s backoff fits, the next 2 s one would end past the deadline
+    assert asyncio.run(call(2.5)) == 2 and sleeps == [1.0]

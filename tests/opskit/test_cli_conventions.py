@@ -187,6 +187,20 @@ def test_yes_means_the_same_before_or_after(project, monkeypatch):
         assert seen == [expected], args
 
 
+def test_every_environment_variable_is_documented_in_help_and_docs():
+    from opskit import envvars
+
+    text = (ROOT / "docs" / "commands.md").read_text()
+    help_text = invoke("--help").output
+    for name in envvars.DOCUMENTED:
+        assert f"`{name}" in text, name
+        assert name in help_text, name
+    # No module reads an OPSKIT_ variable behind the constants module's back.
+    for path in (ROOT / "opskit").rglob("*.py"):
+        if path.name != "envvars.py" and "demo" not in path.parts:
+            assert not re.search(r"environ(\.get)?\(?\[?\s*[\"']OPSKIT_", path.read_text()), path
+
+
 def test_help_lists_global_options_with_their_environment_variables():
     result = invoke("--help")
     for text in ("--env", "--profile", "--region", "--output", "--yes", "--quiet", "--verbose"):
@@ -237,8 +251,8 @@ def test_bad_environment_is_one_line_not_a_crash(project):
         assert len(result.stderr.splitlines()) == 1, result.stderr
 
 
-def test_hints_name_the_environment_in_use(project, moto_server):
-    result = invoke("--env", "local", "status", env={"OPSKIT_ENDPOINT_URL": moto_server})
+def test_hints_name_the_environment_in_use(project, moto):
+    result = invoke("--env", "local", "status", env={"OPSKIT_ENDPOINT_URL": moto})
     assert result.exit_code == errors.EXIT_NOT_FOUND
     assert "`opskit --env local deploy`" in result.stderr
     local_down = invoke("insights", "run", "errors", "--env", "local")  # no emulator running
@@ -375,3 +389,9 @@ def test_fuzzed_command_option_values(project, moto_server, target, value):
     if result.exit_code != 0:
         problems = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
         assert len(problems) == 1, result.stderr
+
+
+def test_a_backslash_in_the_environment_name_stays_literal_in_hints():
+    error = errors.NotFoundError("stack x not found", "", "deploy it with `opskit deploy`")
+    error.name_environment(r"a\1b")
+    assert error.fix == r"deploy it with `opskit --env a\1b deploy`"

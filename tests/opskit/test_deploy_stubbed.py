@@ -20,7 +20,6 @@ from botocore.stub import ANY, Stubber
 from click.testing import CliRunner
 from rich.console import Console
 
-import opskit.commands.deploy_cmd as deploy_cmd
 from opskit.app import App
 from opskit.aws import ClientFactory
 from opskit.cli import cli
@@ -238,25 +237,29 @@ def test_review_in_progress_is_treated_as_new(factory, env):
     ]
 
 
-def make_app(env, factory) -> App:
+def make_app(env, factory, packager=None) -> App:
     terminal = Terminal(
         console=Console(highlight=False, soft_wrap=False, width=200),
         err_console=Console(stderr=True, highlight=False, width=200),
     )
     return App(
-        env=env, terminal=terminal, clock=FakeClock(2.0), sleep=lambda s: None, _clients=factory
+        env=env,
+        terminal=terminal,
+        clock=FakeClock(2.0),
+        sleep=lambda s: None,
+        _clients=factory,
+        packager=packager,
     )
 
 
-def test_failed_update_reports_the_nested_root_cause_and_exits_6(
-    factory, env, monkeypatch, tmp_path
-):
+def test_failed_update_reports_the_nested_root_cause_and_exits_6(factory, env, tmp_path):
     zip_path = tmp_path / "gateway.zip"
     zip_path.write_bytes(b"PK\x05\x06" + b"\0" * 18)
     sha = "0" * 63 + "1"
-    monkeypatch.setattr(
-        deploy_cmd, "make_package", lambda app, arch: CachedPackage(zip_path, sha, 22, True)
-    )
+
+    def packager(env, architecture):  # injected through App: no monkeypatching
+        return CachedPackage(zip_path, sha, 22, True)
+
     sts, cfn, s3 = (factory.client(s) for s in ("sts", "cloudformation", "s3"))
     bucket = f"opskit-artifacts-{ACCOUNT}-us-east-1"
     old = [
@@ -435,7 +438,7 @@ def test_failed_update_reports_the_nested_root_cause_and_exits_6(
         s_cfn.add_response(
             "describe_stack_events", {"StackEvents": nested}, {"StackName": NESTED_ID}
         )
-        result = CliRunner().invoke(cli, ["deploy", "--yes"], obj=make_app(env, factory))
+        result = CliRunner().invoke(cli, ["deploy", "--yes"], obj=make_app(env, factory, packager))
         s_cfn.assert_no_pending_responses()
     assert result.exit_code == EXIT_DEPLOY_FAILED, result.output
     assert result.stderr.splitlines()[-1] == (

@@ -135,7 +135,9 @@ def test_local_up_deploy_status_down(project):
     deployed = run("--env", "local", "deploy", "--yes")
     assert deployed.exit_code == 0, deployed.output
     state = LocalState.load(env)
-    assert f"Smoke test: GET {state.gateway_url}/health/live -> 200" in deployed.stdout.splitlines()
+    assert (
+        f"Smoke test: GET {state.gateway_url}/health/ready -> 200" in deployed.stdout.splitlines()
+    )
     assert (
         f"local emulator: output ApiUrl = {state.gateway_url} (local substitute)" in deployed.stderr
     )

@@ -84,6 +84,7 @@ def test_list_shows_state_reason_and_since_alarms_first(env, moto, clients):
     lines = [line for line in text.splitlines() if STACK in line and "Alarms of" not in line]
     assert "api-4xx-rate" in lines[0] and "ALARM" in lines[0]
     assert "[opskit] Threshold Crossed" in lines[0]  # printed as text, not read as markup
+    assert "\\[opskit]" not in text  # and not escaped either
     assert "lambda-errors" in lines[1] and "INSUFFICIENT_DATA" in lines[1]
 
     app, console = app_for(env, moto, output="json")

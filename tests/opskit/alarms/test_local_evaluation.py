@@ -62,10 +62,10 @@ def test_failure_burst_fires_the_upstream_alarm_locally(local_env, clients):
     listed = invoke("--output", "json", "alarms", "list")
     assert listed.exit_code == 0, listed.output
     rows = {r["name"]: r for r in json.loads(listed.output)}
-    share = rows[f"{STACK}-gateway-upstream-error-share"]  # reason: kept from the transition
+    share = rows[f"{STACK}-gateway-upstream-error-share"]  # reason: the latest evaluation
     assert share["state"] == "ALARM", share
     assert share["reason"].startswith(
-        "[opskit] Threshold Crossed: 3 out of the last 5 datapoints [33.333333 ("
+        "[opskit] Threshold Crossed: 4 out of the last 5 datapoints [33.333333 ("
     )
     assert "were greater than the threshold (5.0)" in share["reason"]
     assert rows[f"{STACK}-lambda-errors"]["state"] == "OK"  # 502s are answers, not errors

@@ -55,7 +55,9 @@ def test_estimate_from_assumptions_json(local_env):
     data = json.loads(result.output)
     lam = sum(i["cost_usd"] for i in data["line_items"] if i["rate_key"].startswith("lambda_"))
     assert round(lam, 2) == 0.44
-    assert data["total_usd"] == round(sum(i["cost_usd"] for i in data["line_items"]), 6)
+    assert data["total_usd"] == pytest.approx(
+        sum(i["cost_usd"] for i in data["line_items"]), abs=1e-5
+    )
     assert data["usage"]["requests"] == 100_000 and data["free_tier"] == "none"
     assert all(i["source"] and i["as_of"] for i in data["line_items"])
 

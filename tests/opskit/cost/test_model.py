@@ -201,9 +201,9 @@ def test_reference_total_like_for_like():
     assert by_service["API Gateway"] == pytest.approx(0.10)
     assert round(by_service["Lambda"], 2) == 0.44  # reference: $1.20
     assert by_service["DynamoDB"] == pytest.approx(0.0625 + 0.05 * 0.25)  # reference: $0.30
-    # reference: $0.20; with the access logs the template enables (340 B a request, flat
-    # $0.50/GB): 100k x (600 + 340) B = 0.0875 GB -> $0.044 + storage
-    assert by_service["CloudWatch"] < 0.05
+    # reference: $0.20; with the access logs the template enables (610 B a request, flat
+    # $0.50/GB): 100k x (600 + 610) B = 0.1127 GB -> $0.056 + storage
+    assert by_service["CloudWatch"] < 0.065
     assert by_service["ECR"] == pytest.approx(0.05)
     assert by_service["X-Ray"] == pytest.approx(0.50)  # missing from the reference: every request
     assert 1.15 < result.total < 1.25
@@ -251,7 +251,7 @@ def test_access_logs_are_flat_and_only_lambda_logs_take_the_tiers():
     rejected = estimate(replace(REFERENCE, apigw_rejected=50_000), prices)
     assert line(rejected, "apigw_http_requests").quantity == pytest.approx(0.15)
     assert line(rejected, "lambda_requests").quantity == pytest.approx(0.1)
-    assert line(rejected, "logs_ingestion").quantity == pytest.approx(150_000 * 340 / gb)
+    assert line(rejected, "logs_ingestion").quantity == pytest.approx(150_000 * 610 / gb)
 
 
 def test_infrequent_access_class_halves_ingestion_and_says_what_it_loses():
@@ -274,7 +274,7 @@ def test_logs_storage_divides_by_the_average_month():
     usage = replace(REFERENCE, requests=1e6, log_retention_days=30)
     storage = line(estimate(usage, prices), "logs_storage")
     gb = 1024**3
-    ingest = 1e6 * (600 + 340) / gb
+    ingest = 1e6 * (600 + 610) / gb
     assert storage.quantity == pytest.approx(ingest * 30 / 30.4375)  # not x 30 / 30
     assert storage.cost == pytest.approx(ingest * 30 / 30.4375 * 0.03)
 
@@ -350,7 +350,17 @@ def test_access_log_bytes_default_is_the_template_format():
         "$context.identity.userAgent": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) "
         "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36",
         "$context.requestTimeEpoch": "1795000000000",
+        "$context.httpMethod": "GET",
+        "$context.path": "/api/users/42",
+        "$context.protocol": "HTTP/1.1",
+        "$context.responseLength": "512",
+        "$context.integration.status": "200",
+        "$context.integration.requestId": "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
+        "$context.integration.error": "-",
+        "$context.error.message": "-",
+        "$context.error.responseType": "-",
     }
     for key in sorted(values, key=len, reverse=True):
         fmt = fmt.replace(key, values[key])
+    assert "$context" not in fmt  # every variable of the format has a typical value here
     assert abs(len(fmt) + 26 - Usage().access_log_bytes) <= 30

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from opskit.cost import periods
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, UsageError
 
 
 @pytest.mark.parametrize(
@@ -129,7 +129,7 @@ def test_every_period_choice_is_valid_or_a_config_error(today, month, days):
     try:
         period = choose_period(today, month=month, days=days)
         validate_for_cost_explorer(period, today)
-    except ConfigError:
+    except (ConfigError, UsageError):  # conflicting options are usage errors (exit 2)
         return
     assert period.start < period.end and period.start <= today
     previous, full = comparison_period(period, today)

@@ -275,7 +275,7 @@ def test_demo_burst_on_the_local_account_is_projected_from_its_span(local_env, m
 
 def test_basis_without_from_logs_is_a_usage_error(local_env):
     result = CliRunner().invoke(cli, ["--env", "local", "cost", "estimate", "--basis", "window"])
-    assert result.exit_code == 3 and "--from-logs" in result.output
+    assert result.exit_code == 2 and "--from-logs" in result.output
 
 
 def test_estimate_from_events_passes_the_basis_through():
