@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import subprocess
 import sys
 import tempfile
@@ -55,7 +56,7 @@ PACED_SECONDS = 5  # per paced round
 
 def uvicorn(app: str, env: dict[str, str], stdout) -> tuple[Proc, int]:
     port = free_port()
-    args = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+    args = [sys.executable, "-m", "gateway.serve", app, "--host", "127.0.0.1", "--port", str(port),
             "--no-access-log", "--log-level", "warning", "--app-dir", str(Path(__file__).resolve().parent)]  # fmt: skip
     proc = Proc(args, env, stdout=stdout)
     wait_http(f"http://127.0.0.1:{port}/health/live")
@@ -138,9 +139,8 @@ async def ddb_latency(moto_url: str) -> float:
 
 def lambda_side(env: dict[str, str]) -> tuple[float, float]:
     """DynamoDB calls and log bytes per request through the real Lambda handler path."""
-    from mangum import Mangum
-
     from gateway.app import create_app
+    from gateway.lambda_adapter import lambda_handler
 
     class Ctx:
         function_name = "opskit-dev-gateway"
@@ -153,7 +153,7 @@ def lambda_side(env: dict[str, str]) -> tuple[float, float]:
 
     out = io.StringIO()
     app = create_app(env, stream=out)
-    handler = Mangum(app, lifespan="off")
+    handler = lambda_handler(app)
     n = 50
     auth = {"authorization": f"Bearer {token()}"}
     before = app.state.runtime.ddb.calls
@@ -209,7 +209,9 @@ def main() -> None:
             hello, gw, auth, logs, lambda port, path, headers: paced(port, path, headers, paced_count, rate)
         )  # fmt: skip
         logs.seek(0)
-        errors = sum(1 for line in logs if b'"level":"ERROR"' in line)
+        error_lines = [json.loads(line) for line in logs if b'"level":"ERROR"' in line]
+        errors = len(error_lines)
+        codes = sorted({str(line.get("error_code")) for line in error_lines})
         hello[0].stop()
         gw[0].stop()
         logs.close()
@@ -240,6 +242,8 @@ def main() -> None:
     print(f"ddb_counter_matches_requests={str(counted == expected).lower()}")
     print(f"ddb_counter={counted}")
     print(f"gateway_error_lines={errors}")
+    if codes:
+        print(f"gateway_error_codes={','.join(codes)}")
     print(f"log_bytes_per_request={log_bytes:.0f}")
     print(f"log_bytes_per_request_local={saturated['log']:.0f}")
 

@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway import lambda_payload
 from gateway.aws import (
     AwsCallError,
     AwsUnavailable,
@@ -57,6 +58,7 @@ class RequestContext:
     request_bytes: int = 0
     auth: str | None = None  # credential checked: "jwt", "session" (one DynamoDB read) or None
     limiter: str | None = None  # how the rate limit was decided (Decision.source) or None
+    error_code: str | None = None  # the code of the JSON error answered, None on success
 
 
 class Runtime:
@@ -195,6 +197,7 @@ class AccessLogMiddleware:
                     route=ctx.route,
                 )
                 if not sent["started"]:
+                    ctx.error_code = "internal"
                     resp = _error_response(
                         GatewayError(500, "internal", "internal error"), request_id
                     )
@@ -222,6 +225,7 @@ class AccessLogMiddleware:
             "response_bytes": sent["bytes"],
             "auth": ctx.auth,
             "limiter": ctx.limiter,
+            "error_code": ctx.error_code,
         }
         _cold_start = False
         self.logger.access(fields)
@@ -277,6 +281,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
         return runtime
 
     def on_gateway_error(exc: GatewayError, ctx: RequestContext) -> Response:
+        ctx.error_code = exc.code
         if exc.status >= 500 and runtime is not None:
             runtime.logger.error(
                 exc.code, exc.detail or exc.message, correlation_id=ctx.request_id, route=ctx.route
@@ -291,6 +296,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         err = GatewayError(exc.status_code, code, str(exc.detail), dict(exc.headers or {}))
+        request.scope["gw"].error_code = code
         return _error_response(err, request.scope["gw"].request_id)
 
     # -- health ---------------------------------------------------------------------
@@ -473,12 +479,17 @@ class ProxyApp:
             await response(scope, receive, send)
 
 
-async def _read_body(
-    scope: Mapping[str, Any], receive: Any, limit: int, ctx: RequestContext
-) -> bytes:
+def _check_declared_length(scope: Mapping[str, Any], limit: int) -> None:
+    """413 from the Content-Length header alone, before anything is read."""
     length = _header(scope, b"content-length")
     if length is not None and (not length.isdigit() or int(length) > limit):
         raise GatewayError(413, "payload_too_large", f"request body over {limit} bytes")
+
+
+async def _read_body(
+    scope: Mapping[str, Any], receive: Any, limit: int, ctx: RequestContext
+) -> bytes:
+    _check_declared_length(scope, limit)
     chunks = []
     total = 0
     while True:
@@ -497,7 +508,10 @@ async def _read_body(
 
 
 class ProxyEndpoint:
-    """``/api/{users|products|orders}/...``: path check, body, auth, rate limit, forward."""
+    """``/api/{users|products|orders}/...``: path check, auth, rate limit, body, forward.
+
+    The body is read only after authentication and the rate limit: an unauthenticated client
+    gets its 401 without ``100 Continue`` and without the gateway reading what it sends."""
 
     def __init__(self, runtime: Callable[[], Runtime]) -> None:
         from gateway import proxy
@@ -511,12 +525,16 @@ class ProxyEndpoint:
         match = p.find_upstream(r.settings.upstreams, scope["path"])
         if match is None:
             raise GatewayError(404, "not_found", "no upstream serves this path")
-        up, suffix = match
+        up, _ = match
         ctx.route = up.prefix
         raw = scope.get("raw_path")
-        raw_path = raw.decode("latin-1") if raw else (scope.get("aws.event") or {}).get("rawPath")
+        raw_path = raw.decode("latin-1") if raw else _quoted(scope["path"])
         p.check_path(scope["path"], raw_path)
-        body = await _read_body(scope, receive, r.settings.max_body_bytes, ctx)
+        target = p.raw_suffix(up, raw_path)
+        query = scope["query_string"].decode("latin-1")
+        if query:
+            target += "?" + p.target_query(query)
+        _check_declared_length(scope, r.settings.max_body_bytes)
         principal = await _authenticate(r, scope, ctx)
         decision = await _rate_limit(r, ctx, f"user:{principal.user_id}")
         client = scope.get("client")
@@ -527,33 +545,52 @@ class ProxyEndpoint:
             client[0] if client else None,
             r.settings.forward_authorization,
         )
-        query = scope["query_string"].decode("latin-1")
+        body = await _read_body(scope, receive, r.settings.max_body_bytes, ctx)
+        on_lambda = "aws.event" in scope
         ctx.upstream = up.name  # from here on an upstream is called (or its open breaker answers)
         try:
             with r.tracer.segment(f"upstream.{up.name}"):
                 result = await r.proxy.forward(
-                    up, scope["method"], suffix, query, out_headers, body
+                    up, scope["method"], target, out_headers, body, lambda_payload.LIMIT
+                )
+            upstream = result.response
+            ctx.upstream_latency_ms = round(result.upstream_ms, 2)
+            ctx.upstream_status = upstream.status
+            r.tracer.annotate("upstream_status", upstream.status)
+            headers, invalid = p.response_headers(upstream.headers, utf8_only=on_lambda)
+            if invalid:
+                r.logger.warning(
+                    "upstream header dropped: not a valid field value",
+                    headers=invalid,
+                    correlation_id=ctx.request_id,
+                    upstream=up.name,
+                )
+            headers.extend((k.lower().encode(), v.encode()) for k, v in decision.headers().items())
+            if scope["method"] == "HEAD":
+                length = upstream.header("content-length")
+                if length is not None and length.isdigit():
+                    headers.append((b"content-length", length.encode()))
+            elif upstream.status not in (204, 304):
+                headers.append((b"content-length", str(len(upstream.body)).encode()))
+            if on_lambda and not lambda_payload.fits(headers, upstream.body):
+                raise GatewayError(
+                    502,
+                    "upstream_response_too_large",
+                    "the upstream response is too large to return",
+                    detail=f"upstream {up.name}: the Lambda response would exceed "
+                    f"{lambda_payload.LIMIT} bytes ({len(upstream.body)} body bytes)",
                 )
         except GatewayError as exc:
             exc.headers = {**decision.headers(), **exc.headers}
             raise
-        upstream = result.response
-        ctx.upstream_latency_ms = round(result.upstream_ms, 2)
-        ctx.upstream_status = upstream.status
-        r.tracer.annotate("upstream_status", upstream.status)
-        headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in p.response_headers(upstream.headers)
-        ]
-        headers.extend((k.lower().encode(), v.encode()) for k, v in decision.headers().items())
-        if scope["method"] == "HEAD":
-            length = upstream.header("content-length")
-            if length is not None:
-                headers.append((b"content-length", length.encode("latin-1")))
-        elif upstream.status >= 200 and upstream.status not in (204, 304):
-            headers.append((b"content-length", str(len(upstream.body)).encode()))
         await send({"type": "http.response.start", "status": upstream.status, "headers": headers})
         await send({"type": "http.response.body", "body": upstream.body})
+
+
+def _quoted(path: str) -> str:
+    from urllib.parse import quote
+
+    return quote(path, safe="/")
 
 
 async def _authenticate(r: Runtime, scope: Mapping[str, Any], ctx: RequestContext):

@@ -1,11 +1,19 @@
 """A per-upstream circuit breaker: closed -> open after N consecutive failures -> half-open
-after a cooldown (one trial request) -> closed on success, open again on failure."""
+after a cooldown (one trial request) -> closed on success, open again on failure.
+
+``allow()`` grants a request; a granted half-open trial holds the one trial slot until
+``success()``, ``failure()`` or ``release()``. Callers release in a ``finally`` so that a trial
+ending any other way (an encoding error, a cancelled request, an answer that says nothing about
+the upstream's health) frees the slot instead of keeping the circuit open until restart.
+"""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
+
+CLOSED, TRIAL = "closed", "trial"
 
 
 class CircuitBreaker:
@@ -25,14 +33,15 @@ class CircuitBreaker:
             return "closed"
         return "half-open" if self.clock() - self.opened_at >= self.cooldown else "open"
 
-    def allow(self) -> bool:
+    def allow(self) -> str | None:
+        """``"closed"`` (go ahead), ``"trial"`` (go ahead, holding the trial slot) or None."""
         state = self.state
         if state == "closed":
-            return True
+            return CLOSED
         if state == "half-open" and not self._trial_in_flight:
             self._trial_in_flight = True
-            return True
-        return False
+            return TRIAL
+        return None
 
     def retry_after(self) -> int:
         if self.opened_at is None:
@@ -49,3 +58,8 @@ class CircuitBreaker:
         self.failures += 1
         if self.opened_at is not None or self.failures >= self.threshold:
             self.opened_at = self.clock()
+
+    def release(self, grant: str | None) -> None:
+        """End a granted request that recorded neither success nor failure."""
+        if grant == TRIAL:
+            self._trial_in_flight = False

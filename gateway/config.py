@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from gateway.http_client import host_header
+
 UPSTREAM_NAMES = ("users", "products", "orders")
 API_GATEWAY_TIMEOUT_S = 30.0
 
@@ -37,8 +39,7 @@ class Upstream:
 
     @property
     def host_header(self) -> str:
-        default = 443 if self.scheme == "https" else 80
-        return self.host if self.port == default else f"{self.host}:{self.port}"
+        return host_header(self.host, self.port, self.scheme)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from mangum import Mangum
-
 from gateway.app import app
+from gateway.lambda_adapter import lambda_handler
 
-handler = Mangum(app, lifespan="off")
+handler = lambda_handler(app)

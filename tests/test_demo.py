@@ -193,7 +193,7 @@ def gateway(moto, clients, upstream_process):
         [
             sys.executable,
             "-m",
-            "uvicorn",
+            "gateway.serve",
             "gateway.app:app",
             "--host",
             "127.0.0.1",

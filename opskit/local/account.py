@@ -26,7 +26,7 @@ from opskit.local.metrics import forget_local_metrics, raw_metrics_path
 from opskit.local.state import LocalState
 from opskit.local.transform import LOCAL_API_ID
 
-MARKERS = {"emulator": "moto.server", "gateway": "uvicorn", "shipper": "opskit.local.shipper"}
+MARKERS = {"emulator": "moto.server", "gateway": "gateway.serve", "shipper": "opskit.local.shipper"}
 DEFAULT_APP = "gateway.app:app"
 SYNTHESIZED_NOTE = (
     "START/END/REPORT lines in {group} are synthesized by opskit's log shipper "
@@ -162,7 +162,7 @@ def start_gateway(
         [
             sys.executable,
             "-m",
-            "uvicorn",
+            "gateway.serve",  # uvicorn, trusting proxy headers only from GATEWAY_TRUSTED_PROXIES
             app_spec,
             "--host",
             "127.0.0.1",

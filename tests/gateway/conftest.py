@@ -7,7 +7,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from mangum import Mangum
 
 from tests.gateway.support import LambdaContext, create_tables, event, gateway_env, json_lines
 from tests.gateway.upstream import UpstreamServer
@@ -30,10 +29,11 @@ class Gateway:
 
     def __init__(self, env: dict[str, str]) -> None:
         from gateway.app import create_app
+        from gateway.lambda_adapter import lambda_handler
 
         self.out = io.StringIO()
         self.app = create_app(env, stream=self.out)
-        self.handler = Mangum(self.app, lifespan="off")
+        self.handler = lambda_handler(self.app)
         self.runtime = self.app.state.runtime
 
     def __call__(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:

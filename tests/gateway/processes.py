@@ -22,7 +22,7 @@ class UvicornGateway:
         self.log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives as long as the process object
         full_env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(self.port),
+            [sys.executable, "-m", "gateway.serve", "gateway.app:app", "--host", "127.0.0.1", "--port", str(self.port),
              "--no-access-log", "--log-level", "warning"],
             cwd=ROOT, env=full_env, stdout=self.log, stderr=subprocess.STDOUT,
         )  # fmt: skip

@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import boto3
 import jwt
@@ -66,18 +67,27 @@ class LambdaContext:
         return 30_000
 
 
+def apigw_path(client_path: str) -> str:
+    """The path API Gateway HTTP APIs put in ``rawPath`` and ``requestContext.http.path``:
+    percent-decoded once, cut at a decoded ``?`` (live captures: hotsock/voker#8, summarised in
+    middleapi/standard-server#93; honojs/hono#2156 shows ``%40id%2Fassets`` arriving as
+    ``@id/assets``)."""
+    return unquote(client_path).split("?", 1)[0]
+
+
 def event(
     method: str,
     path: str,
     headers: dict[str, str] | None = None,
     body: bytes | str | None = None,
     query: str = "",
-    raw_path: str | None = None,
     request_id: str = "req-1",
 ) -> dict[str, Any]:
-    """An API Gateway HTTP API payload v2 event derived from the AWS documentation example."""
+    """An API Gateway HTTP API payload v2 event derived from the AWS documentation example,
+    for a client that sent ``path`` (as on the wire: percent-encoded) and ``query`` (raw)."""
     ev = copy.deepcopy(EVENT)
-    ev["rawPath"] = raw_path if raw_path is not None else path
+    delivered = apigw_path(path)
+    ev["rawPath"] = delivered
     ev["rawQueryString"] = query
     ev["queryStringParameters"] = None
     ev.pop("cookies")
@@ -86,7 +96,7 @@ def event(
         **{k.lower(): v for k, v in (headers or {}).items()},
     }
     ev["requestContext"]["http"]["method"] = method
-    ev["requestContext"]["http"]["path"] = path
+    ev["requestContext"]["http"]["path"] = delivered
     ev["requestContext"]["requestId"] = request_id
     if body is None:
         ev["body"] = None

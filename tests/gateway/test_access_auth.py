@@ -24,4 +24,12 @@ def test_access_line_says_which_credential_was_checked(gw) -> None:
         (401, None),
         (200, None),
     ]
-    assert list(lines[0])[-2:] == ["auth", "limiter"]  # appended after the contract keys
+    # appended after the contract keys
+    assert list(lines[0])[-3:] == ["auth", "limiter", "error_code"]
+    assert [line["error_code"] for line in lines] == [
+        None,
+        None,
+        "unauthorized",
+        "unauthorized",
+        None,
+    ]

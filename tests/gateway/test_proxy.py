@@ -41,22 +41,24 @@ def test_unconfigured_upstream_is_404(gw) -> None:
 
 
 @pytest.mark.parametrize(
-    ("path", "raw"),
+    "client_path",
     [
-        ("/api/users/../admin", None),
-        ("/api/users/./x", None),
-        ("/api/users/a/b", "/api/users/a%2Fb"),
-        ("/api/users/a/b", "/api/users/a%2fb"),
-        ("/api/users/a\\b", "/api/users/a%5Cb"),
-        ("/api/users/a\x00b", "/api/users/a%00b"),
-        ("/api/users/a\x1bb", "/api/users/a%1Bb"),
-        ("/api/users/a\x7fb", None),
-        ("/api/users/../../etc/passwd", "/api/users/%2e%2e/%2E%2E/etc/passwd"),
+        "/api/users/../admin",
+        "/api/users/./x",
+        "/api/users/a%5Cb",
+        "/api/users/a%00b",
+        "/api/users/a%1Bb",
+        "/api/users/a%7Fb",
+        "/api/users/%2e%2e/%2E%2E/etc/passwd",
+        "/api/users/..;/admin",  # Tomcat/Spring drop ";..." and climb
+        "/api/users/x/..;jsessionid=1/admin",
+        "/api/users/%2e%2e%3B/admin",
+        "/api/users/.;x/admin",
     ],
 )
-def test_path_traversal_rejected(gw, upstream, path: str, raw: str | None) -> None:
+def test_path_traversal_rejected(gw, upstream, client_path: str) -> None:
     before = len(upstream.requests)
-    result = gw("GET", path, headers=AUTH, raw_path=raw)
+    result = gw("GET", client_path, headers=AUTH)
     assert result["statusCode"] == 400 and error_code(result) == "bad_path"
     assert len(upstream.requests) == before
 
@@ -196,7 +198,7 @@ def test_pooled_connection_closed_by_upstream_is_replaced(gw) -> None:
     assert gw("GET", "/api/users/a", headers=AUTH)["statusCode"] == 200
     for pool in gw.runtime.http._idle.values():  # the upstream "closes" idle keep-alive sockets
         for conn in pool:
-            conn.writer.transport.get_extra_info("socket").shutdown(1)
+            conn.transport.get_extra_info("socket").shutdown(1)
     assert gw("GET", "/api/users/b", headers=AUTH)["statusCode"] == 200
 
 

@@ -102,7 +102,11 @@ def test_session_store_failure_is_a_json_503(make_gateway) -> None:
         # it goes to the error log line, never to the client.
         assert "no-such-sessions-table" not in result["body"]
         assert "ResourceNotFound" not in result["body"]
-    errors = [line for line in gw.logs() if line.get("error_code") == "session_store_unavailable"]
+    errors = [
+        line
+        for line in gw.logs()
+        if line["level"] == "ERROR" and line.get("error_code") == "session_store_unavailable"
+    ]
     assert len(errors) == 2 and all("ResourceNotFoundException" in e["message"] for e in errors)
     assert "Traceback" not in gw.out.getvalue()
 
