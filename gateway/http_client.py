@@ -161,10 +161,12 @@ class _Conn:
         if self.fileno < 0:
             return True
         try:  # readable while idle = the peer closed or sent bytes nobody asked for
-            readable, _, _ = select.select([self.fileno], [], [], 0)
+            poller = select.poll()  # not select.select: it fails on descriptors >= 1024
+            poller.register(self.fileno, select.POLLIN)
+            events = poller.poll(0)
         except (OSError, ValueError):
             return False
-        return not readable
+        return not events
 
     def reusable(self) -> bool:
         """After a complete exchange: both sides done, keep-alive, nothing left over."""

@@ -206,3 +206,84 @@ def test_a_header_the_client_sent_cannot_open_the_circuit(make_gateway, echo_ups
     assert all(r.header("x-note") == "trailing" for r in echo_upstream.requests)
     result = gw("GET", "/api/users/y", headers=ALICE)
     assert result["statusCode"] == 200, result["body"]
+
+
+def test_pool_keeps_working_when_descriptors_exceed_fd_setsize(echo_upstream) -> None:
+    """A busy uvicorn process has more than 1,024 descriptors open; ``select.select`` cannot
+    watch a descriptor numbered 1,024 or more (ValueError), and the idle check treats that as
+    "not usable": every pooled connection is thrown away and keep-alive silently stops."""
+    import asyncio
+    import os
+    import resource
+
+    from gateway.http_client import HttpClient
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip("needs RLIMIT_NOFILE >= 1200")
+    fillers = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+
+    async def two() -> list[int]:
+        client = HttpClient()
+        statuses = []
+        for target in ("/one", "/two"):
+            resp = await client.request("GET", "http", "127.0.0.1", echo_upstream.port, target, [])
+            statuses.append(resp.status)
+        await client.aclose()
+        return statuses
+
+    try:
+        assert asyncio.run(two()) == [200, 200]
+    finally:
+        for fd in fillers:
+            os.close(fd)
+    assert echo_upstream.connections == 1, echo_upstream.connections
+
+
+def test_connection_answered_before_its_body_was_sent_is_not_pooled() -> None:
+    """An upstream answers a large upload at once with a keep-alive 200 and reads nothing more
+    for a while: the body is still in the client's write buffer. Reusing that connection would
+    queue the next user's request behind bytes the upstream may treat as a request of its own."""
+    import asyncio
+
+    from gateway.http_client import HttpClient
+
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    port = sock.getsockname()[1]
+    accepted: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+            threading.Thread(target=lambda c=conn: (time.sleep(3), c.close()), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+    async def go() -> list[int]:
+        client = HttpClient()
+        out = []
+        first = await client.request(
+            "POST", "http", "127.0.0.1", port, "/up", [], b"x" * 4_000_000, timeout=2
+        )
+        out.append(first.status)
+        second = await client.request("GET", "http", "127.0.0.1", port, "/next", [], timeout=2)
+        out.append(second.status)
+        await client.aclose()
+        return out
+
+    try:
+        assert asyncio.run(go()) == [200, 200]
+    finally:
+        sock.close()
+    assert len(accepted) == 2
