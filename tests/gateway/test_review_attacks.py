@@ -287,3 +287,35 @@ def test_connection_answered_before_its_body_was_sent_is_not_pooled() -> None:
     finally:
         sock.close()
     assert len(accepted) == 2
+
+
+def test_uvicorn_sends_one_date_and_one_server_header(tables, upstream) -> None:
+    """RFC 9110 6.6.1 / 5.3: Date is a singleton field. Under uvicorn the upstream's Date and
+    Server are forwarded and uvicorn prepends its own: the client gets two of each (a cache
+    computing age from Date picks either)."""
+    from tests.gateway.processes import UvicornGateway
+    from tests.gateway.support import gateway_env
+
+    answer = (
+        b"HTTP/1.1 200 OK\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\nServer: upstream/1\r\n"
+        b"Content-Length: 2\r\n\r\nok"
+    )
+    with RawUpstream(lambda c, i, r: answer) as raw:
+        gw = UvicornGateway(gateway_env(tables, upstream.url, GATEWAY_UPSTREAM_USERS=raw.url))
+        try:
+            gw.wait_ready()
+            request = (
+                "GET /api/users/x HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                f"Authorization: {ALICE['authorization']}\r\n\r\n"
+            ).encode()
+            with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+                sock.sendall(request)
+                reply = b""
+                while chunk := sock.recv(65536):
+                    reply += chunk
+        finally:
+            gw.stop()
+    head = reply.partition(b"\r\n\r\n")[0].decode("latin-1").lower().split("\r\n")
+    assert head[0].startswith("http/1.1 200")
+    names = [line.split(":", 1)[0] for line in head[1:]]
+    assert names.count("date") == 1 and names.count("server") == 1, head
