@@ -29,6 +29,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 from gateway.breaker import CircuitBreaker
 from gateway.config import Settings, Upstream
@@ -96,8 +97,14 @@ _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 _DOT_SEGMENT = re.compile(r"(?:^|/)\.{1,2}(?:;[^/]*)?(?:/|$)")
 
 
+# An overlong (invalid) UTF-8 form, e.g. %c0%ae for ".": lenient decoders read %c0%ae%c0%ae
+# as ".." (the IIS and Tomcat traversals), so it is rejected with the dot segments.
+_OVERLONG = re.compile(rb"[\xc0\xc1][\x80-\xbf]|\xe0[\x80-\x9f]|\xf0[\x80-\x8f]")
+
+
 def check_path(path: str, raw_path: str | None) -> None:
-    """Reject dot segments, encoded or literal separators, NUL and control characters."""
+    """Reject dot segments, encoded or literal separators, NUL, control characters and overlong
+    UTF-8."""
     bad = None
     found = _BAD_CHARS.search(path)
     if found:
@@ -110,6 +117,13 @@ def check_path(path: str, raw_path: str | None) -> None:
             bad = "encoded separator"
         elif _DOT_SEGMENT.search(lowered.replace("%2e", ".").replace("%3b", ";")):
             bad = "dot segment"
+    if (
+        not bad
+        and raw_path is not None
+        and ("%" in raw_path or not raw_path.isascii())
+        and _OVERLONG.search(unquote_to_bytes(raw_path.encode("latin-1")))
+    ):
+        bad = "overlong UTF-8"
     if bad:
         raise GatewayError(400, "bad_path", f"path rejected: {bad}")
 

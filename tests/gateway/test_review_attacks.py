@@ -319,3 +319,36 @@ def test_uvicorn_sends_one_date_and_one_server_header(tables, upstream) -> None:
     assert head[0].startswith("http/1.1 200")
     names = [line.split(":", 1)[0] for line in head[1:]]
     assert names.count("date") == 1 and names.count("server") == 1, head
+
+
+def test_uvicorn_overlong_utf8_dot_segments_are_rejected(tables, upstream) -> None:
+    """``%c0%ae`` is an overlong (invalid, RFC 3629 3: decoders "MUST protect against decoding
+    invalid sequences") UTF-8 form of ``.``; lenient decoders (the IIS and Tomcat traversals,
+    CVE-2000-0884, CVE-2008-2938) read ``%c0%ae%c0%ae`` as ``..``. The gateway rejects
+    ``..``, ``%2e%2e`` and ``..;`` but forwards the overlong spellings unchanged."""
+    from tests.gateway.processes import UvicornGateway
+    from tests.gateway.support import gateway_env
+
+    with RawUpstream(echo_target) as raw:
+        gw = UvicornGateway(gateway_env(tables, upstream.url, GATEWAY_UPSTREAM_USERS=raw.url))
+        try:
+            gw.wait_ready()
+            statuses = {}
+            for target in (
+                "/api/users/%c0%ae%c0%ae/admin",
+                "/api/users/%e0%80%ae%e0%80%ae/admin",
+                "/api/users/..%c0%afadmin",
+            ):
+                request = (
+                    f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+                    f"Authorization: {ALICE['authorization']}\r\n\r\n"
+                ).encode()
+                with socket.create_connection(("127.0.0.1", gw.port), timeout=10) as sock:
+                    sock.sendall(request)
+                    reply = b""
+                    while chunk := sock.recv(65536):
+                        reply += chunk
+                statuses[target] = int(reply.split(b" ", 2)[1])
+        finally:
+            gw.stop()
+    assert statuses == dict.fromkeys(statuses, 400), (statuses, [r.target for r in raw.requests])
