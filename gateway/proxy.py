@@ -64,6 +64,9 @@ GATEWAY_SET = frozenset(
 )  # fmt: skip
 # Response headers the gateway sets itself: an upstream's copy would contradict (or spoof) it.
 GATEWAY_ANSWERS = frozenset({"content-length", "x-request-id", "ratelimit", "ratelimit-policy"})
+# Added by uvicorn to every response: an upstream's copy would make two (Date is a singleton,
+# RFC 9110 6.6.1). nginx's proxy hides the upstream's Date and Server by default too.
+SERVER_SET = frozenset({"date", "server"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_RETRY_AFTER_WAIT = 2.0  # seconds: a longer Retry-After is passed to the client instead
 
@@ -206,10 +209,13 @@ def request_headers(
 
 
 def response_headers(
-    upstream_headers: list[tuple[str, str]], utf8_only: bool
+    upstream_headers: list[tuple[str, str]],
+    utf8_only: bool,
+    server_sets: frozenset[str] = frozenset(),
 ) -> tuple[list[tuple[bytes, bytes]], list[str]]:
-    """(headers to send the client, names of the headers dropped as invalid)."""
-    drop = HOP_BY_HOP | connection_tokens(upstream_headers) | GATEWAY_ANSWERS
+    """(headers to send the client, names of the headers dropped as invalid). ``server_sets``:
+    names the HTTP server around the app adds itself (``SERVER_SET`` under uvicorn)."""
+    drop = HOP_BY_HOP | connection_tokens(upstream_headers) | GATEWAY_ANSWERS | server_sets
     out: list[tuple[bytes, bytes]] = []
     invalid: list[str] = []
     for name, value in upstream_headers:
