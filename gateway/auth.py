@@ -271,16 +271,6 @@ class Authenticator:
         except jwt.PyJWTError:
             raise unauthorized("token signature or format invalid") from None
         sub = claims.get("sub")
-        if not isinstance(sub, str) or not sub or len(sub) > 256 or not _is_unicode(sub):
+        if not isinstance(sub, str) or not sub or len(sub) > 256:
             raise unauthorized("token subject invalid")
         return Principal(sub, "jwt", exp=int(claims["exp"]), claims=claims)
-
-
-def _is_unicode(text: str) -> bool:
-    """False for a string with lone surrogates (JSON can spell them, "\\ud800"): no UTF-8 form,
-    so no header, log or DynamoDB key can carry it."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
