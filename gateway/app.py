@@ -316,11 +316,7 @@ def create_app(env: Mapping[str, str] | None = None, stream: Any = None) -> Fast
             yield
         except (AwsCallError, AwsUnavailable) as exc:
             raise GatewayError(
-                503,
-                "session_store_unavailable",
-                f"could not {action}; try again",
-                {"Retry-After": "1"},
-                detail=f"could not {action}: {exc}",
+                503, "session_store_unavailable", f"could not {action}: {exc}"
             ) from None
 
     @app.post("/auth/sessions")

@@ -95,5 +95,5 @@ def test_session_store_failure_is_a_json_503(make_gateway) -> None:
         assert result["statusCode"] == 503, result
         error = json.loads(result["body"])["error"]
         assert error["code"] == "session_store_unavailable"
-        assert error["message"] == f"could not {action}; try again" and error["request_id"]
+        assert error["message"].startswith(f"could not {action}: ") and error["request_id"]
     assert "Traceback" not in gw.out.getvalue()
