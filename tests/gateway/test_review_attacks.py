@@ -352,3 +352,13 @@ def test_uvicorn_overlong_utf8_dot_segments_are_rejected(tables, upstream) -> No
         finally:
             gw.stop()
     assert statuses == dict.fromkeys(statuses, 400), (statuses, [r.target for r in raw.requests])
+
+
+def test_lone_surrogate_subject_is_not_a_500(make_gateway, echo_upstream) -> None:
+    """JSON may spell a lone surrogate (``"\\ud800"``), and PyJWT decodes it into the ``sub``
+    string; X-User-ID's percent-encoding (UTF-8, strict) then raises UnicodeEncodeError outside
+    every error mapping: a signed token gets 500 "internal" on every proxied request."""
+    gw = make_gateway(GATEWAY_UPSTREAM_USERS=echo_upstream.url)
+    bearer = {"authorization": "Bearer " + token(sub="user-\ud800")}
+    result = gw("GET", "/api/users/me", headers=bearer)
+    assert result["statusCode"] in (200, 401), result
