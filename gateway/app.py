@@ -557,7 +557,11 @@ class ProxyEndpoint:
             ctx.upstream_latency_ms = round(result.upstream_ms, 2)
             ctx.upstream_status = upstream.status
             r.tracer.annotate("upstream_status", upstream.status)
-            headers, invalid = p.response_headers(upstream.headers, utf8_only=on_lambda)
+            headers, invalid = p.response_headers(
+                upstream.headers,
+                utf8_only=on_lambda,
+                server_sets=frozenset() if on_lambda else p.SERVER_SET,
+            )
             if invalid:
                 r.logger.warning(
                     "upstream header dropped: not a valid field value",

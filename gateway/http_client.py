@@ -99,16 +99,15 @@ def host_header(host: str, port: int, scheme: str) -> str:
 
 
 class _Stream(asyncio.Protocol):
-    """The transport's bytes, end of stream and write flow control, for one connection."""
+    """The transport's bytes and end of stream, for one connection."""
 
-    __slots__ = ("transport", "buffer", "eof", "_waiter", "_drained")
+    __slots__ = ("transport", "buffer", "eof", "_waiter")
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.eof = False
         self._waiter: asyncio.Future[None] | None = None
-        self._drained: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -125,24 +124,10 @@ class _Stream(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.eof = True
         self._wake()
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
-
-    def pause_writing(self) -> None:
-        self._drained = asyncio.get_running_loop().create_future()
-
-    def resume_writing(self) -> None:
-        if self._drained is not None and not self._drained.done():
-            self._drained.set_result(None)
-        self._drained = None
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
-
-    async def drain(self) -> None:
-        if self._drained is not None:
-            await self._drained
 
     async def read(self) -> bytes:
         """The bytes received so far (waiting for some); b"" at the end of the stream."""
@@ -180,10 +165,12 @@ class _Conn:
         if self.fileno < 0:
             return True
         try:  # readable while idle = the peer closed or sent bytes nobody asked for
-            readable, _, _ = select.select([self.fileno], [], [], 0)
+            poller = select.poll()  # not select.select: it fails on descriptors >= 1024
+            poller.register(self.fileno, select.POLLIN)
+            events = poller.poll(0)
         except (OSError, ValueError):
             return False
-        return not readable
+        return not events
 
     def reusable(self) -> bool:
         """After a complete exchange: both sides done, keep-alive, nothing left over."""
@@ -191,11 +178,19 @@ class _Conn:
         if conn.our_state is not h11.DONE or conn.their_state is not h11.DONE:
             return False
         conn.start_next_cycle()
-        return not conn.trailing_data[0] and not self.stream.buffer and not self.stream.eof
+        return (
+            not conn.trailing_data[0]
+            and not self.stream.buffer
+            and not self.stream.eof
+            and not self.transport.get_write_buffer_size()  # an answer before the body was sent
+        )
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing a broken transport must never raise
-            self.transport.close()
+            if self.transport.get_write_buffer_size():
+                self.transport.abort()  # unsent bytes the peer may never read: do not linger
+            else:
+                self.transport.close()
 
 
 class HttpClient:
@@ -393,10 +388,12 @@ async def _exchange(conn: _Conn, method: str, head: bytes, body: bytes, max_body
     wire.send(_END)
     if conn.transport.is_closing():
         raise _NothingReceived("closed")
+    # No waiting for the write to drain: the whole request is in memory already, and an
+    # upstream may answer (413, 401) without reading the body; waiting for the write first
+    # would turn that answer into a timeout. Unsent bytes keep a connection out of the pool.
     conn.transport.write(head + body if len(body) < 65536 else head)
     if len(body) >= 65536:
         conn.transport.write(body)
-    await conn.stream.drain()
     chunk = await conn.stream.read()
     if not chunk:
         raise _NothingReceived("EOF")
@@ -429,6 +426,8 @@ async def _exchange(conn: _Conn, method: str, head: bytes, body: bytes, max_body
 def _checked_headers(response: h11.Response) -> list[tuple[str, str]]:
     """The response's headers (names lower-cased), after the framing rule h11 leaves to us:
     Transfer-Encoding with Content-Length, or on HTTP/1.0, is an error (RFC 9112 6.1)."""
+    if response.status_code > 599:  # RFC 9110 15: outside 100..599 is invalid (h11 takes 3DIGIT)
+        raise ProtocolError("malformed response (status code outside 100-599)")
     raw = response.headers.raw_items()
     # h11 caps a head only while it is incomplete; one that arrived whole is capped here.
     if sum(len(name) + len(value) for name, value in raw) > _MAX_HEAD:

@@ -6,13 +6,15 @@ Header hygiene, both ways (RFC 9110 5.1, 5.5, 7.6.1):
 - client headers: a name that is not a token, or a value with a control character other than
   HTAB (CR, LF, NUL included), is a 400 ``bad_header``; hop-by-hop headers, the headers named
   in ``Connection``, and every header the gateway asserts itself (``GATEWAY_SET``: identity,
-  client address, forwarding and method-override headers) are dropped; the gateway then sets
+  client address, forwarding and method-override headers), also spelled with ``_`` for ``-``
+  (CGI-style servers read both as one name), are dropped; the gateway then sets
   ``X-Request-ID``, ``X-User-ID`` and ``X-Forwarded-For`` (the source address it saw).
 - ``X-User-ID`` is the principal's id (the JWT ``sub``) with every character outside printable
   ASCII, space and ``%`` percent-encoded as UTF-8 (RFC 3986 2.1): ``李雷`` is sent as
   ``%E6%9D%8E%E9%9B%B7``; an ASCII id without space or ``%`` is sent unchanged.
 - upstream headers: h11 rejects CR, LF and NUL (502); a header with any other control character
-  is dropped (its name is logged, never its value), as are hop-by-hop headers; on the Lambda path
+  is dropped (its name is logged, never its value), as are hop-by-hop headers and those the
+  gateway answers itself (``GATEWAY_ANSWERS``: length, request id, rate limit); on the Lambda path
   a value that is not UTF-8 is dropped too (the Lambda response is JSON text).
 
 Paths: the upstream receives the raw path exactly as the client sent it (after the route
@@ -27,6 +29,7 @@ import random
 import re
 import time
 from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
 
 from gateway.breaker import CircuitBreaker
 from gateway.config import Settings, Upstream
@@ -37,6 +40,7 @@ from gateway.http_client import (
     HttpClient,
     HttpError,
     ReadTimeout,
+    RequestEncodingError,
     Response,
     ResponseTooLarge,
 )
@@ -58,6 +62,11 @@ GATEWAY_SET = frozenset(
      "x-rewrite-url", "x-original-uri", "x-http-method-override", "x-http-method",
      "x-method-override"}
 )  # fmt: skip
+# Response headers the gateway sets itself: an upstream's copy would contradict (or spoof) it.
+GATEWAY_ANSWERS = frozenset({"content-length", "x-request-id", "ratelimit", "ratelimit-policy"})
+# Added by uvicorn to every response: an upstream's copy would make two (Date is a singleton,
+# RFC 9110 6.6.1). nginx's proxy hides the upstream's Date and Server by default too.
+SERVER_SET = frozenset({"date", "server"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_RETRY_AFTER_WAIT = 2.0  # seconds: a longer Retry-After is passed to the client instead
 
@@ -91,8 +100,14 @@ _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\]")
 _DOT_SEGMENT = re.compile(r"(?:^|/)\.{1,2}(?:;[^/]*)?(?:/|$)")
 
 
+# An overlong (invalid) UTF-8 form, e.g. %c0%ae for ".": lenient decoders read %c0%ae%c0%ae
+# as ".." (the IIS and Tomcat traversals), so it is rejected with the dot segments.
+_OVERLONG = re.compile(rb"[\xc0\xc1][\x80-\xbf]|\xe0[\x80-\x9f]|\xf0[\x80-\x8f]")
+
+
 def check_path(path: str, raw_path: str | None) -> None:
-    """Reject dot segments, encoded or literal separators, NUL and control characters."""
+    """Reject dot segments, encoded or literal separators, NUL, control characters and overlong
+    UTF-8."""
     bad = None
     found = _BAD_CHARS.search(path)
     if found:
@@ -105,6 +120,13 @@ def check_path(path: str, raw_path: str | None) -> None:
             bad = "encoded separator"
         elif _DOT_SEGMENT.search(lowered.replace("%2e", ".").replace("%3b", ";")):
             bad = "dot segment"
+    if (
+        not bad
+        and raw_path is not None
+        and ("%" in raw_path or not raw_path.isascii())
+        and _OVERLONG.search(unquote_to_bytes(raw_path.encode("latin-1")))
+    ):
+        bad = "overlong UTF-8"
     if bad:
         raise GatewayError(400, "bad_path", f"path rejected: {bad}")
 
@@ -170,10 +192,13 @@ def request_headers(
                 400, "bad_header", f"request header {name} has a control character in its value"
             )
     drop = HOP_BY_HOP | GATEWAY_SET | connection_tokens(client_headers)
+    # "_" for "-" too: CGI-style servers (WSGI, Rack, PHP) read X_Real_IP as X-Real-IP.
     out = [
-        (name, value)
+        (name, value.strip(" \t"))  # RFC 9110 5.5: surrounding whitespace is not the value
         for name, value in client_headers
-        if name not in drop and (forward_authorization or name != "authorization")
+        if name not in drop
+        and name.replace("_", "-") not in drop
+        and (forward_authorization or name != "authorization")
     ]
     out.append(("x-request-id", request_id))
     if user_id:
@@ -184,10 +209,13 @@ def request_headers(
 
 
 def response_headers(
-    upstream_headers: list[tuple[str, str]], utf8_only: bool
+    upstream_headers: list[tuple[str, str]],
+    utf8_only: bool,
+    server_sets: frozenset[str] = frozenset(),
 ) -> tuple[list[tuple[bytes, bytes]], list[str]]:
-    """(headers to send the client, names of the headers dropped as invalid)."""
-    drop = HOP_BY_HOP | connection_tokens(upstream_headers) | {"content-length", "x-request-id"}
+    """(headers to send the client, names of the headers dropped as invalid). ``server_sets``:
+    names the HTTP server around the app adds itself (``SERVER_SET`` under uvicorn)."""
+    drop = HOP_BY_HOP | connection_tokens(upstream_headers) | GATEWAY_ANSWERS | server_sets
     out: list[tuple[bytes, bytes]] = []
     invalid: list[str] = []
     for name, value in upstream_headers:
@@ -285,6 +313,11 @@ class Proxy:
                         host_header=up.host_header, connect_timeout=up.connect_timeout,
                         timeout=remaining, max_body=max_body, idempotent=idempotent,
                     )  # fmt: skip
+                except RequestEncodingError:
+                    # Nothing was sent and the upstream is not to blame: not a failure.
+                    raise GatewayError(
+                        400, "bad_header", "a request header cannot be forwarded"
+                    ) from None
                 except ResponseTooLarge as exc:
                     raise GatewayError(
                         502,
