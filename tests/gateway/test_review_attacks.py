@@ -170,7 +170,7 @@ def test_non_latin1_alg_is_a_401_not_a_500(make_gateway) -> None:
 
 
 @pytest.fixture
-def echo_upstream():  # noqa: ANN201
+def echo_upstream():
     with RawUpstream(echo_target) as up:
         yield up
 
