@@ -99,10 +99,13 @@ class LogStats:
             if message.isascii()
             else len(message.encode("utf-8", "replace")) + EVENT_OVERHEAD_BYTES
         )
-        if timestamp is not None:
-            if self.first_ms is None or timestamp < self.first_ms:
+        if timestamp is not None:  # first_ms and last_ms are set together
+            first_ms = self.first_ms
+            if first_ms is None:
+                self.first_ms = self.last_ms = timestamp
+            elif timestamp < first_ms:
                 self.first_ms = timestamp
-            if self.last_ms is None or timestamp > self.last_ms:
+            elif timestamp > self.last_ms:  # type: ignore[operator]
                 self.last_ms = timestamp
         self._now = timestamp
         first = message[:1]  # dispatch on one character: this runs for every event
@@ -704,7 +707,7 @@ def iter_file_events(path: Path) -> Iterator[tuple[int | None, str]]:
 
     for event in read_events(path):
         message = event["message"]
-        yield event.get("timestamp"), message if isinstance(message, str) else str(message)
+        yield event.get("timestamp"), message if type(message) is str else str(message)
 
 
 def iter_cloudwatch_events(
