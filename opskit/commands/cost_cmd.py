@@ -68,7 +68,12 @@ def _untaggable(app: App, period: Any) -> dict[str, Any] | None:
     default=None,
     help="The last N whole days, [today-N, today).",
 )
-@click.option("--since", default=None, metavar="YYYY-MM-DD", help="Start date (inclusive).")
+@click.option(
+    "--since",
+    default=None,
+    metavar="DATE|DURATION",
+    help="Start (inclusive): a date (YYYY-MM-DD) or a duration back from today (30d, 2w).",
+)
 @click.option(
     "--until", default=None, metavar="YYYY-MM-DD", help="End date (exclusive; default tomorrow)."
 )
@@ -363,7 +368,8 @@ def estimate_options(func):
     "--since",
     "since",
     default=None,
-    help="With --from-logs: how far back to read, e.g. 7d, 24h (default 7d).",
+    help="With --from-logs: how far back to read: a duration (7d, 24h) or a date "
+    "(YYYY-MM-DD), as on `cost` (default 7d).",
 )
 @click.option(
     "--basis",
@@ -499,17 +505,21 @@ def estimate_cmd(
 def _log_events(app: App, since: str | None, file: Path | None):
     """The function's events, API Gateway's access lines (their own group), the window read."""
     from opskit.cost.logs import iter_cloudwatch_events, iter_file_events, optional_events
-    from opskit.cost.periods import parse_duration
+    from opskit.cost.periods import since_start
 
-    window = parse_duration(since).total_seconds() if since else None
+    end = app.clock()
+    start = since_start(since or "7d", end)
+    if start >= end:
+        raise UsageError(
+            f"--since {since} is not in the past", f"it is {end:%Y-%m-%d %H:%M}", "e.g. --since 7d"
+        )
+    window = (end - start).total_seconds() if since else None
     if file is not None:
         return iter_file_events(file), None, window
-    span = parse_duration(since or "7d")
-    end = app.clock()
     logs = app.clients.client("logs")
-    events = iter_cloudwatch_events(logs, app.env.function_log_group, end - span, end)
-    access = optional_events(logs, app.env.access_log_group, end - span, end)
-    return events, access, span.total_seconds()
+    events = iter_cloudwatch_events(logs, app.env.function_log_group, start, end)
+    access = optional_events(logs, app.env.access_log_group, start, end)
+    return events, access, (end - start).total_seconds()
 
 
 def _qty(value: float) -> str:

@@ -106,9 +106,20 @@ def parse_date(text: str, what: str) -> date:
         ) from None
 
 
+def since_start(since: str, now: datetime) -> datetime:
+    """--since, the same on every command: a date (YYYY-MM-DD, midnight of `now`'s zone) or a
+    duration back from now (7d, 12h, 2w)."""
+    if DURATION_RE.match(since or ""):
+        return now - parse_duration(since)
+    day = parse_date(since, "--since")
+    return datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo)
+
+
 def since_until(since: str, until: str | None, today: date) -> Period:
-    """--since (inclusive) and --until (exclusive, default tomorrow so today is included)."""
-    start = parse_date(since, "--since")
+    """--since (inclusive: a date, or a duration back from today, whole days) and --until
+    (exclusive, default tomorrow so today is included)."""
+    midnight = datetime.combine(today, datetime.min.time())
+    start = since_start(since, midnight).date()
     end = parse_date(until, "--until") if until else today + timedelta(days=1)
     return Period(start, end)
 

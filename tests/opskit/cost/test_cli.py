@@ -527,3 +527,41 @@ def test_from_logs_reads_the_api_gateway_access_log_group_on_moto(moto, tmp_path
     apigw = next(i for i in data["line_items"] if i["rate_key"] == "apigw_http_requests")
     assert apigw["quantity"] == pytest.approx(50 * factor / 1e6, rel=1e-3)  # 40 + 10 rejected
     assert data["from_logs"]["xray"] == {"report_lines_with_xray": 40, "sampled": 4}
+
+
+def test_since_is_a_date_or_a_duration_on_cost_and_cost_estimate(local_env, moto):
+    """One --since convention (issue 16): `cost` and `cost estimate` both take YYYY-MM-DD or 7d."""
+    _put_local_traffic(moto, "/aws/lambda/opskit-local-gateway", 20)  # the last hour
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    seen = {}
+    for since in (yesterday, "2d"):
+        result = CliRunner().invoke(
+            cli,
+            ["--env", "local", "cost", "estimate", "--from-logs", "--since", since, "-o", "json"],
+        )
+        assert result.exit_code == 0, result.output
+        seen[since] = json.loads(result.stdout)["from_logs"]["requests_seen"]
+        report = CliRunner().invoke(cli, ["--env", "local", "cost", "--since", since, "-o", "json"])
+        assert report.exit_code == 0, report.output
+    assert seen == {yesterday: 20, "2d": 20}
+    bad = CliRunner().invoke(
+        cli, ["--env", "local", "cost", "estimate", "--from-logs", "--since", "soon"]
+    )
+    assert (
+        bad.exit_code != 0 and "--since" in bad.output and len(bad.output.strip().splitlines()) == 1
+    )
+
+
+def test_since_duration_is_whole_days_back_from_today():
+    from datetime import date
+
+    from opskit.cost.periods import Period, since_start, since_until
+
+    today = date(2026, 11, 24)
+    assert since_until("7d", None, today) == Period(date(2026, 11, 17), date(2026, 11, 25))
+    assert since_until("2026-11-01", "2026-11-10", today) == Period(
+        date(2026, 11, 1), date(2026, 11, 10)
+    )
+    now = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
+    assert since_start("12h", now) == datetime(2026, 11, 23, 21, 30, tzinfo=UTC)
+    assert since_start("2026-11-20", now) == datetime(2026, 11, 20, tzinfo=UTC)
