@@ -22,7 +22,7 @@ from typing import Any
 
 from opskit.aws import aws_error, error_code
 from opskit.config import Environment
-from opskit.errors import ConfigError, NotFoundError
+from opskit.errors import ConfigError, NotFoundError, UsageError
 
 MAX_EMAILS = 10  # AWS Budgets: at most 10 email subscribers per notification (plus one SNS topic)
 DEFAULT_THRESHOLDS = (("ACTUAL", 80.0), ("ACTUAL", 100.0), ("FORECASTED", 100.0))
@@ -118,11 +118,11 @@ def parse_amount(text: str) -> Decimal:
     try:
         value = Decimal(str(text).strip().lstrip("$"))
     except InvalidOperation:
-        raise ConfigError(
+        raise UsageError(
             f"bad --amount '{text}'", "expected a number of US dollars", "e.g. --amount 50"
         ) from None
     if value <= 0:
-        raise ConfigError(f"bad --amount '{text}'", "must be more than 0", "e.g. --amount 50")
+        raise UsageError(f"bad --amount '{text}'", "must be more than 0", "e.g. --amount 50")
     return value
 
 
@@ -131,7 +131,7 @@ def parse_threshold(text: str) -> tuple[str, float]:
     kind, _, number = text.rpartition(":")
     kind = (kind or "actual").upper()
     if kind not in {"ACTUAL", "FORECASTED"}:
-        raise ConfigError(
+        raise UsageError(
             f"bad --threshold '{text}'",
             "the type must be actual or forecasted",
             "e.g. --threshold actual:80 --threshold forecasted:100",
@@ -139,11 +139,11 @@ def parse_threshold(text: str) -> tuple[str, float]:
     try:
         value = float(number)
     except ValueError:
-        raise ConfigError(
+        raise UsageError(
             f"bad --threshold '{text}'", "expected a percentage", "e.g. --threshold actual:80"
         ) from None
     if not 0 < value <= 1000:
-        raise ConfigError(
+        raise UsageError(
             f"bad --threshold '{text}'",
             "the percentage must be in (0, 1000]",
             "e.g. --threshold actual:80",
@@ -153,13 +153,13 @@ def parse_threshold(text: str) -> tuple[str, float]:
 
 def valid_email(text: str) -> str:
     """The address, normalized, if its syntax is valid (RFC 5321/5322 via email-validator;
-    no DNS lookup), else a ConfigError naming what is wrong."""
+    no DNS lookup), else a UsageError naming what is wrong."""
     from email_validator import EmailNotValidError, validate_email
 
     try:
         return validate_email(text, check_deliverability=False).normalized
     except EmailNotValidError as exc:
-        raise ConfigError(
+        raise UsageError(
             f"bad --email '{text}'", str(exc), "e.g. --email ops@example.com"
         ) from None
 
@@ -173,20 +173,20 @@ def make_spec(
     name: str | None = None,
 ) -> BudgetSpec:
     if len(set(emails)) > MAX_EMAILS:
-        raise ConfigError(
+        raise UsageError(
             f"{len(set(emails))} email subscribers",
             f"AWS Budgets allows at most {MAX_EMAILS} per notification",
             "pass at most 10 --email, or subscribe the rest to an SNS topic and pass --sns-topic",
         )
     emails = tuple(valid_email(email) for email in emails)
     if sns_topic and not sns_topic.startswith("arn:"):
-        raise ConfigError(
+        raise UsageError(
             f"bad --sns-topic '{sns_topic}'",
             "expected a topic ARN",
             "e.g. arn:aws:sns:us-east-1:123456789012:budget-alerts",
         )
     if not emails and not sns_topic:
-        raise ConfigError(
+        raise UsageError(
             "no one to notify",
             "a budget alert needs a subscriber",
             "pass --email ADDR (up to 10) and/or --sns-topic ARN",

@@ -81,11 +81,11 @@ class EmailAddress(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
         from opskit.budget import valid_email
-        from opskit.errors import ConfigError
+        from opskit.errors import UsageError
 
         try:
             return valid_email(str(value).strip())
-        except ConfigError as exc:
+        except UsageError as exc:
             self.fail(f"{value!r} is not a valid email address ({exc.why})", param, ctx)
 
 

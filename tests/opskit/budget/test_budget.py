@@ -21,7 +21,7 @@ from opskit.budget import (
     setup_budget,
 )
 from opskit.config import Environment
-from opskit.errors import AwsError, ConfigError, NotFoundError
+from opskit.errors import AwsError, ConfigError, NotFoundError, UsageError
 
 ACCOUNT = "123456789012"
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
@@ -160,22 +160,22 @@ def test_sns_policy_is_checked_and_fixed_on_request(budgets, clients, tmp_path):
 def test_subscriber_and_input_limits(tmp_path):
     e = env(tmp_path)
     emails = tuple(f"u{i}@example.com" for i in range(11))
-    with pytest.raises(ConfigError, match="at most 10 per notification"):
+    with pytest.raises(UsageError, match="at most 10 per notification"):
         make_spec(e, Decimal("10"), emails, None)
     assert (
         len(make_spec(e, Decimal("10"), emails[:10] + emails[:3], None).emails) == 10
     )  # duplicates collapse
-    with pytest.raises(ConfigError, match="no one to notify"):
+    with pytest.raises(UsageError, match="no one to notify"):
         make_spec(e, Decimal("10"), (), None)
-    with pytest.raises(ConfigError, match="bad --email"):
+    with pytest.raises(UsageError, match="bad --email"):
         make_spec(e, Decimal("10"), ("nobody",), None)
-    with pytest.raises(ConfigError, match="bad --amount"):
+    with pytest.raises(UsageError, match="bad --amount"):
         parse_amount("-3")
-    with pytest.raises(ConfigError, match="bad --amount"):
+    with pytest.raises(UsageError, match="bad --amount"):
         parse_amount("ten")
     assert parse_threshold("80") == ("ACTUAL", 80.0)
     assert parse_threshold("forecasted:100") == ("FORECASTED", 100.0)
-    with pytest.raises(ConfigError):
+    with pytest.raises(UsageError):
         parse_threshold("weekly:80")
 
 
@@ -401,7 +401,7 @@ def test_setup_plan_changes_nothing(budgets, clients, tmp_path):
 
 @pytest.mark.parametrize("bad", ["a@b", "x y@z.com", "a@@b.com", "@example.com", "ops@", "ops"])
 def test_emails_are_validated_by_email_validator(tmp_path, bad):
-    with pytest.raises(ConfigError, match="bad --email"):
+    with pytest.raises(UsageError, match="bad --email"):
         make_spec(env(tmp_path), Decimal("10"), (bad,), None)
 
 
@@ -420,3 +420,26 @@ def test_status_shows_health(tmp_path):
         data = budget_status(client, ACCOUNT, "opskit-dev-monthly")
     assert data["health"]["status"] == "UNHEALTHY" and data["health"]["reason"] == "FILTER_INVALID"
     assert "rerun `opskit budget setup`" in data["health"]["meaning"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--amount", "ten", "--email", "ops@example.com"],
+        ["--amount", "50", "--email", "a@@b.com"],
+        ["--amount", "50", "--email", "ops@example.com", "--threshold", "weekly:80"],
+        ["--amount", "50", "--sns-topic", "pager"],
+    ],
+)
+def test_bad_setup_values_are_usage_errors_before_any_call(args):
+    """docs/exit-codes.md: a bad option value exits 2 with one line. The values are checked
+    before any client is made, so `--env dev` (no credentials here) never reaches AWS."""
+    from click.testing import CliRunner
+
+    from opskit.cli import cli
+
+    result = CliRunner().invoke(cli, ["--env", "dev", "budget", "setup", *args])
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith(
+        "Error: bad --"
+    )
