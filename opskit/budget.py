@@ -22,7 +22,7 @@ from typing import Any
 
 from opskit.aws import aws_error, error_code
 from opskit.config import Environment
-from opskit.errors import ConfigError, NotFoundError, UsageError
+from opskit.errors import NotFoundError, UsageError
 
 MAX_EMAILS = 10  # AWS Budgets: at most 10 email subscribers per notification (plus one SNS topic)
 DEFAULT_THRESHOLDS = (("ACTUAL", 80.0), ("ACTUAL", 100.0), ("FORECASTED", 100.0))
