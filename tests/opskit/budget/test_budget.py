@@ -21,7 +21,7 @@ from opskit.budget import (
     setup_budget,
 )
 from opskit.config import Environment
-from opskit.errors import AwsError, ConfigError, NotFoundError, UsageError
+from opskit.errors import AwsError, NotFoundError, UsageError
 
 ACCOUNT = "123456789012"
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
