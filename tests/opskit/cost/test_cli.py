@@ -236,7 +236,7 @@ def test_budget_cli_on_the_local_account(local_env):
             *sum((["--email", f"u{i}@example.com"] for i in range(11)), []),
         ]
     )
-    assert too_many.exit_code == EXIT_CONFIG and "at most 10" in too_many.output
+    assert too_many.exit_code == EXIT_USAGE and "at most 10" in too_many.output
 
 
 class FakeSession:
