@@ -333,7 +333,7 @@ def _reason(exc: Exception) -> str:
     return text.strip().rstrip(":").strip() or type(exc).__name__
 
 
-_TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
+TOKEN = re.compile(r"[-!#$%&'*+.^_`|~0-9A-Za-z]+")  # RFC 9110 5.6.2 token (names, methods)
 _FIELD_VALUE = re.compile(
     r"[\t\x20-\x7e\x80-\xff]*"
 )  # once stripped: VCHAR, obs-text, inner SP/HTAB
@@ -353,7 +353,7 @@ def _encode_request(
     says it is not part of the value); a differential test checks every accepted request
     against h11's own serialisation."""
     if (
-        _TOKEN.fullmatch(method) is None
+        TOKEN.fullmatch(method) is None
         or _TARGET.fullmatch(target) is None
         or _HOST.fullmatch(host) is None
     ):
@@ -361,7 +361,7 @@ def _encode_request(
     lines = [f"{method} {target} HTTP/1.1\r\nhost: {host}\r\n"]
     for name, value in headers:
         value = value.strip(" \t")
-        if _TOKEN.fullmatch(name) is None or _FIELD_VALUE.fullmatch(value) is None:
+        if TOKEN.fullmatch(name) is None or _FIELD_VALUE.fullmatch(value) is None:
             raise RequestEncodingError("request not sent: a header name or value is not valid")
         lines.append(f"{name}: {value}\r\n")
     if body or method in ("POST", "PUT", "PATCH"):

@@ -36,6 +36,7 @@ from gateway.config import Settings, Upstream
 from gateway.errors import GatewayError
 from gateway.http_client import (
     IDEMPOTENT_METHODS,
+    TOKEN,
     ConnectError,
     HttpClient,
     HttpError,
@@ -70,7 +71,6 @@ SERVER_SET = frozenset({"date", "server"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 MAX_RETRY_AFTER_WAIT = 2.0  # seconds: a longer Retry-After is passed to the client instead
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CTL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # control characters except HTAB
 # Printable ASCII except space and "%": what X-User-ID carries unencoded.
 _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) != "%")
@@ -185,7 +185,7 @@ def request_headers(
     forward_authorization: bool,
 ) -> list[tuple[str, str]]:
     for name, value in client_headers:
-        if _TOKEN.fullmatch(name) is None:
+        if TOKEN.fullmatch(name) is None:
             raise GatewayError(400, "bad_header", "a request header name is not a valid token")
         if _CTL.search(value):
             raise GatewayError(
