@@ -111,7 +111,14 @@ def since_start(since: str, now: datetime) -> datetime:
     duration back from now (7d, 12h, 2w)."""
     if DURATION_RE.match(since or ""):
         return now - parse_duration(since)
-    day = parse_date(since, "--since")
+    try:
+        day = date.fromisoformat(since.strip())
+    except ValueError:
+        raise ConfigError(
+            f"bad --since '{since}'",
+            "expected a date (YYYY-MM-DD) or a duration (a number and s, m, h, d or w)",
+            "e.g. --since 2026-02-01 or --since 7d",
+        ) from None
     return datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo)
 
 
@@ -140,6 +147,7 @@ def month_remainder(today: date) -> Period:
 
 DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+MAX_DURATION_S = 3650 * 86400
 
 
 def parse_duration(text: str) -> timedelta:
@@ -152,6 +160,8 @@ def parse_duration(text: str) -> timedelta:
     value = float(match.group(1)) * DURATION_SECONDS[match.group(2)]
     if value <= 0:
         raise ConfigError(f"bad duration '{text}'", "must be positive", "e.g. --since 7d")
+    if value > MAX_DURATION_S:  # also keeps timedelta and date arithmetic from overflowing
+        raise ConfigError(f"bad duration '{text}'", "at most 3650 days", "e.g. --since 30d")
     return timedelta(seconds=value)
 
 

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 
 from opskit.app import App
@@ -565,3 +567,20 @@ def test_since_duration_is_whole_days_back_from_today():
     now = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
     assert since_start("12h", now) == datetime(2026, 11, 23, 21, 30, tzinfo=UTC)
     assert since_start("2026-11-20", now) == datetime(2026, 11, 20, tzinfo=UTC)
+
+
+@given(st.one_of(st.text(max_size=20), st.from_regex(r"\A[0-9]{1,15}(\.[0-9]{1,3})?[smhdw]\Z")))
+@settings(max_examples=300, deadline=None)
+def test_any_since_value_is_a_period_or_one_config_error(since):
+    """Every --since input ends in a documented outcome: a period, or a ConfigError (exit 3);
+    never an OverflowError from a huge duration (found: 99999999999d crashed with exit 1)."""
+    from datetime import date
+
+    from opskit.cost.periods import since_until
+    from opskit.errors import ConfigError
+
+    try:
+        period = since_until(since, None, date(2026, 11, 24))
+    except ConfigError:
+        return
+    assert period.start <= date(2026, 11, 24)
