@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from mypy_boto3_ce import CostExplorerClient
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_logs import CloudWatchLogsClient
     from mypy_boto3_pricing import PricingClient
     from mypy_boto3_s3 import S3Client
@@ -104,6 +106,12 @@ class ClientFactory:
 
     def secretsmanager(self) -> SecretsManagerClient:
         return self.client("secretsmanager")
+
+    def lambda_(self) -> LambdaClient:  # `lambda` is a keyword
+        return self.client("lambda")
+
+    def dynamodb(self) -> DynamoDBClient:
+        return self.client("dynamodb")
 
 
 def profile_not_found(exc: botocore.exceptions.ProfileNotFound, profile: str | None) -> AwsError:

@@ -15,14 +15,20 @@ tracks $0 and never alerts: checked first, activation offered.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.aws import aws_error, error_code
 from opskit.config import Environment
 from opskit.errors import NotFoundError, UsageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_budgets import BudgetsClient
+    from mypy_boto3_budgets.type_defs import BudgetOutputTypeDef, NotificationTypeDef
+    from mypy_boto3_ce import CostExplorerClient
+    from mypy_boto3_sns import SNSClient
 
 MAX_EMAILS = 10  # AWS Budgets: at most 10 email subscribers per notification (plus one SNS topic)
 DEFAULT_THRESHOLDS = (("ACTUAL", 80.0), ("ACTUAL", 100.0), ("FORECASTED", 100.0))
@@ -101,7 +107,7 @@ def notification(kind: str, threshold: float) -> dict[str, Any]:
     }
 
 
-def _nkey(n: dict[str, Any]) -> tuple[str, str, float, str]:
+def _nkey(n: Mapping[str, Any]) -> tuple[str, str, float, str]:
     return (
         n["NotificationType"],
         n.get("ComparisonOperator", "GREATER_THAN"),
@@ -110,7 +116,7 @@ def _nkey(n: dict[str, Any]) -> tuple[str, str, float, str]:
     )
 
 
-def _describe(n: dict[str, Any]) -> str:
+def _describe(n: Mapping[str, Any]) -> str:
     return f"{n['NotificationType']} > {float(n['Threshold']):g}%"
 
 
@@ -233,7 +239,11 @@ def budgets_statement(topic_arn: str, account_id: str) -> dict[str, Any]:
 
 
 def check_topic_policy(
-    sns: Any, topic_arn: str, account_id: str, confirm: Callable[[str], bool], result: SetupResult
+    sns: SNSClient,
+    topic_arn: str,
+    account_id: str,
+    confirm: Callable[[str], bool],
+    result: SetupResult,
 ) -> None:
     try:
         attributes = sns.get_topic_attributes(TopicArn=topic_arn)["Attributes"]
@@ -278,7 +288,7 @@ def check_topic_policy(
 # --- budget -------------------------------------------------------------------------------------
 
 
-def _budget_differences(existing: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+def _budget_differences(existing: Mapping[str, Any], wanted: dict[str, Any]) -> list[str]:
     diffs = []
     try:
         old_amount = Decimal(str(existing.get("BudgetLimit", {}).get("Amount", "0")))
@@ -312,7 +322,7 @@ def _normal(expression: Any) -> str:
     return json.dumps(expression, sort_keys=True)
 
 
-def _get_budget(budgets: Any, account_id: str, name: str) -> dict[str, Any] | None:
+def _get_budget(budgets: BudgetsClient, account_id: str, name: str) -> BudgetOutputTypeDef | None:
     try:
         return budgets.describe_budget(AccountId=account_id, BudgetName=name)["Budget"]
     except Exception as exc:
@@ -329,8 +339,8 @@ Subscriber = tuple[str, str]
 class BudgetState:
     """What exists: the budget, its notifications and (when listable) their subscribers."""
 
-    budget: dict[str, Any] | None
-    notifications: dict[NKey, dict[str, Any]] = field(default_factory=dict)
+    budget: BudgetOutputTypeDef | None
+    notifications: dict[NKey, NotificationTypeDef] = field(default_factory=dict)
     subscribers: dict[NKey, frozenset[Subscriber]] | None = None
 
 
@@ -358,7 +368,9 @@ class BudgetPlan:
         ]
 
 
-def read_state(budgets: Any, account_id: str, name: str, caps: Capabilities) -> BudgetState:
+def read_state(
+    budgets: BudgetsClient, account_id: str, name: str, caps: Capabilities
+) -> BudgetState:
     budget = _get_budget(budgets, account_id, name)
     if budget is None:
         return BudgetState(None)
@@ -438,13 +450,13 @@ def plan_budget(
     else:
         plan.unchanged.append(f"budget {spec.name}")
     wanted = {_nkey(n): n for n in spec.notifications()}
-    for key, n in state.notifications.items():
+    for key, old in state.notifications.items():
         if key not in wanted:
             plan.steps.append(
                 Step(
                     "delete_notification",
-                    {**named, "Notification": n},
-                    f"delete notification {_describe(n)}",
+                    {**named, "Notification": old},
+                    f"delete notification {_describe(old)}",
                 )
             )
     want = {(s["SubscriptionType"], s["Address"]) for s in subscribers}
@@ -506,7 +518,7 @@ PAST = {
 }
 
 
-def apply_plan(budgets: Any, plan: BudgetPlan) -> list[str]:
+def apply_plan(budgets: BudgetsClient, plan: BudgetPlan) -> list[str]:
     """Run the steps in order; stop at the first failure (nothing after it runs)."""
     done: list[str] = []
     for step in plan.steps:
@@ -524,8 +536,8 @@ def apply_plan(budgets: Any, plan: BudgetPlan) -> list[str]:
 
 
 def setup_budget(
-    budgets: Any,
-    sns: Any,
+    budgets: BudgetsClient,
+    sns: SNSClient,
     account_id: str,
     spec: BudgetSpec,
     confirm: Callable[[str], bool],
@@ -549,12 +561,16 @@ def setup_budget(
     return result
 
 
-def _plain(n: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: n[k]
-        for k in ("NotificationType", "ComparisonOperator", "Threshold", "ThresholdType")
-        if k in n
+def _plain(n: NotificationTypeDef) -> NotificationTypeDef:
+    """The notification without its state: the form the Budgets calls take it in."""
+    plain: NotificationTypeDef = {
+        "NotificationType": n["NotificationType"],
+        "ComparisonOperator": n["ComparisonOperator"],
+        "Threshold": n["Threshold"],
     }
+    if "ThresholdType" in n:
+        plain["ThresholdType"] = n["ThresholdType"]
+    return plain
 
 
 # --- status -------------------------------------------------------------------------------------
@@ -573,7 +589,7 @@ HEALTH_REASONS = {
 }
 
 
-def budget_status(budgets: Any, account_id: str, name: str) -> dict[str, Any]:
+def budget_status(budgets: BudgetsClient, account_id: str, name: str) -> dict[str, Any]:
     budget = _get_budget(budgets, account_id, name)
     if budget is None:
         raise NotFoundError(
@@ -641,7 +657,7 @@ def activation_command(keys: list[str]) -> str:
     return f"aws ce update-cost-allocation-tags-status --cost-allocation-tags-status {args}"
 
 
-def activate_tags(ce: Any, keys: list[str]) -> None:
+def activate_tags(ce: CostExplorerClient, keys: list[str]) -> None:
     try:
         ce.update_cost_allocation_tags_status(
             CostAllocationTagsStatus=[{"TagKey": key, "Status": "Active"} for key in keys]

@@ -5,13 +5,21 @@ Everything here takes a `cloudformation` client; nothing prints.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
 from opskit.aws import aws_error, error_code
 from opskit.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import (
+        StackEventTypeDef,
+        StackResourceSummaryTypeDef,
+        StackTypeDef,
+    )
 
 # States in which a new change set cannot be created and the stack must be dealt with first.
 FAILED_CREATE_STATES = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED"}
@@ -46,7 +54,7 @@ def _missing(exc: botocore.exceptions.ClientError) -> bool:
     return error_code(exc) == "ValidationError" and "does not exist" in str(exc)
 
 
-def describe_stack(cfn: Any, stack_name: str) -> dict[str, Any] | None:
+def describe_stack(cfn: CloudFormationClient, stack_name: str) -> StackTypeDef | None:
     """The stack's description, or None when there is no such (live) stack."""
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
@@ -61,16 +69,16 @@ def describe_stack(cfn: Any, stack_name: str) -> dict[str, Any] | None:
     return stacks[0]
 
 
-def stack_status(cfn: Any, stack_name: str) -> str | None:
+def stack_status(cfn: CloudFormationClient, stack_name: str) -> str | None:
     stack = describe_stack(cfn, stack_name)
     return stack["StackStatus"] if stack else None
 
 
-def outputs_of(stack: dict[str, Any]) -> dict[str, str]:
+def outputs_of(stack: Mapping[str, Any]) -> dict[str, str]:
     return {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs") or []}
 
 
-def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
+def stack_outputs(cfn: CloudFormationClient, stack_name: str) -> dict[str, str]:
     """The stack's outputs as {OutputKey: OutputValue}; NotFoundError (with a fix) if no stack."""
     stack = describe_stack(cfn, stack_name)
     if stack is None:
@@ -82,10 +90,12 @@ def stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
     return outputs_of(stack)
 
 
-def stack_resources(cfn: Any, stack_name: str) -> list[dict[str, Any]]:
+def stack_resources(
+    cfn: CloudFormationClient, stack_name: str
+) -> list[StackResourceSummaryTypeDef]:
     try:
         paginator = cfn.get_paginator("list_stack_resources")
-        rows: list[dict[str, Any]] = []
+        rows: list[StackResourceSummaryTypeDef] = []
         for page in paginator.paginate(StackName=stack_name):
             rows.extend(r for r in page["StackResourceSummaries"] if r.get("LogicalResourceId"))
         return rows
@@ -93,9 +103,11 @@ def stack_resources(cfn: Any, stack_name: str) -> list[dict[str, Any]]:
         raise aws_error(f"cannot list the resources of {stack_name}", exc) from None
 
 
-def recent_events(cfn: Any, stack_name: str, limit: int = 100) -> list[dict[str, Any]]:
+def recent_events(
+    cfn: CloudFormationClient, stack_name: str, limit: int = 100
+) -> list[StackEventTypeDef]:
     """Up to `limit` events, newest first (as CloudFormation returns them)."""
-    events: list[dict[str, Any]] = []
+    events: list[StackEventTypeDef] = []
     try:
         paginator = cfn.get_paginator("describe_stack_events")
         for page in paginator.paginate(StackName=stack_name):
@@ -110,8 +122,8 @@ def recent_events(cfn: Any, stack_name: str, limit: int = 100) -> list[dict[str,
 
 
 def first_failure(
-    cfn: Any,
-    events: list[dict[str, Any]],
+    cfn: CloudFormationClient,
+    events: Sequence[Mapping[str, Any]],
     stack_name: str,
     _depth: int = 0,
 ) -> dict[str, Any] | None:
@@ -133,7 +145,7 @@ def first_failure(
         for e in failed
         if not str(e.get("ResourceStatusReason", "")).startswith(CANCELLED_REASONS)
     ]
-    event = dict((real or failed)[0])
+    event: dict[str, Any] = dict((real or failed)[0])
     event["Path"] = [event.get("LogicalResourceId", "?")]
     nested_id = event.get("PhysicalResourceId")
     if event.get("ResourceType") == "AWS::CloudFormation::Stack" and nested_id and _depth < 5:
@@ -145,7 +157,7 @@ def first_failure(
     return event
 
 
-def _is_stack_itself(event: dict[str, Any], stack_name: str) -> bool:
+def _is_stack_itself(event: Mapping[str, Any], stack_name: str) -> bool:
     """The stack's own status events (as opposed to its resources, nested stacks included)."""
     return event.get("ResourceType") == "AWS::CloudFormation::Stack" and event.get(
         "LogicalResourceId"
@@ -155,12 +167,12 @@ def _is_stack_itself(event: dict[str, Any], stack_name: str) -> bool:
 class EventStream:
     """Yields a stack's new events (oldest first) since it was created."""
 
-    def __init__(self, cfn: Any, stack_name: str):
+    def __init__(self, cfn: CloudFormationClient, stack_name: str):
         self.cfn, self.stack_name = cfn, stack_name
         self.seen: set[str] = {e["EventId"] for e in recent_events(cfn, stack_name, limit=200)}
 
-    def poll(self) -> list[dict[str, Any]]:
-        new: list[dict[str, Any]] = []
+    def poll(self) -> list[StackEventTypeDef]:
+        new: list[StackEventTypeDef] = []
         for event in recent_events(self.cfn, self.stack_name, limit=200):
             if event["EventId"] in self.seen:
                 break
@@ -171,7 +183,7 @@ class EventStream:
 
 
 def wait_until_settled(
-    cfn: Any,
+    cfn: CloudFormationClient,
     stack_name: str,
     *,
     sleep: Callable[[float], None],
@@ -191,7 +203,7 @@ def wait_until_settled(
         sleep(interval)
 
 
-def stack_template(cfn: Any, stack_name: str) -> dict[str, Any] | None:
+def stack_template(cfn: CloudFormationClient, stack_name: str) -> dict[str, Any] | None:
     """The template the stack was last deployed with, parsed (JSON or YAML)."""
     import json
 

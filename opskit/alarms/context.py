@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opskit.config import Environment
 from opskit.stack import stack_outputs
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
 
 HTTP_API_STAGE = "$default"
 
@@ -15,7 +18,7 @@ def gateway_namespace(stack_name: str) -> str:
     return f"Opskit/Gateway/{stack_name}"
 
 
-def stack_context(cfn: Any, env: Environment) -> dict[str, str]:
+def stack_context(cfn: CloudFormationClient, env: Environment) -> dict[str, str]:
     """Placeholder values for `env`'s stack. NotFoundError (with a fix) if it is not deployed."""
     return context_from_outputs(env, stack_outputs(cfn, env.stack_name))
 

@@ -12,13 +12,16 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.alarms.service import existing_alarms
 from opskit.aws import call
 from opskit.local.alarm_eval import EvaluationState, Transition, evaluate_alarms, read_history
 from opskit.local.metric_query import MetricIndex
 from opskit.local.metrics import RawStore, local_metrics_dir, raw_metrics_path
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
 EVALUATION_NOTE = (
     "States on the local account are opskit's evaluation of the alarm definitions over the "
@@ -37,7 +40,9 @@ def _paths(state_dir: Path) -> tuple[Path, Path]:
     return folder / "alarm-state.json", folder / "alarm-history.jsonl"
 
 
-def evaluate_local(cw: Any, state_dir: Path, stack: str, now: datetime) -> LocalEvaluation:
+def evaluate_local(
+    cw: CloudWatchClient, state_dir: Path, stack: str, now: datetime
+) -> LocalEvaluation:
     alarms = existing_alarms(cw, f"{stack}-")
     state_path, history_path = _paths(state_dir)
     state = EvaluationState.load(state_path)

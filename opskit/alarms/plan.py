@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +64,7 @@ def _norm_dims(dims: Any) -> list[tuple[str, str]]:
     return sorted((d["Name"], d["Value"]) for d in dims or [])
 
 
-def _norm_query(query: dict[str, Any]) -> dict[str, Any]:
+def _norm_query(query: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"Id": query["Id"], "ReturnData": query.get("ReturnData", True)}
     for key in ("Expression", "Label", "Period", "AccountId"):
         if query.get(key) not in (None, ""):
@@ -82,7 +83,7 @@ def _norm_query(query: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def normalize_alarm(alarm: dict[str, Any]) -> dict[str, Any]:
+def normalize_alarm(alarm: Mapping[str, Any]) -> dict[str, Any]:
     """The comparable view of an alarm (desired kwargs or a describe_alarms entry)."""
     out: dict[str, Any] = {}
     for key in ALARM_FIELDS:
@@ -101,12 +102,12 @@ def normalize_alarm(alarm: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def alarm_differences(desired: dict[str, Any], existing: dict[str, Any]) -> list[str]:
+def alarm_differences(desired: Mapping[str, Any], existing: Mapping[str, Any]) -> list[str]:
     want, have = normalize_alarm(desired), normalize_alarm(existing)
     return [key for key in ALARM_FIELDS if want[key] != have[key]]
 
 
-def is_owned(alarm: dict[str, Any], stack: str) -> bool:
+def is_owned(alarm: Mapping[str, Any], stack: str) -> bool:
     """Ours: name prefixed by the stack AND the managed marker in the description."""
     return alarm.get("AlarmName", "").startswith(f"{stack}-") and marker(stack) in (
         alarm.get("AlarmDescription") or ""
@@ -120,7 +121,7 @@ def with_actions(alarm: DesiredAlarm, topic_arn: str | None) -> dict[str, Any]:
     return params
 
 
-def normalize_filter(flt: dict[str, Any]) -> dict[str, Any]:
+def normalize_filter(flt: Mapping[str, Any]) -> dict[str, Any]:
     transforms = []
     for t in flt.get("metricTransformations") or []:
         transforms.append(
@@ -138,8 +139,8 @@ def normalize_filter(flt: dict[str, Any]) -> dict[str, Any]:
 
 def build_plan(
     desired: AlarmSet,
-    existing_alarms: list[dict[str, Any]],
-    existing_filters: dict[str, list[dict[str, Any]]],
+    existing_alarms: Sequence[Mapping[str, Any]],
+    existing_filters: Mapping[str, Sequence[Mapping[str, Any]]],
     *,
     stack: str,
     topic_arn: str | None,

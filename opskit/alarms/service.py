@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
@@ -27,6 +27,17 @@ from opskit.alarms.spec import (
 from opskit.aws import aws_error, call, error_code
 from opskit.config import Environment
 from opskit.errors import ConfigError, NotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import MetricAlarmTypeDef
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import MetricFilterTypeDef
+    from mypy_boto3_sns.type_defs import TagTypeDef
+
+    from opskit.aws import ClientFactory
 
 DEFAULT_ACCOUNT_CONCURRENCY = 1000.0
 DEFAULT_TIMEOUT_SECONDS = 30.0
@@ -53,7 +64,7 @@ def configured_timeout_seconds(env: Environment) -> float:
 
 
 def function_timeout_seconds(
-    lambda_client: Any, function_name: str, env: Environment
+    lambda_client: LambdaClient, function_name: str, env: Environment
 ) -> tuple[float, str]:
     """The deployed function's Timeout (what requests are cut at), and a note when assumed.
 
@@ -77,7 +88,9 @@ def function_timeout_seconds(
     )
 
 
-def account_concurrency_limit(lambda_client: Any, overrides: dict[str, Any]) -> tuple[float, str]:
+def account_concurrency_limit(
+    lambda_client: LambdaClient, overrides: dict[str, Any]
+) -> tuple[float, str]:
     """The account's concurrency limit, and a note when it had to be assumed."""
     configured = overrides.get("account_concurrency_limit")
     if configured is not None:
@@ -97,11 +110,15 @@ def account_concurrency_limit(lambda_client: Any, overrides: dict[str, Any]) -> 
     return DEFAULT_ACCOUNT_CONCURRENCY, note
 
 
-def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = None) -> AlarmSet:
+def desired_alarms(
+    cfn: CloudFormationClient,
+    lambda_client: LambdaClient,
+    env: Environment,
+    alarm_file: Path | None = None,
+) -> AlarmSet:
     """The alarm set for `env`: file + overrides + the stack's outputs."""
     document, source = read_alarm_file(alarm_file)
     overrides = alarm_overrides(env.settings)
-    cfn, lambda_client = clients.client("cloudformation"), clients.client("lambda")
     # Independent round trips, made at once (the no-op `apply` is mostly waiting on them).
     with ThreadPoolExecutor(max_workers=3) as pool:
         context_f = pool.submit(stack_context, cfn, env)
@@ -130,9 +147,9 @@ def desired_alarms(clients: Any, env: Environment, alarm_file: Path | None = Non
     return result
 
 
-def existing_alarms(cw: Any, prefix: str) -> list[dict[str, Any]]:
+def existing_alarms(cw: CloudWatchClient, prefix: str) -> list[MetricAlarmTypeDef]:
     """Metric alarms whose names start with `prefix` (one describe_alarms page per 100)."""
-    alarms: list[dict[str, Any]] = []
+    alarms: list[MetricAlarmTypeDef] = []
     try:
         for page in cw.get_paginator("describe_alarms").paginate(
             AlarmNamePrefix=prefix, AlarmTypes=["MetricAlarm"]
@@ -144,9 +161,9 @@ def existing_alarms(cw: Any, prefix: str) -> list[dict[str, Any]]:
 
 
 def existing_filters(
-    logs: Any, log_groups: set[str], prefix: str
-) -> dict[str, list[dict[str, Any]]]:
-    found: dict[str, list[dict[str, Any]]] = {}
+    logs: CloudWatchLogsClient, log_groups: set[str], prefix: str
+) -> dict[str, list[MetricFilterTypeDef]]:
+    found: dict[str, list[MetricFilterTypeDef]] = {}
     for group in sorted(log_groups):
         try:
             pages = logs.get_paginator("describe_metric_filters").paginate(
@@ -162,7 +179,7 @@ def existing_filters(
 
 
 def plan_alarms(
-    clients: Any,
+    clients: ClientFactory,
     env: Environment,
     desired: AlarmSet,
     *,
@@ -170,7 +187,7 @@ def plan_alarms(
     sns_topic: str | None = None,
 ) -> tuple[Plan, sns_ops.TopicPlan]:
     stack = env.stack_name
-    sns, sts, cw, logs = (clients.client(n) for n in ("sns", "sts", "cloudwatch", "logs"))
+    sns, sts, cw, logs = clients.sns(), clients.sts(), clients.cloudwatch(), clients.logs()
     with ThreadPoolExecutor(max_workers=3) as pool:
         topic_f = pool.submit(
             sns_ops.plan_topic,
@@ -190,11 +207,15 @@ def plan_alarms(
     return plan, topic
 
 
-def apply_plan(clients: Any, env: Environment, plan: Plan, topic: sns_ops.TopicPlan) -> str | None:
+def apply_plan(
+    clients: ClientFactory, env: Environment, plan: Plan, topic: sns_ops.TopicPlan
+) -> str | None:
     """Make the changes. Returns the topic ARN the alarms notify (or None)."""
-    cw, logs = clients.client("cloudwatch"), clients.client("logs")
-    tags = [{"Key": k, "Value": v} for k, v in {**env.tags, "opskit:stack": env.stack_name}.items()]
-    topic_arn = sns_ops.apply_topic(clients.client("sns"), topic, tags)
+    cw, logs = clients.cloudwatch(), clients.logs()
+    tags: list[TagTypeDef] = [
+        {"Key": k, "Value": v} for k, v in {**env.tags, "opskit:stack": env.stack_name}.items()
+    ]
+    topic_arn = sns_ops.apply_topic(clients.sns(), topic, tags)
     for group, name in plan.filters_to_delete:
         call(
             f"cannot delete metric filter {name}",
@@ -230,9 +251,9 @@ def apply_plan(clients: Any, env: Environment, plan: Plan, topic: sns_ops.TopicP
 # ---- list / test
 
 
-def alarm_rows(cw: Any, stack: str, now: datetime) -> list[dict[str, Any]]:
+def alarm_rows(cw: CloudWatchClient, stack: str, now: datetime) -> list[dict[str, Any]]:
     """Our alarms with state, reason and since when (newest state change first within a state)."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for alarm in existing_alarms(cw, f"{stack}-"):
         since = alarm.get("StateUpdatedTimestamp")
         rows.append(
@@ -261,7 +282,7 @@ def _ago(now: datetime, then: datetime) -> str:
     return f"{seconds // 86400}d"
 
 
-def resolve_alarm_name(cw: Any, stack: str, name: str) -> dict[str, Any]:
+def resolve_alarm_name(cw: CloudWatchClient, stack: str, name: str) -> MetricAlarmTypeDef:
     """Find alarm `name` (full name, or the key without the stack prefix)."""
     for candidate in (name, f"{stack}-{name}"):
         try:
@@ -277,7 +298,9 @@ def resolve_alarm_name(cw: Any, stack: str, name: str) -> dict[str, Any]:
     )
 
 
-def state_history(cw: Any, stack: str, name: str | None, limit: int) -> list[dict[str, Any]]:
+def state_history(
+    cw: CloudWatchClient, stack: str, name: str | None, limit: int
+) -> list[dict[str, Any]]:
     """StateUpdate items of DescribeAlarmHistory for the stack's alarms (or one), newest first."""
     import json
 
@@ -320,7 +343,7 @@ class TestResult:
 
 
 def fire_test(
-    cw: Any,
+    cw: CloudWatchClient,
     stack: str,
     name: str,
     *,
@@ -357,7 +380,7 @@ def fire_test(
     )
 
 
-def action_history(cw: Any, name: str, since: datetime) -> list[str]:
+def action_history(cw: CloudWatchClient, name: str, since: datetime) -> list[str]:
     """What CloudWatch did with the alarm's actions since `since` (e.g. 'Successfully executed action ...')."""
     try:
         items = cw.describe_alarm_history(

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
 from opskit.alarms.plan import Change
 from opskit.aws import aws_error
 from opskit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sns.type_defs import TagTypeDef
+    from mypy_boto3_sts import STSClient
 
 
 def topic_name(stack: str) -> str:
@@ -67,7 +73,7 @@ class TopicPlan:
     changes: list[Change] = field(default_factory=list)
 
 
-def find_topic(sns: Any, name: str) -> str | None:
+def find_topic(sns: SNSClient, name: str) -> str | None:
     try:
         for page in sns.get_paginator("list_topics").paginate():
             for topic in page.get("Topics", []):
@@ -78,7 +84,7 @@ def find_topic(sns: Any, name: str) -> str | None:
     return None
 
 
-def _account_id(sts: Any) -> str:
+def _account_id(sts: STSClient) -> str:
     try:
         return sts.get_caller_identity()["Account"]
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
@@ -86,12 +92,12 @@ def _account_id(sts: Any) -> str:
 
 
 def plan_topic(
-    sns: Any,
+    sns: SNSClient,
     *,
     stack: str,
     email: str | None,
     explicit_arn: str | None,
-    sts: Any,
+    sts: STSClient,
 ) -> TopicPlan:
     """Which topic alarms notify and what must change to get there.
 
@@ -144,7 +150,7 @@ def plan_topic(
     return plan
 
 
-def _policy_differs(sns: Any, arn: str | None) -> bool:
+def _policy_differs(sns: SNSClient, arn: str | None) -> bool:
     if arn is None:
         return True
     try:
@@ -154,7 +160,7 @@ def _policy_differs(sns: Any, arn: str | None) -> bool:
     return json.loads(current or "{}") != topic_policy(arn)
 
 
-def _is_subscribed(sns: Any, arn: str, email: str) -> bool:
+def _is_subscribed(sns: SNSClient, arn: str, email: str) -> bool:
     try:
         pages = sns.get_paginator("list_subscriptions_by_topic").paginate(TopicArn=arn)
         return any(
@@ -166,7 +172,7 @@ def _is_subscribed(sns: Any, arn: str, email: str) -> bool:
         raise aws_error(f"cannot list the subscriptions of {arn}", exc) from None
 
 
-def apply_topic(sns: Any, plan: TopicPlan, tags: list[dict[str, str]]) -> str | None:
+def apply_topic(sns: SNSClient, plan: TopicPlan, tags: Sequence[TagTypeDef]) -> str | None:
     arn = plan.arn
     try:
         if plan.create:

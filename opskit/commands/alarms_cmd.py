@@ -59,7 +59,8 @@ def apply(
 
     term = app.terminal
     with term.status("Reading the stack and the alarm set..."):
-        desired = desired_alarms(app.clients, app.env, alarm_file)
+        clients = app.clients
+        desired = desired_alarms(clients.cloudformation(), clients.lambda_(), app.env, alarm_file)
     for note in desired.notes:
         term.warn(escape(note))
     for alarm in desired.skipped:
@@ -144,7 +145,7 @@ def list_(app: App, watch_: bool, interval: float) -> None:
     """
     from opskit.alarms.service import alarm_rows
 
-    cw = app.clients.client("cloudwatch")
+    cw = app.clients.cloudwatch()
     columns = ["name", "state", "for", "since", "reason"]
 
     def rows() -> list[dict[str, Any]]:
@@ -200,7 +201,7 @@ def history(app: App, name: str | None, limit: int) -> None:
     """
     from opskit.alarms.service import state_history
 
-    cw = app.clients.client("cloudwatch")
+    cw = app.clients.cloudwatch()
     stack = app.env.stack_name
     if app.env.local:
         from opskit.alarms.local import evaluate_local, local_history
@@ -250,7 +251,7 @@ def test_(app: App, name: str, hold: float) -> None:
     from opskit.alarms.service import fire_test
 
     result = fire_test(
-        app.clients.client("cloudwatch"),
+        app.clients.cloudwatch(),
         app.env.stack_name,
         name,
         hold=hold,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Group
@@ -13,6 +13,9 @@ from rich.text import Text
 
 from opskit.app import App
 from opskit.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from opskit.dashboards.render import Rendered
 
 TEMPLATE_HELP = "Dashboard template (default: dashboards/gateway.json in the project)."
 QUERIES_HELP = (
@@ -32,6 +35,19 @@ def _queries_dir(app: App, queries_dir: Path | None) -> Path:
     return queries_dir or default_dir(app.env.root)
 
 
+def _render(app: App, template: Path, queries_dir: Path | None) -> Rendered:
+    from opskit.dashboards.render import render_dashboard
+
+    clients = app.clients
+    return render_dashboard(
+        clients.cloudformation(),
+        clients.cloudwatch(),
+        app.env,
+        template,
+        _queries_dir(app, queries_dir),
+    )
+
+
 @click.group()
 def dashboards() -> None:
     """The CloudWatch dashboard: dashboards/gateway.json filled from the stack's outputs."""
@@ -47,10 +63,10 @@ def render(app: App, template: Path | None, queries_dir: Path | None) -> None:
     Checks: the documented body structure, widgets inside the 24-column grid and
     not overlapping, every placeholder resolved, metric names that exist.
     """
-    from opskit.dashboards.render import render_dashboard, require_valid
+    from opskit.dashboards.render import require_valid
 
     path = _template(app, template)
-    rendered = render_dashboard(app.clients, app.env, path, _queries_dir(app, queries_dir))
+    rendered = _render(app, path, queries_dir)
     for problem in rendered.problems:
         app.terminal.err(f"invalid: {problem}", style="red")
     require_valid(rendered, path)
@@ -68,15 +84,14 @@ def push(app: App, template: Path | None, queries_dir: Path | None, name: str | 
         console_url,
         dashboard_name,
         push_dashboard,
-        render_dashboard,
         require_valid,
     )
 
     path = _template(app, template)
-    rendered = render_dashboard(app.clients, app.env, path, _queries_dir(app, queries_dir))
+    rendered = _render(app, path, queries_dir)
     require_valid(rendered, path)
     name = name or dashboard_name(app.env)
-    changed, messages = push_dashboard(app.clients.client("cloudwatch"), name, rendered.body)
+    changed, messages = push_dashboard(app.clients.cloudwatch(), name, rendered.body)
     for message in messages:
         app.terminal.warn(message)
     if app.terminal.machine_readable:
@@ -127,7 +142,7 @@ def preview(
     """
     import webbrowser
 
-    from opskit.dashboards.render import dashboard_name, render_dashboard
+    from opskit.dashboards.render import dashboard_name
     from opskit.dashboards.service_preview import write_preview
 
     if hours is not None and not 0 < hours <= 24 * 15:
@@ -135,14 +150,14 @@ def preview(
             f"--hours {hours}", "must be more than 0 and at most 360", "e.g. --hours 3"
         )
     path = _template(app, template)
-    rendered = render_dashboard(app.clients, app.env, path, _queries_dir(app, queries_dir))
+    rendered = _render(app, path, queries_dir)
     for problem in rendered.problems:
         app.terminal.warn(f"dashboard: {problem}")
     name = dashboard_name(app.env)
     target = out or app.env.state_dir / f"{name}.html"
     with app.terminal.status("Reading metrics, logs and alarms..."):
         summary = write_preview(
-            app.clients, app.env, rendered.body, target, now=app.clock(), hours=hours,
+            app.clients.cloudwatch(), app.clients.logs(), app.env, rendered.body, target, now=app.clock(), hours=hours,
             sleep=app.sleep, title=name,
         )  # fmt: skip
     app.terminal.print(
@@ -186,7 +201,7 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
             "must give 1..1440 points",
             "raise --period or lower --hours",
         )
-    context = stack_context(app.clients.client("cloudformation"), app.env)
+    context = stack_context(app.clients.cloudformation(), app.env)
     if "ApiId" not in context:
         raise ConfigError(
             f"stack {app.env.stack_name} has no ApiId output",
@@ -203,7 +218,7 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
     queries = metric_queries(
         context["ApiId"], context["Stage"], context["FunctionName"], period, latency_stat
     )
-    cw = app.clients.client("cloudwatch")
+    cw = app.clients.cloudwatch()
     width = max(10, min(width, (app.terminal.console.width - 10) // 2))
 
     def snapshot() -> tuple[datetime, Any]:

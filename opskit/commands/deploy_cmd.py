@@ -114,7 +114,7 @@ def deploy(
     if rollback_alarms:
         from opskit.deploy.rollback import rollback_alarm_arns
 
-        triggers = rollback_alarm_arns(app.clients.client("cloudwatch"), env.stack_name)
+        triggers = rollback_alarm_arns(app.clients.cloudwatch(), env.stack_name)
     protection = env.settings.get("termination_protection")
     request = service.DeployRequest(
         env=env,
@@ -216,7 +216,8 @@ def _ensure_local_gateway(app: App, state: Any, restart: bool) -> str | None:
 
     running = procs.alive(state.pids.get("gateway"), MARKERS["gateway"])
     if restart or not running:
-        seconds = start_gateway(app.env, state, app.clients)
+        clients = app.clients
+        seconds = start_gateway(app.env, state, clients.cloudformation(), clients.lambda_())
         err(
             app.terminal,
             f"Local gateway {'restarted' if running else 'started'} on {state.gateway_url} ({seconds:.1f} s)",
@@ -270,7 +271,7 @@ def status(app: App, drift: bool, event_count: int) -> None:
     from opskit.deploy.status import detect_drift, stack_report
     from opskit.errors import LocalAccountError
 
-    cfn = app.clients.client("cloudformation")
+    cfn = app.clients.cloudformation()
     report = stack_report(cfn, app.env.stack_name, events=event_count)
     if drift:
         if app.env.local:

@@ -54,9 +54,9 @@ def up(app: App) -> None:
     if procs.alive(state.pids.get("gateway"), MARKERS["gateway"]):
         gateway = "already running"
         lines.append(f"Gateway already running at {state.gateway_url}.")
-    elif stk.stack_status(clients.client("cloudformation"), env.stack_name):
+    elif stk.stack_status(clients.cloudformation(), env.stack_name):
         gateway = "started"
-        seconds = start_gateway(env, state, clients)
+        seconds = start_gateway(env, state, clients.cloudformation(), clients.lambda_())
         lines.append(f"Gateway running at {state.gateway_url} (ready in {seconds:.1f} s).")
     else:
         gateway = "reserved"

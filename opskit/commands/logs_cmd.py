@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +43,15 @@ def export_cmd(
 
     window = time_range(app.clock(), since, start, end)
     group = resolve_log_group(
-        app.env, app.clients.client("cloudformation"), log_group, warn=app.terminal.warn
+        app.env, app.clients.cloudformation(), log_group, warn=app.terminal.warn
     )
-    logs_client = app.clients.client("logs")
+    logs_client = app.clients.logs()
     with app.terminal.status(f"Exporting {group}..."):
         count = write_events(filter_events(logs_client, group, window.start_ms, window.end_ms), out)
     app.terminal.info(f"Wrote {count} event(s) from {group} to {out}")
 
 
-def tail_record(event: dict[str, Any], group: str) -> dict[str, Any]:
+def tail_record(event: Mapping[str, Any], group: str) -> dict[str, Any]:
     """One JSON line of `logs tail --output json` (keys documented in docs/insights.md)."""
     import json
     from datetime import UTC, datetime
@@ -130,13 +131,13 @@ def tail_cmd(
         raise click.BadParameter("use a status code (503) or a class (5xx)", param_hint="--status")
     start_ms = int((app.clock() - parse_since(since)).timestamp() * 1000)
     group = resolve_log_group(
-        app.env, app.clients.client("cloudformation"), log_group, warn=app.terminal.warn
+        app.env, app.clients.cloudformation(), log_group, warn=app.terminal.warn
     )
     app.terminal.info(
         f"Tailing {group} (since {since}{', following' if follow else ''}; Ctrl-C to stop)"
     )
     events = tail(
-        app.clients.client("logs"),
+        app.clients.logs(),
         group,
         start_ms,
         follow=follow,

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.aws import aws_error
 from opskit.cost.explorer import DiskCache
+
+if TYPE_CHECKING:
+    from mypy_boto3_sts import STSClient
 
 ACCOUNT_TTL = timedelta(hours=12)
 
@@ -29,7 +32,7 @@ def credentials_key(session: Any, endpoint_url: str | None) -> str | None:
     return hashlib.sha256(f"{endpoint_url or 'aws'}|{access_key}".encode()).hexdigest()
 
 
-def account_id(sts: Any, cache: DiskCache, key: str | None) -> str:
+def account_id(sts: STSClient, cache: DiskCache, key: str | None) -> str:
     """The account id, from the cache when these credentials were seen within ACCOUNT_TTL."""
     entry = {"op": "GetCallerIdentity", "credentials": key}
     if key is not None:

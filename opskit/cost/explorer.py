@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.aws import error_code
 from opskit.errors import AwsError, ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_ce import CostExplorerClient
 
 CE_REQUEST_USD = 0.01
 FINAL_DAYS = 35
@@ -203,7 +206,7 @@ class CostExplorer:
 
     def __init__(
         self,
-        ce: Any,
+        ce: CostExplorerClient,
         cache: DiskCache,
         today: date,
         counter: RequestCounter | None = None,
@@ -215,8 +218,8 @@ class CostExplorer:
         self.counter = counter or RequestCounter()
 
     def _call(
-        self, operation: str, method: Callable[..., dict[str, Any]], kwargs: dict[str, Any]
-    ) -> dict[str, Any]:
+        self, operation: str, method: Callable[..., Mapping[str, Any]], kwargs: dict[str, Any]
+    ) -> Mapping[str, Any]:
         try:
             response = method(**kwargs)
         except Exception as exc:

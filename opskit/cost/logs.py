@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -24,6 +24,9 @@ from opskit.cost.xray import DEFAULT_RULE, SamplingRule
 from opskit.errors import ConfigError, NotFoundError
 from opskit.logs import platform
 from opskit.logs.platform import Report
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 MONTH_SECONDS = 730 * 3600  # AWS's billing month
 EVENT_OVERHEAD_BYTES = 26  # CloudWatch Logs bills each event as its UTF-8 size + 26 bytes
@@ -711,7 +714,11 @@ def iter_file_events(path: Path) -> Iterator[tuple[int | None, str]]:
 
 
 def iter_cloudwatch_events(
-    logs: Any, group: str, start: datetime, end: datetime, page_size: int | None = None
+    logs: CloudWatchLogsClient,
+    group: str,
+    start: datetime,
+    end: datetime,
+    page_size: int | None = None,
 ) -> Iterator[tuple[int | None, str]]:
     """filter_log_events over [start, end), every page followed (opskit.logs.cloudwatch)."""
     from opskit.logs.cloudwatch import filter_events
@@ -726,7 +733,7 @@ def window_of(since: timedelta) -> float:
 
 
 def optional_events(
-    logs: Any, group: str, start: datetime, end: datetime
+    logs: CloudWatchLogsClient, group: str, start: datetime, end: datetime
 ) -> Iterator[tuple[int | None, str]]:
     """Like iter_cloudwatch_events, but a missing group yields nothing (access logs are read
     when they exist; the estimate says when they were not)."""

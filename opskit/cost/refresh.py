@@ -12,10 +12,13 @@ import json
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.aws import aws_error
 from opskit.pricing import PriceTable, refreshed_path
+
+if TYPE_CHECKING:
+    from mypy_boto3_pricing import PricingClient
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ def _matches(product: dict[str, Any], spec: RateSpec, suffix: str | None) -> boo
 
 
 def fetch_rate(
-    pricing: Any, spec: RateSpec, region: str
+    pricing: PricingClient, spec: RateSpec, region: str
 ) -> tuple[list[dict[str, Any]], str] | None:
     filters = [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}]
     filters += [
@@ -123,7 +126,7 @@ def fetch_rate(
 
 
 def refresh_prices(
-    pricing: Any, current: PriceTable, region: str, today: date
+    pricing: PricingClient, current: PriceTable, region: str, today: date
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Fetch every rate; returns (the new table document, rows describing what changed)."""
     document = current.to_document()

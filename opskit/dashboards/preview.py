@@ -16,18 +16,23 @@ import functools
 import html
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.type_defs import MetricAlarmTypeDef
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 # (queries, start, end) -> MetricDataResults (the GetMetricData answer's list)
 MetricFetcher = Callable[[list[dict[str, Any]], datetime, datetime], list[dict[str, Any]]]
 # (log groups, query text, start, end) -> (columns, rows of strings)
 QueryRunner = Callable[[list[str], str, datetime, datetime], tuple[list[str], list[dict[str, str]]]]
 # alarm names -> describe_alarms MetricAlarms entries
-AlarmReader = Callable[[list[str]], list[dict[str, Any]]]
+AlarmReader = Callable[[list[str]], Sequence[Mapping[str, Any]]]
 
 DEFAULT_PERIOD = 300
 _SOURCE = re.compile(r"^\s*SOURCE\s+'([^']+)'((?:\s*,\s*'[^']+')*)\s*\|\s*(.*)$", re.S)
@@ -443,13 +448,15 @@ dashboard body, not the CloudWatch console. Charts: uPlot (MIT).</footer>
 # ---- sources: CloudWatch, or the local account
 
 
-def cloudwatch_fetcher(cw: Any) -> MetricFetcher:
+def cloudwatch_fetcher(cw: CloudWatchClient) -> MetricFetcher:
     def fetch(
         queries: list[dict[str, Any]], start: datetime, end: datetime
     ) -> list[dict[str, Any]]:
         merged: dict[str, dict[str, Any]] = {}
+        # The queries are the dashboard's JSON (api_queries), untyped data, as in top.fetch.
+        request: dict[str, Any] = {"MetricDataQueries": queries}
         pages = cw.get_paginator("get_metric_data").paginate(
-            MetricDataQueries=queries, StartTime=start, EndTime=end, ScanBy="TimestampAscending"
+            StartTime=start, EndTime=end, ScanBy="TimestampAscending", **request
         )
         for page in pages:
             for result in page.get("MetricDataResults", []):
@@ -475,7 +482,7 @@ def local_fetcher(state_dir: Any) -> MetricFetcher:
     return fetch
 
 
-def insights_runner(logs: Any, sleep: Callable[[float], None]) -> QueryRunner:
+def insights_runner(logs: CloudWatchLogsClient, sleep: Callable[[float], None]) -> QueryRunner:
     from opskit.insights.cloudwatch import run_query
 
     def run(
@@ -487,7 +494,7 @@ def insights_runner(logs: Any, sleep: Callable[[float], None]) -> QueryRunner:
     return run
 
 
-def local_runner(logs: Any) -> QueryRunner:
+def local_runner(logs: CloudWatchLogsClient) -> QueryRunner:
     """The local engine over each log group's events, read once for all the log widgets."""
     from opskit.insights.engine import run_events
     from opskit.logs.cloudwatch import filter_events
@@ -513,9 +520,9 @@ def local_runner(logs: Any) -> QueryRunner:
     return run
 
 
-def alarm_reader(cw: Any) -> AlarmReader:
-    def read(names: list[str]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
+def alarm_reader(cw: CloudWatchClient) -> AlarmReader:
+    def read(names: list[str]) -> list[MetricAlarmTypeDef]:
+        found: list[MetricAlarmTypeDef] = []
         wanted = [n for n in names if not n.startswith("${")]
         for i in range(0, len(wanted), 100):
             found += cw.describe_alarms(AlarmNames=wanted[i : i + 100]).get("MetricAlarms", [])

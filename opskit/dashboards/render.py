@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import botocore.exceptions
@@ -25,6 +25,10 @@ from opskit.alarms.spec import fill, read_alarm_file
 from opskit.aws import aws_error, error_code
 from opskit.config import Environment
 from opskit.errors import CheckFailed, ConfigError, NotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
 ALARM_ARNS = "${AlarmArns}"
 _QUERY = re.compile(r"^\$\{Query:([A-Za-z0-9_.-]+)(?:\?([^}]*))?\}$")
@@ -129,18 +133,22 @@ def custom_metrics_for(stack: str, alarm_file: Path | None = None) -> dict[str, 
     return {gateway_namespace(stack): names}
 
 
-def managed_alarm_arns(cw: Any, stack: str) -> list[str]:
+def managed_alarm_arns(cw: CloudWatchClient, stack: str) -> list[str]:
     return sorted(a["AlarmArn"] for a in existing_alarms(cw, f"{stack}-") if is_owned(a, stack))
 
 
 def render_dashboard(
-    clients: Any, env: Environment, template: Path, queries_dir: Path | None
+    cfn: CloudFormationClient,
+    cw: CloudWatchClient,
+    env: Environment,
+    template: Path,
+    queries_dir: Path | None,
 ) -> Rendered:
     from opskit.dashboards.validate import validate_body
     from opskit.insights.library import load_library
 
-    context = stack_context(clients.client("cloudformation"), env)
-    arns = managed_alarm_arns(clients.client("cloudwatch"), env.stack_name)
+    context = stack_context(cfn, env)
+    arns = managed_alarm_arns(cw, env.stack_name)
     rendered = fill_template(
         load_template(template), context, alarm_arns=arns, queries=load_library(queries_dir)
     )
@@ -163,7 +171,7 @@ def require_valid(rendered: Rendered, template: Path) -> None:
         )
 
 
-def push_dashboard(cw: Any, name: str, body: dict[str, Any]) -> tuple[bool, list[str]]:
+def push_dashboard(cw: CloudWatchClient, name: str, body: dict[str, Any]) -> tuple[bool, list[str]]:
     """put_dashboard unless CloudWatch already has this exact body. Returns (changed, messages)."""
     try:
         current = cw.get_dashboard(DashboardName=name).get("DashboardBody")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.config import Environment
 from opskit.dashboards.preview import (
@@ -21,6 +21,10 @@ from opskit.dashboards.preview import (
 )
 from opskit.errors import ConfigError
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+
 
 @dataclass
 class PreviewSummary:
@@ -33,7 +37,8 @@ class PreviewSummary:
 
 
 def write_preview(
-    clients: Any,
+    cw: CloudWatchClient,
+    logs: CloudWatchLogsClient,
     env: Environment,
     body: dict[str, Any],
     target: Path,
@@ -44,7 +49,6 @@ def write_preview(
     title: str,
 ) -> PreviewSummary:
     start, end = preview_window(body, now, hours)
-    cw, logs = clients.client("cloudwatch"), clients.client("logs")
     if env.local:
         from opskit.alarms.local import evaluate_local
 

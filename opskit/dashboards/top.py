@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
 from opskit.aws import aws_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ def metric_queries(
 
 
 def fetch(
-    cw: Any, queries: list[dict[str, Any]], start: datetime, end: datetime
+    cw: CloudWatchClient, queries: list[dict[str, Any]], start: datetime, end: datetime
 ) -> dict[str, dict[datetime, float]]:
     """{query id: {timestamp: value}} over all pages."""
     out: dict[str, dict[datetime, float]] = {q["Id"]: {} for q in queries}

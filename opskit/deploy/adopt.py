@@ -19,11 +19,17 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
 from opskit.aws import aws_error, error_code
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+
+    from opskit.aws import ClientFactory
 
 RETAINED = {"Retain", "RetainExceptOnCreate"}
 # Resource type -> (identifier property, how to test that it exists).
@@ -78,20 +84,20 @@ def candidates(
     return found
 
 
-def existing(clients: Any, wanted: list[Adoptable]) -> list[Adoptable]:
+def existing(clients: ClientFactory, wanted: list[Adoptable]) -> list[Adoptable]:
     """The candidates that exist in the account (and so would clash with a CREATE)."""
     present = []
     for item in wanted:
         if item.resource_type == "AWS::DynamoDB::Table":
-            found = _table_exists(clients.client("dynamodb"), item.identifier)
+            found = _table_exists(clients.dynamodb(), item.identifier)
         else:
-            found = _log_group_exists(clients.client("logs"), item.identifier)
+            found = _log_group_exists(clients.logs(), item.identifier)
         if found:
             present.append(item)
     return present
 
 
-def _table_exists(ddb: Any, name: str) -> bool:
+def _table_exists(ddb: DynamoDBClient, name: str) -> bool:
     try:
         ddb.describe_table(TableName=name)
         return True
@@ -101,7 +107,7 @@ def _table_exists(ddb: Any, name: str) -> bool:
         raise aws_error(f"cannot check whether table {name} exists", exc) from None
 
 
-def _log_group_exists(logs: Any, name: str) -> bool:
+def _log_group_exists(logs: CloudWatchLogsClient, name: str) -> bool:
     try:
         groups = logs.describe_log_groups(logGroupNamePrefix=name).get("logGroups", [])
     except botocore.exceptions.ClientError as exc:

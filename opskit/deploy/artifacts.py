@@ -9,11 +9,15 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import botocore.exceptions
 
 from opskit.aws import aws_error, error_code
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import BucketLifecycleConfigurationTypeDef
 
 ARTIFACT_PREFIX = "gateway"
 
@@ -92,7 +96,7 @@ def tls_only_policy(bucket: str) -> dict[str, Any]:
     }
 
 
-LIFECYCLE = {
+LIFECYCLE: BucketLifecycleConfigurationTypeDef = {
     "Rules": [
         {
             "ID": "opskit-expire-noncurrent-versions",
@@ -105,7 +109,7 @@ LIFECYCLE = {
 }
 
 
-def ensure_bucket(s3: Any, bucket: Bucket, region: str, *, tls_only: bool = True) -> bool:
+def ensure_bucket(s3: S3Client, bucket: Bucket, region: str, *, tls_only: bool = True) -> bool:
     """Create the artifact bucket (encrypted, versioned, private, TLS only) if missing.
 
     Every call but CreateBucket (which has no such parameter) sends ExpectedBucketOwner,
@@ -113,10 +117,10 @@ def ensure_bucket(s3: Any, bucket: Bucket, region: str, *, tls_only: bool = True
     `tls_only=False` is for the local emulator, which speaks plain HTTP (moto enforces
     the policy, so it would lock opskit out).
     """
-    owner = {"ExpectedBucketOwner": bucket.owner}
+    owner = bucket.owner
     name = bucket.name
     try:
-        s3.head_bucket(Bucket=name, **owner)
+        s3.head_bucket(Bucket=name, ExpectedBucketOwner=owner)
         return False
     except botocore.exceptions.ClientError as exc:
         if error_code(exc) not in {"404", "NoSuchBucket", "NotFound"}:
@@ -138,7 +142,7 @@ def ensure_bucket(s3: Any, bucket: Bucket, region: str, *, tls_only: bool = True
                 "BlockPublicPolicy": True,
                 "RestrictPublicBuckets": True,
             },
-            **owner,
+            ExpectedBucketOwner=owner,
         )
         s3.put_bucket_encryption(
             Bucket=name,
@@ -150,22 +154,24 @@ def ensure_bucket(s3: Any, bucket: Bucket, region: str, *, tls_only: bool = True
                     }
                 ]
             },
-            **owner,
+            ExpectedBucketOwner=owner,
         )
         s3.put_bucket_versioning(
-            Bucket=name, VersioningConfiguration={"Status": "Enabled"}, **owner
+            Bucket=name, VersioningConfiguration={"Status": "Enabled"}, ExpectedBucketOwner=owner
         )
         if tls_only:
-            s3.put_bucket_policy(Bucket=name, Policy=json.dumps(tls_only_policy(name)), **owner)
+            s3.put_bucket_policy(
+                Bucket=name, Policy=json.dumps(tls_only_policy(name)), ExpectedBucketOwner=owner
+            )
         s3.put_bucket_lifecycle_configuration(
-            Bucket=name, LifecycleConfiguration=LIFECYCLE, **owner
+            Bucket=name, LifecycleConfiguration=LIFECYCLE, ExpectedBucketOwner=owner
         )
     except botocore.exceptions.ClientError as exc:
         raise aws_error(f"cannot create artifact bucket {name}", exc) from None
     return True
 
 
-def object_exists(s3: Any, bucket: Bucket, key: str) -> bool:
+def object_exists(s3: S3Client, bucket: Bucket, key: str) -> bool:
     try:
         s3.head_object(Bucket=bucket.name, Key=key, ExpectedBucketOwner=bucket.owner)
         return True
@@ -175,7 +181,7 @@ def object_exists(s3: Any, bucket: Bucket, key: str) -> bool:
         raise aws_error(f"cannot read s3://{bucket.name}/{key}", exc) from None
 
 
-def upload_artifact(s3: Any, bucket: Bucket, package: PackageLike) -> Artifact:
+def upload_artifact(s3: S3Client, bucket: Bucket, package: PackageLike) -> Artifact:
     key = artifact_key(package.sha256)
     if object_exists(s3, bucket, key):
         return Artifact(bucket.name, key, uploaded=False)
@@ -194,7 +200,7 @@ def upload_artifact(s3: Any, bucket: Bucket, package: PackageLike) -> Artifact:
     return Artifact(bucket.name, key, uploaded=True)
 
 
-def upload_template(s3: Any, bucket: Bucket, region: str, body: str) -> str:
+def upload_template(s3: S3Client, bucket: Bucket, region: str, body: str) -> str:
     """Put a large template under its content hash; return its TemplateURL."""
     key = f"templates/{hashlib.sha256(body.encode()).hexdigest()}.template"
     if not object_exists(s3, bucket, key):

@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
 from opskit.aws import aws_error
 from opskit.errors import DeployFailed
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import ChangeTypeDef
 
 IAM_TYPES = ("AWS::IAM::",)
 # IAM resources whose template sets a name need CAPABILITY_NAMED_IAM instead of CAPABILITY_IAM.
@@ -31,7 +35,7 @@ class ChangeSet:
     change_set_type: str  # CREATE, UPDATE or IMPORT
     status: str = ""
     reason: str = ""
-    changes: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[ChangeTypeDef] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -108,7 +112,7 @@ class ChangeSetOptions:
 
 
 def create_change_set(
-    cfn: Any,
+    cfn: CloudFormationClient,
     *,
     stack_name: str,
     name: str,
@@ -139,7 +143,7 @@ def create_change_set(
 
 
 def wait_for_change_set(
-    cfn: Any,
+    cfn: CloudFormationClient,
     change_set: ChangeSet,
     *,
     sleep: Callable[[float], None],
@@ -185,12 +189,12 @@ def wait_for_change_set(
     )
 
 
-def delete_change_set(cfn: Any, change_set: ChangeSet) -> None:
+def delete_change_set(cfn: CloudFormationClient, change_set: ChangeSet) -> None:
     with contextlib.suppress(botocore.exceptions.ClientError):  # housekeeping only
         cfn.delete_change_set(StackName=change_set.stack_name, ChangeSetName=change_set.name)
 
 
-def execute_change_set(cfn: Any, change_set: ChangeSet) -> None:
+def execute_change_set(cfn: CloudFormationClient, change_set: ChangeSet) -> None:
     try:
         cfn.execute_change_set(StackName=change_set.stack_name, ChangeSetName=change_set.name)
     except botocore.exceptions.ClientError as exc:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
@@ -31,6 +31,12 @@ from opskit.dashboards.render import dashboard_name
 from opskit.deploy.adopt import RETAINED
 from opskit.deploy.service import DeployUI, Timer, deploy_failure
 from opskit.errors import Aborted, DeployFailed, NotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import StackEventTypeDef
+
+    from opskit.aws import ClientFactory
 
 ALARM_DELETE_BATCH = 100  # DeleteAlarms takes at most 100 names
 
@@ -50,7 +56,7 @@ class DestroyResult:
     removed: list[Extra] = field(default_factory=list)  # deleted by --all
 
 
-def retained_resources(cfn: Any, stack_name: str) -> list[dict[str, str]]:
+def retained_resources(cfn: CloudFormationClient, stack_name: str) -> list[dict[str, str]]:
     """Resources the deployed template keeps on deletion, with their physical ids."""
     template = stk.stack_template(cfn, stack_name) or {}
     policies = {
@@ -72,11 +78,11 @@ def budget_name(env: Environment) -> str:
     return f"{env.project}-{env.name}-monthly"
 
 
-def managed_extras(clients: Any, env: Environment) -> list[Extra]:
+def managed_extras(clients: ClientFactory, env: Environment) -> list[Extra]:
     """Everything opskit's other commands created for this environment and that still exists."""
     stack = env.stack_name
-    account = str(clients.client("sts").get_caller_identity()["Account"])
-    cw, logs = clients.client("cloudwatch"), clients.client("logs")
+    account = str(clients.sts().get_caller_identity()["Account"])
+    cw, logs = clients.cloudwatch(), clients.logs()
     extras: list[Extra] = []
     alarms = sorted(a["AlarmName"] for a in existing_alarms(cw, f"{stack}-") if is_owned(a, stack))
     for start in range(0, len(alarms), ALARM_DELETE_BATCH):
@@ -97,7 +103,7 @@ def managed_extras(clients: Any, env: Environment) -> list[Extra]:
                     ),
                 )
             )
-    sns = clients.client("sns")
+    sns = clients.sns()
     topic = find_topic(sns, topic_name(stack))
     if topic:
         extras.append(Extra("SNS topic", topic, _deleter(sns.delete_topic, TopicArn=topic)))
@@ -112,7 +118,7 @@ def managed_extras(clients: Any, env: Environment) -> list[Extra]:
                 "dashboard", dashboard, _deleter(cw.delete_dashboards, DashboardNames=[dashboard])
             )
         )
-    budgets = clients.client("budgets")
+    budgets = clients.budgets()
     name = budget_name(env)
     try:
         budgets.describe_budget(AccountId=account, BudgetName=name)
@@ -148,7 +154,7 @@ def _deleter(method: Callable[..., Any], **kwargs: Any) -> Callable[[], None]:
 
 def destroy(
     env: Environment,
-    clients: Any,
+    clients: ClientFactory,
     ui: DeployUI,
     *,
     assume_yes: bool,
@@ -156,13 +162,13 @@ def destroy(
     sleep: Callable[[float], None],
     remove_all: bool = False,
 ) -> DestroyResult:
-    cfn = clients.client("cloudformation")
+    cfn = clients.cloudformation()
     described = stk.describe_stack(cfn, env.stack_name)
     if described is None:
         raise NotFoundError(
             f"stack {env.stack_name} not found", "nothing to destroy", "check --env and --region"
         )
-    status = described["StackStatus"]
+    status: str | None = described["StackStatus"]
     if described.get("EnableTerminationProtection"):
         raise DeployFailed(
             f"stack {env.stack_name} has termination protection",
@@ -200,7 +206,7 @@ def destroy(
     except botocore.exceptions.ClientError as exc:
         raise aws_error(f"cannot delete {env.stack_name}", exc) from None
     interval = 0.1 if env.local else 3.0
-    events: list[dict[str, Any]] = []
+    events: list[StackEventTypeDef] = []
     while True:
         for event in stream.poll():
             events.append(event)

@@ -9,6 +9,7 @@ sends (previous values resolved). The property diff reads the change set's
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +96,7 @@ def _value(value: str | None) -> str:
 
 
 def property_changes(
-    changes: list[dict[str, Any]], secret_parameters: set[str]
+    changes: Sequence[Mapping[str, Any]], secret_parameters: set[str]
 ) -> list[PropertyChange]:
     """One row per changed property path of each modified resource."""
     rows = []

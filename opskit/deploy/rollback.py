@@ -9,11 +9,14 @@ once `opskit alarms apply` has run.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opskit.alarms.plan import is_owned
 from opskit.alarms.service import existing_alarms
 from opskit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
 # Baseline alarm keys (opskit/alarms/baseline.toml) that mean "this deploy broke it".
 CRITICAL_KEYS = ("lambda-errors", "lambda-error-rate", "api-5xx-rate")
@@ -21,7 +24,7 @@ MAX_TRIGGERS = 5  # CloudFormation's limit on rollback triggers
 MAX_MONITORING_MINUTES = 180
 
 
-def rollback_alarm_arns(cw: Any, stack: str) -> list[str]:
+def rollback_alarm_arns(cw: CloudWatchClient, stack: str) -> list[str]:
     wanted = {f"{stack}-{key}" for key in CRITICAL_KEYS}
     alarms = [a for a in existing_alarms(cw, f"{stack}-") if is_owned(a, stack)]
     arns = sorted(a["AlarmArn"] for a in alarms if a["AlarmName"] in wanted)

@@ -6,11 +6,11 @@ Takes clients, a clock and a sleep function; talks to the user only through `Dep
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import botocore.exceptions
 import click
@@ -23,6 +23,13 @@ from opskit.deploy import artifacts, changeset, diff, lint
 from opskit.deploy import template as tpl
 from opskit.errors import Aborted, ConfigError, DeployFailed, Interrupted
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_cloudformation.type_defs import StackEventTypeDef
+    from mypy_boto3_sts import STSClient
+
+    from opskit.aws import ClientFactory
+
 
 class DeployUI(Protocol):
     def note(self, message: str) -> None: ...
@@ -34,7 +41,7 @@ class DeployUI(Protocol):
         parameters: list[diff.ParameterChange],
         properties: list[diff.PropertyChange],
     ) -> None: ...
-    def event(self, event: dict[str, Any], elapsed: float) -> None: ...
+    def event(self, event: Mapping[str, Any], elapsed: float) -> None: ...
 
 
 @dataclass
@@ -78,7 +85,7 @@ class Timer:
         return (self.clock() - self.start).total_seconds()
 
 
-def account_id(sts: Any) -> str:
+def account_id(sts: STSClient) -> str:
     try:
         return str(sts.get_caller_identity()["Account"])
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
@@ -89,7 +96,7 @@ def account_id(sts: Any) -> str:
 
 
 def preflight(
-    cfn: Any,
+    cfn: CloudFormationClient,
     env: Environment,
     ui: DeployUI,
     *,
@@ -212,7 +219,7 @@ class Progress:
 
 def deploy(
     request: DeployRequest,
-    clients: Any,
+    clients: ClientFactory,
     ui: DeployUI,
     *,
     clock: Callable[[], datetime],
@@ -223,10 +230,10 @@ def deploy(
     try:
         return _deploy(request, clients, ui, progress, clock=clock, sleep=sleep)
     except (KeyboardInterrupt, click.exceptions.Abort):
-        raise interrupted(clients.client("cloudformation"), request.env, progress) from None
+        raise interrupted(clients.cloudformation(), request.env, progress) from None
 
 
-def interrupted(cfn: Any, env: Environment, progress: Progress) -> Interrupted:
+def interrupted(cfn: CloudFormationClient, env: Environment, progress: Progress) -> Interrupted:
     """Delete the change sets never executed (and the empty stack a CREATE made); else explain."""
     name = env.stack_name
     if progress.executed is None:
@@ -273,7 +280,7 @@ def interrupted(cfn: Any, env: Environment, progress: Progress) -> Interrupted:
 
 def _deploy(
     request: DeployRequest,
-    clients: Any,
+    clients: ClientFactory,
     ui: DeployUI,
     progress: Progress,
     *,
@@ -281,7 +288,7 @@ def _deploy(
     sleep: Callable[[float], None],
 ) -> DeployResult:
     env = request.env
-    cfn = clients.client("cloudformation")
+    cfn = clients.cloudformation()
     timer = Timer(clock)
     template_text = request.template_file.read_text()
     template = tpl.parse_template(template_text)
@@ -299,11 +306,11 @@ def _deploy(
     stack = stk.describe_stack(cfn, env.stack_name) if change_set_type == "UPDATE" else None
     previous = stack_parameters(stack) if stack else None
     # The stack's ARN names its account; only a new stack needs STS (fewer calls on a no-op).
-    account = stack["StackId"].split(":")[4] if stack else account_id(clients.client("sts"))
+    account = stack["StackId"].split(":")[4] if stack else account_id(clients.sts())
     if request.package is None:
         raise DeployFailed("no package function", "internal", "report this")
     package = request.package(architecture_of(template, env, request.overrides, previous))
-    bucket = artifacts.resolve_bucket(lambda: clients.client("s3"), account, env, previous)
+    bucket = artifacts.resolve_bucket(lambda: clients.s3(), account, env, previous)
     key = artifacts.artifact_key(package.sha256)
     computed = {
         "ArtifactBucket": bucket.name,
@@ -411,8 +418,8 @@ def _deploy(
     result.outcome = "created" if change_set_type == "CREATE" else "updated"
     if result.imported:
         result.outcome = "imported and updated"
-    described = stk.describe_stack(cfn, env.stack_name) or {}
-    result.outputs = stk.outputs_of(described)
+    described = stk.describe_stack(cfn, env.stack_name)
+    result.outputs = stk.outputs_of(described) if described else {}
     return result
 
 
@@ -437,7 +444,7 @@ def check_template(text: str, env: Environment, ui: DeployUI) -> None:
         raise lint.lint_failure(found)
 
 
-def stack_parameters(stack: dict[str, Any]) -> dict[str, str]:
+def stack_parameters(stack: Mapping[str, Any]) -> dict[str, str]:
     """The deployed parameter values (NoEcho ones read back as ****)."""
     return {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters") or []}
 
@@ -455,7 +462,7 @@ def check_parameter_policy(env: Environment, values: dict[str, str]) -> None:
 
 
 def _create(
-    cfn: Any,
+    cfn: CloudFormationClient,
     progress: Progress,
     env: Environment,
     clock: Callable[[], datetime],
@@ -482,7 +489,7 @@ def _create(
 
 
 def _execute(
-    cfn: Any,
+    cfn: CloudFormationClient,
     env: Environment,
     cs: changeset.ChangeSet,
     progress: Progress,
@@ -490,12 +497,12 @@ def _execute(
     body: str,
     parameters: list[dict[str, Any]],
     options: changeset.ChangeSetOptions,
-    clients: Any,
+    clients: ClientFactory,
     *,
     sleep: Callable[[float], None],
     timer: Timer,
     timeout: float,
-) -> tuple[str | None, list[dict[str, Any]]]:
+) -> tuple[str | None, list[StackEventTypeDef]]:
     stream = stk.EventStream(cfn, env.stack_name)
     progress.pending.remove(cs)
     progress.executed = cs
@@ -514,7 +521,7 @@ def _execute(
 
 def _import(
     request: DeployRequest,
-    clients: Any,
+    clients: ClientFactory,
     ui: DeployUI,
     progress: Progress,
     adopt: list[adoption.Adoptable],
@@ -528,7 +535,7 @@ def _import(
     timer: Timer,
 ) -> str | None:
     """Create the stack by importing the retained resources; None when only planned."""
-    env, cfn = request.env, clients.client("cloudformation")
+    env, cfn = request.env, clients.cloudformation()
     ui.note(
         f"Stack {env.stack_name} does not exist but {len(adopt)} of its retained resources do: "
         f"re-adopting them with an IMPORT change set (their data is kept): "
@@ -579,13 +586,13 @@ def _import(
 class Uploads:
     """The artifact bucket, created on first use; package and big templates go through it."""
 
-    def __init__(self, clients: Any, bucket: artifacts.Bucket, env: Environment):
+    def __init__(self, clients: ClientFactory, bucket: artifacts.Bucket, env: Environment):
         self.clients, self.bucket, self.region, self.local = clients, bucket, env.region, env.local
         self._ready = False
 
     @property
     def s3(self) -> Any:
-        return self.clients.client("s3")  # made on first use: a no-op deploy never needs it
+        return self.clients.s3()  # made on first use: a no-op deploy never needs it
 
     def _ensure(self) -> None:
         if not self._ready:
@@ -605,11 +612,11 @@ class Uploads:
 
 
 def _termination_protection(
-    cfn: Any,
+    cfn: CloudFormationClient,
     env: Environment,
     wanted: bool | None,
     ui: DeployUI,
-    stack: dict[str, Any] | None = None,
+    stack: Mapping[str, Any] | None = None,
 ) -> None:
     """Turn stack termination protection on or off as configured (None: leave it)."""
     if wanted is None:
@@ -629,7 +636,7 @@ def _termination_protection(
     ui.note(f"Termination protection {'enabled' if wanted else 'disabled'} on {env.stack_name}.")
 
 
-def _discard(cfn: Any, cs: changeset.ChangeSet) -> None:
+def _discard(cfn: CloudFormationClient, cs: changeset.ChangeSet) -> None:
     """Drop a change set we will not execute (and the empty stack a CREATE one made)."""
     changeset.delete_change_set(cfn, cs)
     if cs.change_set_type in {"CREATE", "IMPORT"} and (
@@ -640,7 +647,7 @@ def _discard(cfn: Any, cs: changeset.ChangeSet) -> None:
 
 
 def _follow(
-    cfn: Any,
+    cfn: CloudFormationClient,
     env: Environment,
     stream: stk.EventStream,
     ui: DeployUI,
@@ -648,10 +655,10 @@ def _follow(
     sleep: Callable[[float], None],
     timer: Timer,
     timeout: float,
-) -> tuple[str | None, list[dict[str, Any]]]:
+) -> tuple[str | None, list[StackEventTypeDef]]:
     """Stream the stack's events until it settles; return (status, events oldest first)."""
     interval = 0.1 if env.local else 2.0
-    seen: list[dict[str, Any]] = []
+    seen: list[StackEventTypeDef] = []
     start = timer()
     while True:
         for event in stream.poll():
@@ -669,10 +676,10 @@ def _follow(
 
 
 def deploy_failure(
-    cfn: Any,
+    cfn: CloudFormationClient,
     env: Environment,
     status: str | None,
-    events: list[dict[str, Any]],
+    events: Sequence[Mapping[str, Any]],
     action: str = "deploy",
 ) -> DeployFailed:
     """The first failed resource (nested stacks included), what was rolled back, the state."""
@@ -708,7 +715,7 @@ class Rollback:
     resources: list[str]  # logical ids CloudFormation put back
 
 
-def rolled_back(events: list[dict[str, Any]], stack_name: str) -> Rollback:
+def rolled_back(events: Sequence[Mapping[str, Any]], stack_name: str) -> Rollback:
     """From events oldest first: why the stack rolled back and which resources it restored."""
     reason, resources, rolling = "", [], False
     for event in events:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
 from opskit import stack as stk
 from opskit.aws import aws_error
 from opskit.errors import AwsError, NotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
 
 
 @dataclass
@@ -28,7 +31,7 @@ class StackReport:
     notes: list[str] = field(default_factory=list)
 
 
-def event_row(event: dict[str, Any]) -> dict[str, str]:
+def event_row(event: Mapping[str, Any]) -> dict[str, str]:
     ts = event.get("Timestamp")
     return {
         "time": ts.strftime("%Y-%m-%d %H:%M:%S") if isinstance(ts, datetime) else str(ts or ""),
@@ -39,7 +42,7 @@ def event_row(event: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def stack_report(cfn: Any, stack_name: str, *, events: int = 10) -> StackReport:
+def stack_report(cfn: CloudFormationClient, stack_name: str, *, events: int = 10) -> StackReport:
     stack = stk.describe_stack(cfn, stack_name)
     if stack is None:
         raise NotFoundError(
@@ -71,7 +74,7 @@ def stack_report(cfn: Any, stack_name: str, *, events: int = 10) -> StackReport:
 
 
 def detect_drift(
-    cfn: Any,
+    cfn: CloudFormationClient,
     stack_name: str,
     *,
     sleep: Callable[[float], None],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rich.live import Live
@@ -86,7 +87,7 @@ class TerminalUI:
             for prop in properties:
                 out(self.terminal, f"  {prop.render()}")
 
-    def event(self, event: dict[str, Any], elapsed: float) -> None:
+    def event(self, event: Mapping[str, Any], elapsed: float) -> None:
         status = str(event.get("ResourceStatus", ""))
         row = (
             f"{elapsed:6.1f}s",

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
 from opskit.aws import aws_error
 from opskit.errors import QueryFailed
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import ResultFieldTypeDef
 
 PRICE_PER_GB_SCANNED = 0.005  # USD per GB scanned (Logs Insights, us-east-1 list price)
 GB = 1024**3
@@ -57,7 +61,7 @@ class InsightsResult:
 
 
 def rows_from_results(
-    results: list[list[dict[str, str]]],
+    results: Sequence[Sequence[ResultFieldTypeDef]],
 ) -> tuple[list[str], list[dict[str, str]]]:
     """GetQueryResults rows ([{field, value}, ...]) -> (columns, dict rows). @ptr is dropped."""
     columns: dict[str, None] = {}
@@ -75,7 +79,7 @@ def rows_from_results(
 
 
 def start_query(
-    logs: Any,
+    logs: CloudWatchLogsClient,
     log_groups: list[str],
     query: str,
     start: datetime,
@@ -120,7 +124,7 @@ def start_query(
 
 
 def wait_for_results(
-    logs: Any,
+    logs: CloudWatchLogsClient,
     query_id: str,
     *,
     sleep: Callable[[float], None] = time.sleep,
@@ -142,7 +146,8 @@ def wait_for_results(
                 raise aws_error("reading the Logs Insights results", exc) from None
             polls += 1
             status = response.get("status", "Unknown")
-            stats = response.get("statistics") or {}
+            raw = response.get("statistics") or {}
+            stats = {k: float(v) for k, v in raw.items() if isinstance(v, int | float)}
             if on_status is not None:
                 on_status(status, polls, stats)
             if status == "Complete":
@@ -181,14 +186,14 @@ def wait_for_results(
         raise
 
 
-def _stop(logs: Any, query_id: str) -> None:
+def _stop(logs: CloudWatchLogsClient, query_id: str) -> None:
     # Already finished, or unreachable: nothing more we can do.
     with contextlib.suppress(botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
         logs.stop_query(queryId=query_id)
 
 
 def run_query(
-    logs: Any,
+    logs: CloudWatchLogsClient,
     log_groups: list[str],
     query: str,
     start: datetime,

@@ -6,10 +6,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from opskit.config import Environment
 from opskit.errors import ConfigError, NotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
 
 OUTPUT_FOR_KIND = {
     "gateway": "FunctionLogGroupName",
@@ -90,7 +93,10 @@ def time_range(
 
 
 def resolve_log_group(
-    env: Environment, cfn: Any, kind_or_name: str, warn: Callable[[str], None] | None = None
+    env: Environment,
+    cfn: CloudFormationClient,
+    kind_or_name: str,
+    warn: Callable[[str], None] | None = None,
 ) -> str:
     """A log group for a library kind (gateway/access/lambda) or a literal name ('/aws/...').
 
@@ -114,7 +120,7 @@ def resolve_log_group(
     return outputs.get(OUTPUT_FOR_KIND[kind_or_name]) or fallback
 
 
-def _stack_outputs(cfn: Any, stack_name: str) -> dict[str, str]:
+def _stack_outputs(cfn: CloudFormationClient, stack_name: str) -> dict[str, str]:
     from opskit.stack import stack_outputs
 
     return stack_outputs(cfn, stack_name)

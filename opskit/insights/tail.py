@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import fnmatch
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from opskit.insights.values import format_timestamp
 from opskit.logs import platform
 from opskit.logs.cloudwatch import filter_events
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import FilteredLogEventTypeDef
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,7 @@ def parse_message(message: str) -> dict[str, Any]:
     return {}
 
 
-def pretty(event: dict[str, Any]) -> tuple[str, str]:
+def pretty(event: Mapping[str, Any]) -> tuple[str, str]:
     """(style, text) for one event: access lines in columns, platform/other lines as they are."""
     when = format_timestamp(int(event.get("timestamp") or 0))[11:]
     message = str(event.get("message", "")).rstrip("\n")
@@ -94,7 +98,7 @@ def pretty(event: dict[str, Any]) -> tuple[str, str]:
 
 
 def tail(
-    logs: Any,
+    logs: CloudWatchLogsClient,
     log_group: str,
     start_ms: int,
     *,
@@ -103,7 +107,7 @@ def tail(
     poll_seconds: float = 2.0,
     max_polls: int | None = None,
     tail_filter: TailFilter | None = None,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[FilteredLogEventTypeDef]:
     """Yield matching events from start_ms on; with follow, keep polling for new ones.
 
     FilterLogEvents is inclusive of startTime, so events already shown are skipped by eventId.

@@ -13,9 +13,10 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit import stack as stk
 from opskit.alarms.context import context_from_outputs
@@ -25,6 +26,10 @@ from opskit.local import procs
 from opskit.local.metrics import forget_local_metrics, raw_metrics_path
 from opskit.local.state import LocalState
 from opskit.local.transform import LOCAL_API_ID
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_lambda import LambdaClient
 
 MARKERS = {"emulator": "moto.server", "gateway": "gateway.serve", "shipper": "opskit.local.shipper"}
 DEFAULT_APP = "gateway.app:app"
@@ -100,7 +105,7 @@ def start_emulator(env: Environment, timeout: float = 30.0) -> LocalState:
 
 
 def gateway_environment(
-    env: Environment, state: LocalState, outputs: dict[str, str], function: dict[str, Any]
+    env: Environment, state: LocalState, outputs: dict[str, str], function: Mapping[str, Any]
 ) -> dict[str, str]:
     """The function's own environment (as the template set it), pointed at the emulator."""
     variables = dict((function.get("Environment") or {}).get("Variables") or {})
@@ -141,13 +146,18 @@ def gateway_environment(
 
 
 def start_gateway(
-    env: Environment, state: LocalState, clients: Any, timeout: float = 30.0
+    env: Environment,
+    state: LocalState,
+    cfn: CloudFormationClient,
+    lambda_client: LambdaClient,
+    timeout: float = 30.0,
 ) -> float:
     """(Re)start uvicorn + the log shipper for the deployed local stack; return seconds to ready."""
-    outputs = stk.stack_outputs(clients.client("cloudformation"), env.stack_name)
+    outputs = stk.stack_outputs(cfn, env.stack_name)
     function_name = outputs.get("FunctionName") or env.function_name
+    function: Mapping[str, Any]
     try:
-        function = clients.client("lambda").get_function_configuration(FunctionName=function_name)
+        function = lambda_client.get_function_configuration(FunctionName=function_name)
     except Exception:  # the template may not define the function locally
         function = {}
     stop_gateway(env, state)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
@@ -33,15 +33,22 @@ from opskit.aws import aws_error
 from opskit.deploy.changeset import ChangeSet, ChangeSetOptions, delete_change_set
 from opskit.errors import DeployFailed
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudformation import CloudFormationClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
+
+    from opskit.aws import ClientFactory
+
 
 def execute_locally(
-    cfn: Any,
+    cfn: CloudFormationClient,
     change_set: ChangeSet,
     *,
     template_body: str,
     parameters: list[dict[str, Any]],
     options: ChangeSetOptions,
-    clients: Any,
+    clients: ClientFactory,
     backup_dir: Path | None = None,
 ) -> list[str]:
     """Apply the change set's template; return notes on what the emulator did differently."""
@@ -60,7 +67,7 @@ def execute_locally(
             # The change set left an empty REVIEW_IN_PROGRESS stack behind.
             cfn.delete_stack(StackName=change_set.stack_name)
             if change_set.change_set_type == "IMPORT":
-                ddb = clients.client("dynamodb")
+                ddb = clients.dynamodb()
                 tables = [
                     r["ResourceIdentifier"]["TableName"]
                     for r in options.resources_to_import
@@ -74,7 +81,7 @@ def execute_locally(
                 )
             cfn.create_stack(**kwargs)
             for table, items in saved.items():
-                _put_items(clients.client("dynamodb"), table, items)
+                _put_items(clients.dynamodb(), table, items)
         else:
             cfn.update_stack(**kwargs)
     except botocore.exceptions.ClientError as exc:
@@ -109,7 +116,7 @@ def resolve_previous(
 
 
 def _drop_keeping_items(
-    ddb: Any, tables: list[str], backup_dir: Path | None
+    ddb: DynamoDBClient, tables: list[str], backup_dir: Path | None
 ) -> dict[str, list[dict[str, Any]]]:
     saved: dict[str, list[dict[str, Any]]] = {}
     for table in tables:
@@ -124,7 +131,9 @@ def _drop_keeping_items(
     return saved
 
 
-def _put_items(ddb: Any, table: str, items: list[dict[str, Any]]) -> None:
+def _put_items(ddb: DynamoDBClient, table: str, items: list[dict[str, Any]]) -> None:
     for start in range(0, len(items), 25):
-        batch = [{"PutRequest": {"Item": item}} for item in items[start : start + 25]]
+        batch: list[WriteRequestTypeDef] = [
+            {"PutRequest": {"Item": item}} for item in items[start : start + 25]
+        ]
         ddb.batch_write_item(RequestItems={table: batch})

@@ -27,7 +27,10 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.literals import StandardUnitType
 
 _MISSING = object()
 _NUMBER = re.compile(r"^-?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
@@ -473,7 +476,7 @@ class Transformation:
     name: str
     value: str  # "1", "2.5" or a "$.field" / "$field" reference
     default: float | None = None
-    unit: str | None = None
+    unit: StandardUnitType | None = None
     dimensions: Mapping[str, str] = field(default_factory=dict)  # name -> "$.field"
 
     @classmethod

@@ -34,16 +34,22 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from opskit.local.filter_patterns import FilterPatternError, MetricFilter
 
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch.literals import StandardUnitType
+    from mypy_boto3_cloudwatch.type_defs import MetricDatumTypeDef
+    from mypy_boto3_logs import CloudWatchLogsClient
+
 MAX_DATUMS = 1000  # put_metric_data: at most 1000 datums per call
 API_NAMESPACE = "AWS/ApiGateway"
 LAMBDA_NAMESPACE = "AWS/Lambda"
-COUNT, MS = "Count", "Milliseconds"
+COUNT: StandardUnitType = "Count"
+MS: StandardUnitType = "Milliseconds"
 
 
 @dataclass(frozen=True)
@@ -55,7 +61,7 @@ class Target:
     function_name: str
 
 
-def _values(record: Mapping[str, Any]) -> list[tuple[str, str, str, float]]:
+def _values(record: Mapping[str, Any]) -> list[tuple[str, str, StandardUnitType, float]]:
     """(namespace, metric, unit, value) for one access record."""
     try:
         status = int(record.get("status") or 0)
@@ -84,7 +90,7 @@ def _values(record: Mapping[str, Any]) -> list[tuple[str, str, str, float]]:
 
 
 # (namespace, metric name, dimensions as sorted (name, value) pairs, unit, minute epoch s)
-BucketKey = tuple[str, str, tuple[tuple[str, str], ...], str, int]
+BucketKey = tuple[str, str, tuple[tuple[str, str], ...], "StandardUnitType", int]
 Buckets = dict[BucketKey, list[float]]
 
 
@@ -104,10 +110,10 @@ def derived_buckets(accesses: Iterable[tuple[int, Mapping[str, Any]]], target: T
     return buckets
 
 
-def put_calls(buckets: Buckets) -> list[tuple[str, list[dict[str, Any]]]]:
+def put_calls(buckets: Buckets) -> list[tuple[str, list[MetricDatumTypeDef]]]:
     """[(namespace, MetricData of at most MAX_DATUMS)]: one datum per metric per minute with
     StatisticValues (SampleCount, Sum, Minimum, Maximum); its Timestamp is the minute's start."""
-    per_namespace: dict[str, list[dict[str, Any]]] = {}
+    per_namespace: dict[str, list[MetricDatumTypeDef]] = {}
     for (namespace, name, dims, unit, minute), values in sorted(buckets.items()):
         per_namespace.setdefault(namespace, []).append(
             {
@@ -132,7 +138,7 @@ def put_calls(buckets: Buckets) -> list[tuple[str, list[dict[str, Any]]]]:
 
 def metric_data(
     accesses: Iterable[tuple[int, Mapping[str, Any]]], target: Target
-) -> list[tuple[str, list[dict[str, Any]]]]:
+) -> list[tuple[str, list[MetricDatumTypeDef]]]:
     """(epoch ms, access record) pairs -> [(namespace, MetricData of at most MAX_DATUMS)]."""
     return put_calls(derived_buckets(accesses, target))
 
@@ -154,7 +160,12 @@ class FilterMetrics:
 
     REFRESH_SECONDS = 15.0
 
-    def __init__(self, logs: Any, log_group: str, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        logs: CloudWatchLogsClient,
+        log_group: str,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.logs, self.log_group, self.clock = logs, log_group, clock
         self.filters: list[MetricFilter] = []
         self._read_at: float | None = None

@@ -33,12 +33,17 @@ import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from opskit.cost.xray import Sampler
 from opskit.local.metrics import FilterMetrics, RawStore, Target, derived_buckets, put_calls
 from opskit.logs import platform
 from opskit.logs.platform import Report, Xray
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import InputLogEventTypeDef
 
 MAX_BATCH = 500
 FLUSH_SECONDS = 0.5
@@ -145,24 +150,20 @@ def to_events(line: str, platform: PlatformLines, now: float) -> list[tuple[int,
 class Sink:
     """put_log_events in batches (sorted by time, as the API requires)."""
 
-    def __init__(self, logs: Any, group: str, stream: str):
+    def __init__(self, logs: CloudWatchLogsClient, group: str, stream: str):
         self.logs, self.group, self.stream = logs, group, stream
         self.ready = False
 
     def _prepare(self) -> None:
-        for call, kwargs in (
-            (self.logs.create_log_group, {"logGroupName": self.group}),
-            (
-                self.logs.create_log_stream,
-                {"logGroupName": self.group, "logStreamName": self.stream},
-            ),
-        ):
-            with contextlib.suppress(self.logs.exceptions.ResourceAlreadyExistsException):
-                call(**kwargs)
+        exists = self.logs.exceptions.ResourceAlreadyExistsException
+        with contextlib.suppress(exists):
+            self.logs.create_log_group(logGroupName=self.group)
+        with contextlib.suppress(exists):
+            self.logs.create_log_stream(logGroupName=self.group, logStreamName=self.stream)
         self.ready = True
 
     def put(self, events: Iterable[tuple[int, str]]) -> None:
-        batch = [
+        batch: list[InputLogEventTypeDef] = [
             {"timestamp": ts, "message": msg} for ts, msg in sorted(events, key=lambda e: e[0])
         ]
         if not batch:
@@ -193,7 +194,7 @@ class MetricSink:
 
     def __init__(
         self,
-        cloudwatch: Any,
+        cloudwatch: CloudWatchClient,
         target: Target,
         filters: FilterMetrics | None = None,
         store: RawStore | None = None,
@@ -303,13 +304,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from opskit.aws import ClientFactory
 
-    client = ClientFactory(args.region, endpoint_url=args.endpoint).client
-    sink = Sink(client("logs"), args.group, stream_name(datetime.now(UTC)))
+    # Its own process (started by `opskit local up`, arguments on its command line): no App
+    # here, so the clients come from the one factory, pointed at the emulator.
+    clients = ClientFactory(args.region, endpoint_url=args.endpoint)
+    sink = Sink(clients.logs(), args.group, stream_name(datetime.now(UTC)))
     function_name = args.function_name or args.group.rsplit("/", 1)[-1]
     metrics = MetricSink(
-        client("cloudwatch"),
+        clients.cloudwatch(),
         Target(args.api_id, args.stage, function_name),
-        filters=FilterMetrics(client("logs"), args.group),
+        filters=FilterMetrics(clients.logs(), args.group),
         store=RawStore(Path(args.raw_metrics)) if args.raw_metrics else None,
     )
     platform = PlatformLines(args.memory, args.pid, args.started)

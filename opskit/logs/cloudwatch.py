@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opskit.errors import NotFoundError
 
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_logs.type_defs import FilteredLogEventTypeDef
+
 
 def filter_events(
-    logs: Any,
+    logs: CloudWatchLogsClient,
     log_group: str,
     start_ms: int | None = None,
     end_ms: int | None = None,
     *,
     page_size: int | None = None,
     **extra: Any,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[FilteredLogEventTypeDef]:
     """Every event of a log group in [start_ms, end_ms] (FilterLogEvents, every page).
 
     A missing group is a NotFoundError; any other failure one AwsError line.

@@ -19,7 +19,7 @@ Every problem is an `EventsError` naming the file and line, why, and what to do.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -160,7 +160,7 @@ def _document_events(path: Path) -> Iterator[dict[str, Any]]:
         yield event
 
 
-def write_events(events: Iterable[dict[str, Any]], path: Path) -> int:
+def write_events(events: Iterable[Mapping[str, Any]], path: Path) -> int:
     """Write events as JSON lines (the --file format), atomically. Returns how many."""
     count = 0
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -229,7 +229,7 @@ def test_duration_threshold_comes_from_the_deployed_function(env, clients):
         Code={"ZipFile": code.getvalue()},
         Timeout=12,
     )
-    result = desired_alarms(clients, env)
+    result = desired_alarms(clients.cloudformation(), clients.lambda_(), env)
     duration = next(a for a in result.alarms if a.key == "lambda-duration-p99")
     assert duration.params["Threshold"] == 9600.0
     assert not any("deployed function's timeout" in note for note in result.notes)
