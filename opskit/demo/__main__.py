@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
@@ -31,6 +31,9 @@ from rich.table import Table
 from opskit.demo import project, reaper
 from opskit.demo.shell import CommandResult, Shell, display
 from opskit.errors import OpsError
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 ENV_ARGS = ["--env", "local"]
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -201,12 +204,12 @@ class Demo:
 
     def wait_for_logs(self, answered: int, timeout: float = 60.0) -> None:
         """The shipper batches lines into the log group: wait until every access line is there."""
-        from opskit.aws import ClientFactory
+        from opskit.app import App
         from opskit.config import load_environment
 
         env = load_environment("local", path=self.workdir / "opskit.toml")
         group = env.function_log_group
-        logs = ClientFactory(env.region, endpoint_url=self.endpoint_url).client("logs")
+        logs = App(env=env).emulator_clients(self.endpoint_url, env.region).logs()
         deadline = time.monotonic() + timeout
         seen = 0
         while time.monotonic() < deadline:
@@ -459,7 +462,7 @@ class Demo:
         )
 
 
-def count_access_lines(logs: Any, group: str) -> int:
+def count_access_lines(logs: CloudWatchLogsClient, group: str) -> int:
     """How many gateway access lines (`"message": "request"`) the log group holds."""
     from opskit.errors import NotFoundError
     from opskit.logs.cloudwatch import filter_events  # the one paginator

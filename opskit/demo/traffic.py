@@ -448,12 +448,13 @@ def run(
 
 def from_local_account() -> tuple[str, Credentials]:
     """The running local account's gateway URL and JWT settings (from .opskit/local.json)."""
-    from opskit.aws import ClientFactory
+    from opskit.app import App
     from opskit.config import load_environment
     from opskit.errors import LocalAccountError
     from opskit.local.state import LocalState
 
-    env = load_environment("local")
+    app = App(env=load_environment("local"))
+    env = app.env
     state = LocalState.load(env)
     if state is None or not state.gateway_url or "gateway" not in state.pids:
         raise LocalAccountError(
@@ -464,8 +465,8 @@ def from_local_account() -> tuple[str, Credentials]:
     variables: dict[str, str] = {}
     try:
         function = (
-            ClientFactory(env.region, endpoint_url=state.endpoint_url)
-            .client("lambda")
+            app.emulator_clients(state.endpoint_url, env.region)
+            .lambda_()
             .get_function_configuration(FunctionName=env.function_name)
         )
         variables = (function.get("Environment") or {}).get("Variables") or {}
