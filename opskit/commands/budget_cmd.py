@@ -9,7 +9,6 @@ import click
 
 from opskit.app import App
 from opskit.commands.cost_cmd import account_of
-from opskit.commands.options import format_option
 
 
 @click.group()
@@ -150,15 +149,14 @@ def _check_tags(app: App, tags: dict[str, str], confirm: Any, plan_only: bool) -
 
 @budget.command("status")
 @click.option("--name", default=None, help="Budget name (default PROJECT-ENV-monthly).")
-@format_option()
 @click.pass_obj
-def status(app: App, name: str | None, fmt: str | None) -> None:
+def status(app: App, name: str | None) -> None:
     """Limit, actual and forecast spend, and each notification's state."""
     from opskit.budget import budget_status
 
     name = name or f"{app.env.project}-{app.env.name}-monthly"
     data = budget_status(app.clients.client("budgets"), account_of(app), name)
-    output = fmt or app.terminal.output
+    output = app.terminal.output
     if output == "json":
         app.terminal.write(json.dumps(data, indent=2) + "\n")
         return

@@ -10,12 +10,7 @@ import click
 from rich.text import Text
 
 from opskit.app import App
-from opskit.commands.options import format_option
 from opskit.errors import ConfigError, UsageError
-
-
-def _format(app: App, fmt: str | None) -> str:
-    return fmt or app.terminal.output
 
 
 def _cache(app: App) -> Any:
@@ -98,7 +93,6 @@ def _untaggable(app: App, period: Any) -> dict[str, Any] | None:
     is_flag=True,
     help="Leave credits and refunds out of the totals (they are always shown apart).",
 )
-@format_option()
 @click.pass_context
 def cost(
     ctx: click.Context,
@@ -110,7 +104,6 @@ def cost(
     group_by: tuple[str, ...],
     all_account: bool,
     exclude_credits: bool,
-    fmt: str | None,
 ) -> None:
     """What the stack costs: Cost Explorer spend by service, with deltas and a daily chart.
 
@@ -128,7 +121,7 @@ def cost(
     app: App = ctx.obj
     today = app.clock().date()
     period = choose_period(today, month, days, since, until)
-    output = _format(app, fmt)
+    output = app.terminal.output
     if app.env.local:
         _local_report(app, period, output)
         return
@@ -421,7 +414,6 @@ def estimate_options(func):
     help="With --from-logs and --memory/--arch: the factor on duration for the what-if "
     "(default: measured from the upstream share of latency for memory; 1 for architecture, said so).",
 )
-@format_option()
 @click.pass_obj
 def estimate_cmd(
     app: App,
@@ -434,7 +426,6 @@ def estimate_cmd(
     by: str,
     top: int,
     duration_scale: float | None,
-    fmt: str | None,
     **flags: Any,
 ) -> None:
     """Predict the monthly bill, line by line, from assumptions or from the gateway's logs.
@@ -460,7 +451,7 @@ def estimate_cmd(
     overrides = {
         OVERRIDE_FIELDS[k]: v for k, v in flags.items() if k in OVERRIDE_FIELDS and v is not None
     }
-    output = _format(app, fmt)
+    output = app.terminal.output
     if (since or file or basis != "auto" or by != "route" or duration_scale) and not from_logs:
         raise UsageError(
             "--since/--file/--basis/--by/--duration-scale without --from-logs",
@@ -648,12 +639,11 @@ def _local_report(app: App, period: Any, output: str) -> None:
     is_flag=True,
     help="Fetch current rates from the AWS Price List API and show what changed.",
 )
-@format_option()
 @click.pass_obj
-def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
+def prices_cmd(app: App, refresh: bool) -> None:
     """The price table in use (every rate with its source and date), or --refresh it."""
 
-    output = _format(app, fmt)
+    output = app.terminal.output
     table = app.prices
     if refresh:
         from opskit.cost.refresh import refresh_prices, save_refreshed
@@ -701,9 +691,8 @@ def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
     show_default=True,
     help="How far back to look.",
 )
-@format_option()
 @click.pass_obj
-def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:
+def anomalies_cmd(app: App, days: int) -> None:
     """Recent anomalies from Cost Anomaly Detection, with impact and root causes."""
     from opskit.cost.anomalies import recent_anomalies
 
@@ -718,7 +707,7 @@ def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:
         rows = recent_anomalies(explorer, app.clock().date(), days)
     finally:
         app.terminal.info(explorer.counter.summary())
-    if not rows and _format(app, fmt) == "table":
+    if not rows and app.terminal.output == "table":
         app.terminal.print(
             f"No anomalies in the last {days} days (is a cost anomaly monitor set up? see Billing > Cost Anomaly Detection)."
         )
@@ -727,5 +716,5 @@ def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:
         rows,
         ["start", "end", "dimension", "impact_usd", "impact_pct", "score", "root_causes", "id"],
         title=f"Cost anomalies, last {days} days",
-        output=_format(app, fmt),
+        output=app.terminal.output,
     )
