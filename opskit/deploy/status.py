@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,28 +40,23 @@ def event_row(event: dict[str, Any]) -> dict[str, str]:
 
 
 def stack_report(cfn: Any, stack_name: str, *, events: int = 10) -> StackReport:
-    # Three independent reads at once: `opskit status` waits for one round trip, not three.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        listed = pool.submit(stk.stack_resources, cfn, stack_name)
-        recent = pool.submit(stk.recent_events, cfn, stack_name, limit=events)
-        stack = stk.describe_stack(cfn, stack_name)
-        if stack is None:
-            raise NotFoundError(
-                f"stack {stack_name} not found",
-                "it was never deployed here, or it was deleted",
-                "deploy it with `opskit deploy` (or pick another --env/--region)",
-            )
-        resources = [
-            {
-                "logical_id": r["LogicalResourceId"],
-                "type": r.get("ResourceType", ""),
-                "status": r.get("ResourceStatus", ""),
-                "physical_id": r.get("PhysicalResourceId", ""),
-            }
-            for r in listed.result()
-        ]
-        event_rows = [event_row(e) for e in recent.result()]
+    stack = stk.describe_stack(cfn, stack_name)
+    if stack is None:
+        raise NotFoundError(
+            f"stack {stack_name} not found",
+            "it was never deployed here, or it was deleted",
+            "deploy it with `opskit deploy` (or pick another --env/--region)",
+        )
     updated = stack.get("LastUpdatedTime") or stack.get("CreationTime")
+    resources = [
+        {
+            "logical_id": r["LogicalResourceId"],
+            "type": r.get("ResourceType", ""),
+            "status": r.get("ResourceStatus", ""),
+            "physical_id": r.get("PhysicalResourceId", ""),
+        }
+        for r in stk.stack_resources(cfn, stack_name)
+    ]
     return StackReport(
         name=stack_name,
         status=stack["StackStatus"],
@@ -72,7 +66,7 @@ def stack_report(cfn: Any, stack_name: str, *, events: int = 10) -> StackReport:
         else str(updated or ""),
         outputs=stk.outputs_of(stack),
         resources=resources,
-        events=event_rows,
+        events=[event_row(e) for e in stk.recent_events(cfn, stack_name, limit=events)],
     )
 
 
