@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -156,12 +155,8 @@ def status(app: App, name: str | None) -> None:
 
     name = name or f"{app.env.project}-{app.env.name}-monthly"
     data = budget_status(app.clients.client("budgets"), account_of(app), name)
-    output = app.terminal.output
-    if output == "json":
-        app.terminal.write(json.dumps(data, indent=2) + "\n")
-        return
-    if output == "csv":
-        app.terminal.render_rows(data["notifications"], output="csv")
+    if app.terminal.machine_readable:
+        app.terminal.document(data, rows=data["notifications"])
         return
     forecast = (
         "n/a"
