@@ -11,7 +11,7 @@ import botocore.exceptions
 
 from opskit.alarms.plan import Change
 from opskit.aws import aws_error
-from opskit.errors import ConfigError
+from opskit.errors import UsageError
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -105,12 +105,10 @@ def plan_topic(
     created when --email is passed, reused when it already exists; else no actions.
     """
     if email is not None and "@" not in email:
-        raise ConfigError(
-            f"--email {email}", "not an email address", "pass --email you@example.com"
-        )
+        raise UsageError(f"--email {email}", "not an email address", "pass --email you@example.com")
     if explicit_arn:
         if not explicit_arn.startswith("arn:") or explicit_arn.count(":") < 5:
-            raise ConfigError(
+            raise UsageError(
                 f"--sns-topic {explicit_arn}",
                 "not an SNS topic ARN",
                 "pass arn:aws:sns:REGION:ACCOUNT:NAME",

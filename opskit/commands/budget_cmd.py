@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from opskit.app import App
 from opskit.commands.cost_cmd import account_of
-from opskit.commands.options import format_option
 
 
 @click.group()
@@ -150,20 +148,15 @@ def _check_tags(app: App, tags: dict[str, str], confirm: Any, plan_only: bool) -
 
 @budget.command("status")
 @click.option("--name", default=None, help="Budget name (default PROJECT-ENV-monthly).")
-@format_option()
 @click.pass_obj
-def status(app: App, name: str | None, fmt: str | None) -> None:
+def status(app: App, name: str | None) -> None:
     """Limit, actual and forecast spend, and each notification's state."""
     from opskit.budget import budget_status
 
     name = name or f"{app.env.project}-{app.env.name}-monthly"
     data = budget_status(app.clients.client("budgets"), account_of(app), name)
-    output = fmt or app.terminal.output
-    if output == "json":
-        app.terminal.write(json.dumps(data, indent=2) + "\n")
-        return
-    if output == "csv":
-        app.terminal.render_rows(data["notifications"], output="csv")
+    if app.terminal.machine_readable:
+        app.terminal.document(data, rows=data["notifications"])
         return
     forecast = (
         "n/a"

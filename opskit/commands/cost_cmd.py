@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +9,7 @@ import click
 from rich.text import Text
 
 from opskit.app import App
-from opskit.commands.options import format_option
 from opskit.errors import ConfigError, UsageError
-
-
-def _format(app: App, fmt: str | None) -> str:
-    return fmt or app.terminal.output
 
 
 def _cache(app: App) -> Any:
@@ -98,7 +92,6 @@ def _untaggable(app: App, period: Any) -> dict[str, Any] | None:
     is_flag=True,
     help="Leave credits and refunds out of the totals (they are always shown apart).",
 )
-@format_option()
 @click.pass_context
 def cost(
     ctx: click.Context,
@@ -110,7 +103,6 @@ def cost(
     group_by: tuple[str, ...],
     all_account: bool,
     exclude_credits: bool,
-    fmt: str | None,
 ) -> None:
     """What the stack costs: Cost Explorer spend by service, with deltas and a daily chart.
 
@@ -128,9 +120,8 @@ def cost(
     app: App = ctx.obj
     today = app.clock().date()
     period = choose_period(today, month, days, since, until)
-    output = _format(app, fmt)
     if app.env.local:
-        _local_report(app, period, output)
+        _local_report(app, period)
         return
     from opskit.cost.output import (
         REPORT_COLUMNS,
@@ -150,12 +141,9 @@ def cost(
             report = build_report(explorer, app.env, request, today, untaggable)
     finally:
         app.terminal.info(explorer.counter.summary())
-    if output == "json":
+    if app.terminal.machine_readable:
         data = report_document(report, explorer.counter, account)
-        app.terminal.write(json.dumps(data, indent=2) + "\n")
-        return
-    if output == "csv":
-        app.terminal.render_rows(report.table_rows(), REPORT_COLUMNS, output="csv")
+        app.terminal.document(data, rows=report.table_rows(), columns=REPORT_COLUMNS)
         return
     app.terminal.render_rows(
         report_table(report),
@@ -421,7 +409,6 @@ def estimate_options(func):
     help="With --from-logs and --memory/--arch: the factor on duration for the what-if "
     "(default: measured from the upstream share of latency for memory; 1 for architecture, said so).",
 )
-@format_option()
 @click.pass_obj
 def estimate_cmd(
     app: App,
@@ -434,7 +421,6 @@ def estimate_cmd(
     by: str,
     top: int,
     duration_scale: float | None,
-    fmt: str | None,
     **flags: Any,
 ) -> None:
     """Predict the monthly bill, line by line, from assumptions or from the gateway's logs.
@@ -460,7 +446,6 @@ def estimate_cmd(
     overrides = {
         OVERRIDE_FIELDS[k]: v for k, v in flags.items() if k in OVERRIDE_FIELDS and v is not None
     }
-    output = _format(app, fmt)
     if (since or file or basis != "auto" or by != "route" or duration_scale) and not from_logs:
         raise UsageError(
             "--since/--file/--basis/--by/--duration-scale without --from-logs",
@@ -476,7 +461,7 @@ def estimate_cmd(
         result = estimate(with_overrides(base, **overrides), prices, free_tier, credits or 0.0)
         data = result.to_dict()
         data["notes"].append(fixed_note)
-        _render_estimate(app, data, output, title="Estimated monthly cost (from assumptions)")
+        _render_estimate(app, data, title="Estimated monthly cost (from assumptions)")
         return
     # From logs, --memory/--arch are a what-if on the measured profile, never a silent swap.
     what_if = WhatIf(overrides.pop("memory_mb", None), overrides.pop("arch", None), duration_scale)
@@ -499,7 +484,7 @@ def estimate_cmd(
     )
     data = log_estimate.to_dict()
     data["notes"].append(fixed_note)
-    _render_estimate(app, data, output, title=title, by=by)
+    _render_estimate(app, data, title=title, by=by)
 
 
 def _log_events(app: App, since: str | None, file: Path | None):
@@ -526,17 +511,14 @@ def _qty(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
 
 
-def _render_estimate(
-    app: App, data: dict[str, Any], output: str, title: str, by: str = "route"
-) -> None:
+def _render_estimate(app: App, data: dict[str, Any], title: str, by: str = "route") -> None:
     from opskit.cost.output import ESTIMATE_COLUMNS, estimate_lead
 
     lead = estimate_lead(data)
-    if output == "json":
-        app.terminal.write(json.dumps({**data, "lead": lead}, indent=2) + "\n")
-        return
-    if output == "csv":
-        app.terminal.render_rows(data["line_items"], ESTIMATE_COLUMNS, output="csv")
+    if app.terminal.machine_readable:
+        app.terminal.document(
+            {**data, "lead": lead}, rows=data["line_items"], columns=ESTIMATE_COLUMNS
+        )
         return
     for line in lead:
         app.terminal.print(line)
@@ -597,7 +579,7 @@ def _render_estimate(
             app.terminal.info(f"note: {note}")
 
 
-def _local_report(app: App, period: Any, output: str) -> None:
+def _local_report(app: App, period: Any) -> None:
     """--env local: no billing data, so the model applied to the local account's logs."""
     from opskit.cost.estimate import base_usage, estimate_from_events
     from opskit.cost.fixed import fixed_items_or_options
@@ -634,7 +616,6 @@ def _local_report(app: App, period: Any, output: str) -> None:
     _render_estimate(
         app,
         data,
-        output,
         title=f"Local traffic {period.label()}: what it would cost on AWS, projected to a month",
     )
 
@@ -648,12 +629,9 @@ def _local_report(app: App, period: Any, output: str) -> None:
     is_flag=True,
     help="Fetch current rates from the AWS Price List API and show what changed.",
 )
-@format_option()
 @click.pass_obj
-def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
+def prices_cmd(app: App, refresh: bool) -> None:
     """The price table in use (every rate with its source and date), or --refresh it."""
-
-    output = _format(app, fmt)
     table = app.prices
     if refresh:
         from opskit.cost.refresh import refresh_prices, save_refreshed
@@ -667,7 +645,6 @@ def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
             rows,
             ["rate", "unit", "old", "new", "change"],
             title=f"Price changes for {app.env.region} (saved to {path})",
-            output=output,
         )
         return
     rows = [
@@ -689,7 +666,6 @@ def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
         rows,
         ["rate", "service", "unit", "price", "tiers", "as_of", "source"],
         title=title,
-        output=output,
     )
 
 
@@ -701,9 +677,8 @@ def prices_cmd(app: App, refresh: bool, fmt: str | None) -> None:
     show_default=True,
     help="How far back to look.",
 )
-@format_option()
 @click.pass_obj
-def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:
+def anomalies_cmd(app: App, days: int) -> None:
     """Recent anomalies from Cost Anomaly Detection, with impact and root causes."""
     from opskit.cost.anomalies import recent_anomalies
 
@@ -718,7 +693,7 @@ def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:
         rows = recent_anomalies(explorer, app.clock().date(), days)
     finally:
         app.terminal.info(explorer.counter.summary())
-    if not rows and _format(app, fmt) == "table":
+    if not rows and app.terminal.output == "table":
         app.terminal.print(
             f"No anomalies in the last {days} days (is a cost anomaly monitor set up? see Billing > Cost Anomaly Detection)."
         )
@@ -727,5 +702,4 @@ def anomalies_cmd(app: App, days: int, fmt: str | None) -> None:
         rows,
         ["start", "end", "dimension", "impact_usd", "impact_pct", "score", "root_causes", "id"],
         title=f"Cost anomalies, last {days} days",
-        output=_format(app, fmt),
     )

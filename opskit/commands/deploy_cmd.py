@@ -263,7 +263,12 @@ def _render_outputs(app: App, outputs: dict[str, str]) -> None:
 @click.command()
 @click.option("--drift", is_flag=True, help="Also run drift detection (takes a while on AWS).")
 @click.option(
-    "--events", "event_count", default=10, show_default=True, help="How many recent events to show."
+    "--events",
+    "event_count",
+    type=click.IntRange(0, 1000),
+    default=10,
+    show_default=True,
+    help="How many recent events to show.",
 )
 @click.pass_obj
 def status(app: App, drift: bool, event_count: int) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
-from opskit.commands.options import format_option
+from opskit.commands.options import DURATION
 from opskit.errors import ConfigError, OpsError
 
 SUPPORTED_HELP = """\b
@@ -52,9 +53,8 @@ def insights() -> None:
 
 
 @insights.command("list")
-@format_option()
 @click.pass_obj
-def list_cmd(app: Any, fmt: str | None) -> None:
+def list_cmd(app: Any) -> None:
     """List the library's queries: name, description, log group, parameters."""
     rows = [
         {
@@ -65,13 +65,12 @@ def list_cmd(app: Any, fmt: str | None) -> None:
         }
         for q in _library().values()
     ]
-    app.terminal.render_rows(rows, ["name", "description", "log_group", "parameters"], output=fmt)
+    app.terminal.render_rows(rows, ["name", "description", "log_group", "parameters"])
 
 
 @insights.command("functions")
-@format_option()
 @click.pass_obj
-def functions_cmd(app: Any, fmt: str | None) -> None:
+def functions_cmd(app: Any) -> None:
     """List the functions the local engine runs (the registry), and how they differ from CloudWatch."""
     from opskit.insights.functions import REGISTRY
 
@@ -85,7 +84,7 @@ def functions_cmd(app: Any, fmt: str | None) -> None:
         for f in REGISTRY.values()
     ]
     app.terminal.render_rows(
-        rows, ["function", "category", "description", "differs_from_cloudwatch"], output=fmt
+        rows, ["function", "category", "description", "differs_from_cloudwatch"]
     )
 
 
@@ -127,7 +126,10 @@ def show_cmd(app: Any, name: str) -> None:
 def _run_options(fn):
     options = [
         click.option(
-            "--since", default=None, help="Time range ending now, e.g. 15m, 1h, 2d (default 1h)."
+            "--since",
+            type=DURATION,
+            default=None,
+            help="Time range ending now, e.g. 15m, 1h, 2d (default 1h).",
         ),
         click.option("--start", default=None, help="Range start, ISO 8601 (UTC if no offset)."),
         click.option("--end", default=None, help="Range end, ISO 8601 (default now)."),
@@ -137,7 +139,6 @@ def _run_options(fn):
             default=None,
             help="At most N rows (CloudWatch caps at 10,000).",
         ),
-        format_option("table, json (a contract: strings as GetQueryResults renders them) or csv."),
         click.option(
             "--file",
             "file",
@@ -269,11 +270,10 @@ def _execute(
     log_group_kind: str,
     *,
     label: str,
-    since: str | None,
+    since: timedelta | None,
     start: str | None,
     end: str | None,
     limit: int | None,
-    fmt: str | None,
     file: Path | None,
     log_groups: tuple[str, ...],
     engine: str | None,
@@ -282,7 +282,7 @@ def _execute(
     from opskit.insights.parser import parse_query
     from opskit.insights.sources import time_range
 
-    output = fmt or app.terminal.output
+    output = app.terminal.output
     if file is not None:
         from opskit.insights.engine import run_file
 

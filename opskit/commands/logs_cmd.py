@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import click
+
+from opskit.commands.options import DURATION
 
 
 @click.group()
@@ -15,7 +18,12 @@ def logs() -> None:
 
 
 @logs.command("export")
-@click.option("--since", default=None, help="Time range ending now, e.g. 15m, 1h, 2d (default 1h).")
+@click.option(
+    "--since",
+    type=DURATION,
+    default=None,
+    help="Time range ending now, e.g. 15m, 1h, 2d (default 1h).",
+)
 @click.option("--start", default=None, help="Range start, ISO 8601.")
 @click.option("--end", default=None, help="Range end, ISO 8601 (default now).")
 @click.option(
@@ -34,7 +42,12 @@ def logs() -> None:
 )
 @click.pass_obj
 def export_cmd(
-    app: Any, since: str | None, start: str | None, end: str | None, out: Path, log_group: str
+    app: Any,
+    since: timedelta | None,
+    start: str | None,
+    end: str | None,
+    out: Path,
+    log_group: str,
 ) -> None:
     """Write a log group's events as JSON lines (the `insights run --file` format)."""
     from opskit.insights.sources import resolve_log_group, time_range
@@ -73,7 +86,13 @@ def tail_record(event: Mapping[str, Any], group: str) -> dict[str, Any]:
 
 
 @logs.command("tail")
-@click.option("--since", default="10m", show_default=True, help="Start this far back, e.g. 5m, 1h.")
+@click.option(
+    "--since",
+    type=DURATION,
+    default="10m",
+    show_default=True,
+    help="Start this far back, e.g. 5m, 1h.",
+)
 @click.option(
     "--follow/--no-follow",
     "-f",
@@ -108,7 +127,7 @@ def tail_record(event: Mapping[str, Any], group: str) -> dict[str, Any]:
 @click.pass_obj
 def tail_cmd(
     app: Any,
-    since: str,
+    since: timedelta,
     follow: bool,
     level: str | None,
     path: str | None,
@@ -120,7 +139,8 @@ def tail_cmd(
     """Follow the gateway's log group, pretty-printed; Ctrl-C stops."""
     from rich.text import Text
 
-    from opskit.insights.sources import parse_since, resolve_log_group
+    from opskit.durations import format_duration
+    from opskit.insights.sources import resolve_log_group
     from opskit.insights.tail import TailFilter, pretty, tail
 
     if (
@@ -129,12 +149,12 @@ def tail_cmd(
         and not (len(status) == 3 and status[0].isdigit() and status[1:].lower() == "xx")
     ):
         raise click.BadParameter("use a status code (503) or a class (5xx)", param_hint="--status")
-    start_ms = int((app.clock() - parse_since(since)).timestamp() * 1000)
+    start_ms = int((app.clock() - since).timestamp() * 1000)
     group = resolve_log_group(
         app.env, app.clients.cloudformation(), log_group, warn=app.terminal.warn
     )
     app.terminal.info(
-        f"Tailing {group} (since {since}{', following' if follow else ''}; Ctrl-C to stop)"
+        f"Tailing {group} (since {format_duration(since)}{', following' if follow else ''}; Ctrl-C to stop)"
     )
     events = tail(
         app.clients.logs(),

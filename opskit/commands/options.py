@@ -9,7 +9,6 @@ copy records into one `Settings` object that `App` reads when it first needs a v
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -96,28 +95,22 @@ class EnvNameType(NameType):
         return [CompletionItem(name) for name in names if name.startswith(incomplete)]
 
 
-_DURATION = re.compile(r"(\d+)\s*(ms|s|m|h|d|w)")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 class DurationType(click.ParamType):
-    """`90s`, `15m`, `1h`, `2d`, `1w` (or combined, `1h30m`) -> timedelta; must be > 0."""
+    """`90s`, `15m`, `1h`, `2d`, `1w` (or combined, `1h30m`) -> timedelta (opskit.durations)."""
 
     name = "DURATION"
 
     def convert(
         self, value: Any, param: click.Parameter | None, ctx: click.Context | None
     ) -> timedelta:
+        from opskit.durations import DurationError, parse_duration
+
         if isinstance(value, timedelta):
             return value
-        text = str(value).strip().lower()
-        parts = _DURATION.findall(text)
-        if not parts or _DURATION.sub("", text).strip():
-            self.fail(f"{value!r} is not a duration (e.g. 15m, 1h, 7d)", param, ctx)
-        seconds = sum(int(n) * _UNITS[unit] for n, unit in parts)
-        if seconds <= 0:
-            self.fail(f"{value!r} must be longer than zero", param, ctx)
-        return timedelta(seconds=seconds)
+        try:
+            return parse_duration(value)
+        except DurationError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 REGION_TYPE = RegionType()
@@ -323,15 +316,3 @@ def _bridge(param: click.Parameter) -> None:
 
         param.callback = chained
         return
-
-
-def format_option(help: str = "Alias of the global --output (table, json, csv or yaml).") -> Any:
-    """`--format`, stored as `fmt` (None: the global --output); the value sets --output too."""
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(OUTPUT_FORMATS, case_sensitive=False),
-        default=None,
-        help=help,
-        callback=_recorder("output"),
-    )

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from opskit.cost.explorer import CostExplorer
-from opskit.errors import ConfigError
+from opskit.errors import UsageError
 
 
 def _root_cause(cause: dict[str, Any]) -> str:
@@ -19,7 +19,7 @@ def _root_cause(cause: dict[str, Any]) -> str:
 
 def recent_anomalies(explorer: CostExplorer, today: date, days: int = 30) -> list[dict[str, Any]]:
     if days < 1:
-        raise ConfigError(f"bad --days {days}", "must be at least 1", "e.g. --days 30")
+        raise UsageError(f"bad --days {days}", "must be at least 1", "e.g. --days 30")
     start = today - timedelta(days=days)
     rows = []
     for anomaly in explorer.anomalies(start, today):

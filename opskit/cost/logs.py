@@ -21,7 +21,7 @@ import orjson
 
 from opskit.cost.model import RouteUsage, Usage, with_overrides
 from opskit.cost.xray import DEFAULT_RULE, SamplingRule
-from opskit.errors import ConfigError, NotFoundError
+from opskit.errors import NotFoundError, UsageError
 from opskit.logs import platform
 from opskit.logs.platform import Report
 
@@ -389,13 +389,13 @@ def choose_basis(stats: LogStats, window_seconds: float | None, mode: str = "aut
     """`auto`: the observed span when it is shorter than the window (a new service, a demo),
     else the window. The span is at least MIN_SPAN_SECONDS (and at most the window)."""
     if mode not in BASES:
-        raise ConfigError(
+        raise UsageError(
             f"bad basis '{mode}'", f"expected one of {', '.join(BASES)}", "e.g. --basis auto"
         )
     observed = stats.observed_seconds
     window = window_seconds if window_seconds and window_seconds > 0 else None
     if mode == "window" and window is None:
-        raise ConfigError(
+        raise UsageError(
             "--basis window without a window",
             "a file's events have no window of their own",
             "add --since (the span the export covers), or use --basis auto",

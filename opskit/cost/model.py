@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from opskit.cost.xray import DEFAULT_RULE, SamplingRule
-from opskit.errors import ConfigError
+from opskit.errors import UsageError
 from opskit.pricing import PriceTable
 
 ARCHITECTURES = ("arm64", "x86_64")
@@ -59,13 +59,13 @@ def parse_quantity(text: str | float | int, what: str = "value") -> float:
     try:
         value = float(raw) * factor
     except ValueError:
-        raise ConfigError(
+        raise UsageError(
             f"bad {what} '{text}'",
             "expected a number with an optional k, M or B suffix",
             f"e.g. {what} 1.5M",
         ) from None
     if value < 0 or math.isnan(value) or math.isinf(value):
-        raise ConfigError(f"bad {what} '{text}'", "must be a finite number >= 0", f"e.g. {what} 1M")
+        raise UsageError(f"bad {what} '{text}'", "must be a finite number >= 0", f"e.g. {what} 1M")
     return value
 
 
@@ -116,19 +116,19 @@ class Usage:
 
     def validate(self) -> Usage:
         if self.arch not in ARCHITECTURES:
-            raise ConfigError(
+            raise UsageError(
                 f"bad architecture '{self.arch}'",
                 f"expected {' or '.join(ARCHITECTURES)}",
                 "e.g. --arch arm64",
             )
         if not 128 <= self.memory_mb <= 10240:
-            raise ConfigError(
+            raise UsageError(
                 f"bad memory {self.memory_mb:g} MB",
                 "Lambda allows 128 to 10240 MB",
                 "e.g. --memory 512",
             )
         if self.log_class not in LOG_CLASSES:
-            raise ConfigError(
+            raise UsageError(
                 f"bad log class '{self.log_class}'",
                 f"expected {' or '.join(LOG_CLASSES)}",
                 "e.g. --log-class infrequent-access",
@@ -136,7 +136,7 @@ class Usage:
         for name in ("cold_start_rate", "xray_sampling", "metric_hours_share"):
             value = getattr(self, name)
             if value is not None and not 0 <= value <= 1:
-                raise ConfigError(
+                raise UsageError(
                     f"bad {name.replace('_', '-')} {value:g}",
                     "must be between 0 and 1",
                     "e.g. 0.05",
@@ -310,14 +310,14 @@ class _Allowances:
 
 def check_free_tier(free_tier: str) -> None:
     if free_tier == "legacy":
-        raise ConfigError(
+        raise UsageError(
             "--free-tier legacy is obsolete",
             "the 12-month offers ended for every account created before 2025-07-15 "
             "(the last ones on 2026-07-15); newer accounts get Free plan credits instead",
             "use --free-tier always (always-free offers) or --free-tier credits --credits USD",
         )
     if free_tier not in FREE_TIERS:
-        raise ConfigError(
+        raise UsageError(
             f"bad --free-tier '{free_tier}'",
             f"expected one of {', '.join(FREE_TIERS)}",
             "e.g. --free-tier always",
@@ -493,7 +493,7 @@ def estimate(
             "on the Free plan; always-free offers applied first)"
         )
     elif credits:
-        raise ConfigError(
+        raise UsageError(
             "--credits without --free-tier credits",
             "credits are part of the Free plan model",
             "add --free-tier credits",

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from opskit.errors import ConfigError, UsageError
+from opskit.durations import DurationError, parse_duration
+from opskit.errors import UsageError
 
 MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
@@ -24,7 +25,7 @@ class Period:
 
     def __post_init__(self) -> None:
         if self.end <= self.start:
-            raise ConfigError(
+            raise UsageError(
                 f"empty period {self.start.isoformat()} .. {self.end.isoformat()}",
                 "the end is exclusive and must be after the start",
                 "pass an --until later than --since",
@@ -74,7 +75,7 @@ def add_months(day: date, months: int) -> date:
 def month_period(text: str) -> Period:
     match = MONTH_RE.match((text or "").strip())
     if not match or not 1 <= int(match.group(2)) <= 12:
-        raise ConfigError(f"bad month '{text}'", "expected YYYY-MM", "e.g. --month 2026-02")
+        raise UsageError(f"bad month '{text}'", "expected YYYY-MM", "e.g. --month 2026-02")
     start = date(int(match.group(1)), int(match.group(2)), 1)
     return Period(start, add_months(start, 1))
 
@@ -90,7 +91,7 @@ MAX_DAYS = 1160  # 38 months, Cost Explorer's longest history
 def last_days(n: int, today: date, include_today: bool = False) -> Period:
     """The last n whole days before today ([today-n, today)), or ending with today."""
     if not 1 <= n <= MAX_DAYS:
-        raise ConfigError(
+        raise UsageError(
             f"bad --days {n}", f"must be 1 to {MAX_DAYS} (38 months)", "e.g. --days 14"
         )
     end = today + timedelta(days=1) if include_today else today
@@ -101,7 +102,7 @@ def parse_date(text: str, what: str) -> date:
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
-        raise ConfigError(
+        raise UsageError(
             f"bad {what} '{text}'", "expected YYYY-MM-DD", f"e.g. {what} 2026-02-01"
         ) from None
 
@@ -109,17 +110,20 @@ def parse_date(text: str, what: str) -> date:
 def since_start(since: str, now: datetime) -> datetime:
     """--since, the same on every command: a date (YYYY-MM-DD, midnight of `now`'s zone) or a
     duration back from now (7d, 12h, 2w)."""
-    if DURATION_RE.match(since or ""):
-        return now - parse_duration(since)
     try:
         day = date.fromisoformat(since.strip())
     except ValueError:
-        raise ConfigError(
+        pass
+    else:
+        return datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo)
+    try:
+        return now - parse_duration(since)
+    except DurationError as exc:
+        raise UsageError(
             f"bad --since '{since}'",
-            "expected a date (YYYY-MM-DD) or a duration (a number and s, m, h, d or w)",
+            f"expected a date (YYYY-MM-DD) or a duration: {exc}",
             "e.g. --since 2026-02-01 or --since 7d",
         ) from None
-    return datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo)
 
 
 def since_until(since: str, until: str | None, today: date) -> Period:
@@ -143,26 +147,6 @@ def previous_period(period: Period) -> Period:
 def month_remainder(today: date) -> Period:
     """[today, first of next month): the forecast window for the current month."""
     return Period(today, add_months(today.replace(day=1), 1))
-
-
-DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-MAX_DURATION_S = 3650 * 86400
-
-
-def parse_duration(text: str) -> timedelta:
-    """'7d', '12h', '30m', '2w' -> timedelta."""
-    match = DURATION_RE.match(text or "")
-    if not match:
-        raise ConfigError(
-            f"bad duration '{text}'", "expected a number and s, m, h, d or w", "e.g. --since 7d"
-        )
-    value = float(match.group(1)) * DURATION_SECONDS[match.group(2)]
-    if value <= 0:
-        raise ConfigError(f"bad duration '{text}'", "must be positive", "e.g. --since 7d")
-    if value > MAX_DURATION_S:  # also keeps timedelta and date arithmetic from overflowing
-        raise ConfigError(f"bad duration '{text}'", "at most 3650 days", "e.g. --since 30d")
-    return timedelta(seconds=value)
 
 
 # --- choosing and checking a report's period (before any paid request) ----------------------
@@ -206,14 +190,14 @@ def choose_period(
 def validate_for_cost_explorer(period: Period, today: date) -> None:
     """Refuse periods Cost Explorer would reject or answer with nothing ($0.01 each)."""
     if period.start > today:
-        raise ConfigError(
+        raise UsageError(
             f"period {period.label()} is in the future",
             f"today is {today.isoformat()}",
             "pick a period that has started",
         )
     oldest = add_months(today.replace(day=1), -(CE_HISTORY_MONTHS - 1))
     if period.start < oldest:
-        raise ConfigError(
+        raise UsageError(
             f"period {period.label()} starts before {oldest.isoformat()}",
             f"Cost Explorer keeps at most {CE_HISTORY_MONTHS} months (multi-year data enabled; "
             f"{CE_DEFAULT_HISTORY_MONTHS} otherwise)",
@@ -244,7 +228,7 @@ def local_window(period: Period, now: datetime) -> tuple[datetime, datetime]:
         end += timedelta(days=1)
     end = min(now, end)
     if end <= start:
-        raise ConfigError(
+        raise UsageError(
             f"period {period.label()} has not started",
             f"it is {now.isoformat(timespec='seconds')}",
             "pick a past period",

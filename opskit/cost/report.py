@@ -15,7 +15,7 @@ from opskit.cost.periods import (
     month_remainder,
     validate_for_cost_explorer,
 )
-from opskit.errors import AwsError, ConfigError
+from opskit.errors import AwsError, ConfigError, UsageError
 
 METRICS = {
     "unblended": "UnblendedCost",
@@ -154,14 +154,14 @@ def _row(label: str, now: float, then: float) -> dict[str, Any]:
 def parse_group_by(values: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     groups = tuple(values) or ("service",)
     if len(groups) > 2:
-        raise ConfigError(
+        raise UsageError(
             "too many --group-by",
             f"{len(groups)} given",
             "Cost Explorer groups by at most two keys",
         )
     for group in groups:
         if group not in DIMENSIONS and not (group.startswith("tag:") and len(group) > 4):
-            raise ConfigError(
+            raise UsageError(
                 f"bad --group-by '{group}'",
                 "expected service, usage-type, region or tag:KEY",
                 "e.g. --group-by service --group-by tag:Environment",
@@ -283,7 +283,7 @@ def _and(*filters: dict[str, Any] | None) -> dict[str, Any] | None:
 def validate_request(request: ReportRequest, today: date) -> tuple[str, ...]:
     """Every check that needs no AWS call, so a bad request costs nothing."""
     if request.metric not in METRICS:
-        raise ConfigError(
+        raise UsageError(
             f"bad --metric '{request.metric}'",
             f"expected one of {', '.join(METRICS)}",
             "e.g. --metric amortized",

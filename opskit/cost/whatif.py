@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from opskit.cost.model import Usage
-from opskit.errors import ConfigError
+from opskit.errors import UsageError
 
 FULL_VCPU_MB = 1769  # Lambda docs: "at 1,769 MB, a function has the equivalent of one vCPU"
 
@@ -26,7 +26,7 @@ class WhatIf:
 
     def __post_init__(self) -> None:
         if self.duration_scale is not None and not 0 < self.duration_scale <= 100:
-            raise ConfigError(
+            raise UsageError(
                 f"bad --duration-scale {self.duration_scale:g}",
                 "must be a factor above 0 (1 = unchanged)",
                 "e.g. --duration-scale 0.6",

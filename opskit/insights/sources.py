@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from opskit.config import Environment
-from opskit.errors import ConfigError, NotFoundError
+from opskit.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudformation import CloudFormationClient
@@ -18,17 +17,6 @@ OUTPUT_FOR_KIND = {
     "gateway": "FunctionLogGroupName",
     "lambda": "FunctionLogGroupName",
     "access": "AccessLogGroupName",
-}
-_SINCE = re.compile(r"(\d+)\s*(s|sec|m|min|h|hr|d|w)", re.IGNORECASE)
-_SINCE_SECONDS = {
-    "s": 1,
-    "sec": 1,
-    "m": 60,
-    "min": 60,
-    "h": 3600,
-    "hr": 3600,
-    "d": 86400,
-    "w": 604800,
 }
 
 
@@ -46,22 +34,11 @@ class TimeRange:
         return int(self.end.timestamp() * 1000)
 
 
-def parse_since(text: str) -> timedelta:
-    match = _SINCE.fullmatch(text.strip())
-    if not match:
-        raise ConfigError(
-            f"invalid --since value {text!r}",
-            "expected a number and a unit (s, m, h, d, w)",
-            "e.g. --since 15m, --since 1h, --since 2d",
-        )
-    return timedelta(seconds=int(match.group(1)) * _SINCE_SECONDS[match.group(2).lower()])
-
-
 def parse_instant(text: str, option: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise ConfigError(
+        raise UsageError(
             f"invalid {option} value {text!r}",
             "expected an ISO 8601 time",
             f"e.g. {option} 2026-11-24T10:00:00Z",
@@ -70,21 +47,22 @@ def parse_instant(text: str, option: str) -> datetime:
 
 
 def time_range(
-    now: datetime, since: str | None, start: str | None, end: str | None, default_since: str = "1h"
+    now: datetime,
+    since: timedelta | None,
+    start: str | None,
+    end: str | None,
+    default_since: timedelta = timedelta(hours=1),
 ) -> TimeRange:
     if since and (start or end):
-        raise ConfigError(
+        raise UsageError(
             "--since cannot be combined with --start/--end",
             "they both set the time range",
             "use one or the other",
         )
     end_time = parse_instant(end, "--end") if end else now
-    if start:
-        start_time = parse_instant(start, "--start")
-    else:
-        start_time = end_time - parse_since(since or default_since)
+    start_time = parse_instant(start, "--start") if start else end_time - (since or default_since)
     if start_time > end_time:
-        raise ConfigError(
+        raise UsageError(
             "the time range is empty",
             f"--start {start_time.isoformat()} is after --end {end_time.isoformat()}",
             "swap them",

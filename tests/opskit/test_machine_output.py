@@ -132,3 +132,36 @@ def test_local_status_when_not_running_is_still_a_document(local_env):
         "processes": [],
     }
     assert run("local", "status", "-o", "csv").stdout == "role,pid,running,address\n"
+
+
+# Commands that answer on the local account with no more set-up than a stack: each must print
+# the same document as JSON and YAML, and one CSV table, in every format (found: `cost estimate`
+# and `budget status` printed their table for --output yaml).
+EVERY_FORMAT = [
+    ("status",),
+    ("insights", "list"),
+    ("insights", "functions"),
+    ("insights", "show", "errors"),
+    ("cost", "estimate", "--requests", "1M"),
+    ("cost", "prices"),
+    ("alarms", "list"),
+    ("local", "status"),
+]
+
+
+@pytest.mark.parametrize("command", EVERY_FORMAT, ids=" ".join)
+def test_every_format_is_one_parseable_document(local_env, clients, command):
+    create_fake_stack(clients)
+    results = {fmt: run(*command, "-o", fmt) for fmt in ("json", "yaml", "csv")}
+    for fmt, result in results.items():
+        assert result.exit_code == 0, (fmt, result.output)
+    as_json = json.loads(results["json"].stdout)
+    assert yaml.safe_load(results["yaml"].stdout) == as_json
+    table = list(csv.reader(io.StringIO(results["csv"].stdout)))
+    assert table and all(len(row) == len(table[0]) for row in table)  # one table, one header
+    # The same command with the option before it, and through --format, prints the same.
+    assert (
+        CliRunner().invoke(cli, ["--env", "local", "-o", "json", *command]).stdout
+        == results["json"].stdout
+    )
+    assert run(*command, "--format", "json").stdout == results["json"].stdout

@@ -7,7 +7,7 @@ import json
 from click.testing import CliRunner
 
 from opskit.cli import cli
-from opskit.errors import EXIT_ABORTED, EXIT_CONFIG, EXIT_NOT_FOUND
+from opskit.errors import EXIT_ABORTED, EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE
 from tests.opskit.alarms.fake_stack import STACK, create_fake_stack
 
 
@@ -222,7 +222,7 @@ def test_explicit_sns_topic_becomes_the_alarm_action(local_env, clients):
     assert run("alarms", "apply", "--sns-topic", arn).exit_code == 0
     assert our_alarms(clients)[f"{STACK}-api-4xx-rate"]["AlarmActions"] == [arn]
     bad = run("alarms", "apply", "--sns-topic", "pager")
-    assert bad.exit_code == EXIT_CONFIG
+    assert bad.exit_code == EXIT_USAGE
     assert "not an SNS topic ARN" in bad.output
 
 

@@ -16,7 +16,7 @@ from opskit.app import App
 from opskit.aws import ClientFactory
 from opskit.cli import cli
 from opskit.config import Environment
-from opskit.errors import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE
+from opskit.errors import EXIT_NOT_FOUND, EXIT_USAGE
 from opskit.terminal import Terminal
 from tests.opskit.cost.events import invocation, sample_events
 
@@ -395,7 +395,7 @@ def test_estimate_leads_with_per_million_and_fixed_cost_and_the_basis_first(loca
     assert first.startswith("Basis: at the observed rate of 1 requests/s sustained for a 730-hour")
     assert "measured over 100 s" in first
     legacy = run(["--env", "local", "cost", "estimate", "--free-tier", "legacy"])
-    assert legacy.exit_code == EXIT_CONFIG and "obsolete" in legacy.output
+    assert legacy.exit_code == EXIT_USAGE and "obsolete" in legacy.output
     users = run(
         ["--env", "local", "cost", "estimate", "--from-logs", "--file", str(path), "--by", "user"]
     )
@@ -571,16 +571,16 @@ def test_since_duration_is_whole_days_back_from_today():
 
 @given(st.one_of(st.text(max_size=20), st.from_regex(r"\A[0-9]{1,15}(\.[0-9]{1,3})?[smhdw]\Z")))
 @settings(max_examples=300, deadline=None)
-def test_any_since_value_is_a_period_or_one_config_error(since):
-    """Every --since input ends in a documented outcome: a period, or a ConfigError (exit 3);
+def test_any_since_value_is_a_period_or_one_usage_error(since):
+    """Every --since input ends in a documented outcome: a period, or a UsageError (exit 2);
     never an OverflowError from a huge duration (found: 99999999999d crashed with exit 1)."""
     from datetime import date
 
     from opskit.cost.periods import since_until
-    from opskit.errors import ConfigError
+    from opskit.errors import UsageError
 
     try:
         period = since_until(since, None, date(2026, 11, 24))
-    except ConfigError:
+    except UsageError:
         return
     assert period.start <= date(2026, 11, 24)

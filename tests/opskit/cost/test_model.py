@@ -24,7 +24,7 @@ from dataclasses import replace
 import pytest
 
 from opskit.cost.model import RouteUsage, Usage, allocate_routes, estimate, parse_quantity
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, UsageError
 from opskit.pricing import bundled_document, load_prices, parse_table, refreshed_path
 
 REFERENCE = Usage(
@@ -120,11 +120,11 @@ def test_free_tier_always_free_and_credits_and_legacy_is_obsolete():
     assert credited.credits == pytest.approx(always.gross) and credited.total == 0
     small = estimate(REFERENCE, prices, "credits", credits=0.25)
     assert small.total == pytest.approx(always.gross - 0.25)
-    with pytest.raises(ConfigError, match="obsolete"):
+    with pytest.raises(UsageError, match="obsolete"):
         estimate(REFERENCE, prices, "legacy")
-    with pytest.raises(ConfigError, match="--free-tier credits"):
+    with pytest.raises(UsageError, match="--free-tier credits"):
         estimate(REFERENCE, prices, "always", credits=10)
-    with pytest.raises(ConfigError):
+    with pytest.raises(UsageError):
         estimate(REFERENCE, prices, "new")
 
 
@@ -154,14 +154,14 @@ def test_parse_quantity(text, value):
 
 @pytest.mark.parametrize("bad", ["1X", "abc", "-5", "nan", ""])
 def test_parse_quantity_rejects(bad):
-    with pytest.raises(ConfigError):
+    with pytest.raises(UsageError):
         parse_quantity(bad, "--requests")
 
 
 def test_bad_usage_is_rejected():
-    with pytest.raises(ConfigError, match="architecture"):
+    with pytest.raises(UsageError, match="architecture"):
         estimate(replace(REFERENCE, arch="arm"), load_prices())
-    with pytest.raises(ConfigError, match="memory"):
+    with pytest.raises(UsageError, match="memory"):
         estimate(replace(REFERENCE, memory_mb=64), load_prices())
 
 
@@ -265,7 +265,7 @@ def test_infrequent_access_class_halves_ingestion_and_says_what_it_loses():
     assert line(ia, "logs_ingestion_ia").cost == pytest.approx(1e6 * 340 / gb * 0.25)
     assert line(standard, "logs_ingestion").cost == pytest.approx(1e6 * 340 / gb * 0.50)
     assert any("no metric filters" in n for n in ia.notes)
-    with pytest.raises(ConfigError, match="log class"):
+    with pytest.raises(UsageError, match="log class"):
         estimate(replace(usage, log_class="glacier"), prices)
 
 

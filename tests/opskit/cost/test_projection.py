@@ -27,7 +27,7 @@ from opskit.cost.logs import (
     project_month,
 )
 from opskit.cost.model import Usage, estimate
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, UsageError
 from opskit.pricing import load_prices
 from tests.opskit.cost.events import OMIT, T0, invocation
 
@@ -95,7 +95,7 @@ def test_minimum_span_and_window_clamp():
     assert choose_basis(stats, 5.0).seconds == 5.0  # never longer than the window read
     single = aggregate(burst(1, 3))
     assert choose_basis(single, None).seconds == MIN_SPAN_SECONDS
-    with pytest.raises(ConfigError, match="--basis window without a window"):
+    with pytest.raises(UsageError, match="--basis window without a window"):
         choose_basis(stats, None, "window")
 
 

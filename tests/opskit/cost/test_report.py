@@ -17,7 +17,7 @@ from opskit.cost.anomalies import recent_anomalies
 from opskit.cost.explorer import CostExplorer, DiskCache, ttl_for
 from opskit.cost.periods import month_period
 from opskit.cost.report import ReportRequest, build_report, scope_filter
-from opskit.errors import AwsError, ConfigError
+from opskit.errors import AwsError, UsageError
 
 TODAY = date(2026, 11, 24)
 
@@ -312,7 +312,7 @@ def test_known_cost_explorer_failures(tmp_path, code, message, expected):
 
 
 def test_group_by_validation_and_tag_groups(moto, clients, tmp_path):
-    with pytest.raises(ConfigError, match="at most two"):
+    with pytest.raises(UsageError, match="at most two"):
         build_report(
             None,
             env(tmp_path),
@@ -323,14 +323,14 @@ def test_group_by_validation_and_tag_groups(moto, clients, tmp_path):
             ),
             TODAY,
         )
-    with pytest.raises(ConfigError, match="bad --group-by"):
+    with pytest.raises(UsageError, match="bad --group-by"):
         build_report(
             None,
             env(tmp_path),
             ReportRequest(month_period("2026-10"), group_by=("color",), all_account=True),
             TODAY,
         )
-    with pytest.raises(ConfigError, match="future"):
+    with pytest.raises(UsageError, match="future"):
         build_report(
             None, env(tmp_path), ReportRequest(month_period("2027-01"), all_account=True), TODAY
         )
@@ -596,7 +596,7 @@ def test_bad_periods_are_refused_before_any_paid_request(tmp_path, kwargs):
     from opskit.cost.report import validate_request
 
     ce, stub = stubbed_ce()  # no responses: any call would fail the test
-    with stub, pytest.raises(ConfigError):
+    with stub, pytest.raises(UsageError):
         period = choose_period(TODAY, **kwargs)
         validate_request(ReportRequest(period), TODAY)
         build_report(
