@@ -54,7 +54,7 @@ def new_bucket_name(region: str) -> str:
 
 
 def resolve_bucket(
-    s3: Callable[[], Any], account: str, env: Any, previous: dict[str, str] | None
+    s3: Callable[[], S3Client], account: str, env: Any, previous: dict[str, str] | None
 ) -> Bucket:
     """The artifact bucket: configured, else the one the stack uses, else ours, else a new name.
 

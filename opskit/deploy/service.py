@@ -310,7 +310,7 @@ def _deploy(
     if request.package is None:
         raise DeployFailed("no package function", "internal", "report this")
     package = request.package(architecture_of(template, env, request.overrides, previous))
-    bucket = artifacts.resolve_bucket(lambda: clients.s3(), account, env, previous)
+    bucket = artifacts.resolve_bucket(clients.s3, account, env, previous)
     key = artifacts.artifact_key(package.sha256)
     computed = {
         "ArtifactBucket": bucket.name,
