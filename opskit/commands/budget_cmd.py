@@ -91,8 +91,8 @@ def setup(
     confirm = lambda question: app.terminal.confirm(question, assume_yes or app.assume_yes)  # noqa: E731
     warnings = [] if app.env.local else _check_tags(app, spec.tags, confirm, plan_only)
     result = setup_budget(
-        app.clients.client("budgets"),
-        app.clients.client("sns"),
+        app.clients.budgets(),
+        app.clients.sns(),
         account_id,
         spec,
         confirm,
@@ -140,7 +140,7 @@ def _check_tags(app: App, tags: dict[str, str], confirm: Any, plan_only: bool) -
     )
     why = f"{names} {what}: the tag-scoped budget would track $0 and never alert"
     if not plan_only and confirm(f"{why}. Activate {names} now?"):
-        activate_tags(app.clients.client("ce"), inactive)
+        activate_tags(app.clients.ce(), inactive)
         explorer.forget_cost_allocation_tags(keys)  # `opskit cost` must not see the old status
         return [f"activated cost-allocation tags {names}: spend is tagged from now on (allow 24 h)"]
     return [f"{why}. Activate: `{activation_command(inactive)}` (or rerun with --yes)"]
@@ -154,7 +154,7 @@ def status(app: App, name: str | None) -> None:
     from opskit.budget import budget_status
 
     name = name or f"{app.env.project}-{app.env.name}-monthly"
-    data = budget_status(app.clients.client("budgets"), account_of(app), name)
+    data = budget_status(app.clients.budgets(), account_of(app), name)
     if app.terminal.machine_readable:
         app.terminal.document(data, rows=data["notifications"])
         return

@@ -23,7 +23,7 @@ def account_of(app: App) -> str:
     from opskit.cost.account import account_id, credentials_key
 
     key = credentials_key(app.clients.session, app.clients.endpoint_url)
-    return account_id(app.clients.client("sts"), _cache(app), key)
+    return account_id(app.clients.sts(), _cache(app), key)
 
 
 def _explorer(app: App) -> tuple[Any, str]:
@@ -31,9 +31,7 @@ def _explorer(app: App) -> tuple[Any, str]:
     from opskit.cost.explorer import CostExplorer
 
     account = account_of(app)
-    explorer = CostExplorer(
-        app.clients.client("ce"), _cache(app), app.clock().date(), account_id=account
-    )
+    explorer = CostExplorer(app.clients.ce(), _cache(app), app.clock().date(), account_id=account)
     return explorer, account
 
 
@@ -501,7 +499,7 @@ def _log_events(app: App, since: str | None, file: Path | None):
     window = (end - start).total_seconds() if since else None
     if file is not None:
         return iter_file_events(file), None, window
-    logs = app.clients.client("logs")
+    logs = app.clients.logs()
     events = iter_cloudwatch_events(logs, app.env.function_log_group, start, end)
     access = optional_events(logs, app.env.access_log_group, start, end)
     return events, access, (end - start).total_seconds()
@@ -587,7 +585,7 @@ def _local_report(app: App, period: Any) -> None:
     from opskit.cost.periods import local_window
 
     start, end = local_window(period, app.clock())
-    logs = app.clients.client("logs")
+    logs = app.clients.logs()
     events = iter_cloudwatch_events(logs, app.env.function_log_group, start, end)
     access = optional_events(logs, app.env.access_log_group, start, end)
     prices = app.prices
@@ -638,7 +636,7 @@ def prices_cmd(app: App, refresh: bool) -> None:
 
         with app.terminal.status("Asking the Price List API..."):
             document, rows = refresh_prices(
-                app.clients.client("pricing"), table, app.env.region, app.clock().date()
+                app.clients.pricing(), table, app.env.region, app.clock().date()
             )
         path = save_refreshed(app.env.state_dir, app.env.region, document)
         app.terminal.render_rows(

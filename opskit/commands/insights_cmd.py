@@ -311,7 +311,7 @@ def _execute(
 def _log_groups(app: Any, kinds: tuple[str, ...]) -> list[str]:
     from opskit.insights.sources import resolve_log_group
 
-    cfn = app.clients.client("cloudformation")
+    cfn = app.clients.cloudformation()
     return [resolve_log_group(app.env, cfn, kind, warn=app.terminal.warn) for kind in kinds]
 
 
@@ -331,7 +331,7 @@ def _run_local_account(
     from opskit.logs.events import write_events
 
     parsed = parse_query(query)
-    logs = app.clients.client("logs")
+    logs = app.clients.logs()
     with tempfile.TemporaryDirectory(prefix="opskit-insights-") as tmp:
         path = Path(tmp) / "events.jsonl"
 
@@ -353,7 +353,7 @@ def _run_local_account(
 def _account_id(app: Any) -> str | None:
     """The (local) account's id, for @log as `account-id:log-group`; None if unknown."""
     try:
-        return app.clients.client("sts").get_caller_identity()["Account"]
+        return app.clients.sts().get_caller_identity()["Account"]
     except Exception:  # an unknown account only changes how @log reads
         return None
 
@@ -363,7 +363,7 @@ def _run_cloudwatch(
 ) -> None:
     from opskit.insights.cloudwatch import run_query
 
-    logs = app.clients.client("logs")
+    logs = app.clients.logs()
     with app.terminal.status(f"Logs Insights: starting {label}...") as status:
 
         def on_status(state: str, polls: int, stats: dict[str, float]) -> None:
