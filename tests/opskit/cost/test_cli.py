@@ -265,14 +265,16 @@ def stubbed_sts(account: str):
     return sts
 
 
-class StubFactory:
-    """Hands out pre-stubbed clients (botocore Stubber) where moto lacks the API."""
+class StubFactory(ClientFactory):
+    """Hands out pre-stubbed clients (botocore Stubber) where moto lacks the API; the typed
+    accessors (`.ce()`, `.sts()`) are ClientFactory's own."""
 
     endpoint_url = None
 
     def __init__(
         self, access_key: str = "AKIAEXAMPLE0000001", account: str = "111111111111", **clients
     ):
+        self.region = "us-east-1"
         self.session = FakeSession(access_key)
         clients.setdefault("sts", stubbed_sts(account))
         self.clients = clients
