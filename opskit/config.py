@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from opskit import envvars
+from opskit import envvars, values
 from opskit.errors import ConfigError
 
 CONFIG_NAME = "opskit.toml"
@@ -130,44 +132,72 @@ def _check_document(document: dict[str, Any], path: Path) -> None:
 
 
 def _kind(value: Any) -> str:
-    names = {
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        list: "an array",
-    }
-    return next((text for t, text in names.items() if isinstance(value, t)), type(value).__name__)
+    return values.kind(value)
 
 
-_TYPE_NAMES = {str: "a string", bool: "true or false", dict: "a table"}
+Check = Callable[[Any], Any]
 
 
-def _require(
-    where: str,
-    key: str,
-    value: Any,
-    kind: type,
-    pattern: re.Pattern[str] | None = None,
-    example: str = "",
-) -> None:
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+def _budget(value: Any) -> dict[str, Any]:
+    """`[env.NAME.budget]` as `opskit init` writes it: amount (USD) and email."""
+    table = values.table(value)
+    unknown = sorted(set(table) - {"amount", "email"})
+    if unknown:
+        raise values.BadValue(f"unknown key {unknown[0]!r} (it takes amount, email)", "amount = 20")
+    checked = dict(table)
+    if "amount" in table:
+        checked["amount"] = values.amount(table["amount"])
+    if "email" in table:
+        checked["email"] = values.email(table["email"])
+    return checked
+
+
+RESERVED_TAGS = ("Project", "Environment")  # Environment.tags: every stack carries them
+
+# Every key an environment's table (with [defaults] merged in) may hold, and its rule.
+# Environment fields first; the rest stay in Environment.settings, checked and normalized.
+FIELDS: dict[str, Check] = {
+    "project": values.matching(STACK_NAME, "a valid name (letters, digits, -)", '"opskit"'),
+    "stack_name": values.matching(STACK_NAME, "a valid CloudFormation stack name", '"opskit-dev"'),
+    "local": values.boolean,
+    "profile": values.matching(re.compile(r"\S+"), "a profile name (no spaces)", '"dev-admin"'),
+    "region": values.matching(REGION, "an AWS region", '"eu-west-1"'),
+    "parameters": values.parameters,
+}
+SETTINGS: dict[str, Check] = {
+    "template": values.path,
+    "artifact_bucket": values.bucket_name,
+    "function_timeout": values.function_timeout,
+    "termination_protection": values.boolean,
+    "role_arn": values.role_arn,
+    "notification_arns": values.notification_arns,
+    "tags": lambda value: values.tags(value, reserved=RESERVED_TAGS),
+    "alarms": values.table,  # its keys are checked against the alarm file (opskit.alarms.spec)
+    "budget": _budget,
+    "local_gateway_app": values.app_spec,
+}
+
+
+def _checked(where: str, table: dict[str, Any]) -> dict[str, Any]:
+    """Every key of `table` checked by its rule; an unknown key (a typo) is an error too."""
+    rules = {**FIELDS, **SETTINGS}
+    unknown = sorted(set(table) - set(rules))
+    if unknown:
+        key = unknown[0]
+        close = difflib.get_close_matches(key, rules, n=1)
         raise ConfigError(
-            f"{where}: `{key}` must be {_TYPE_NAMES[kind]}",
-            f"it is {_kind(value)}",
-            f"e.g. {key} = {example}",
+            f"{where}: unknown key `{key}`",
+            f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(sorted(rules))}",
+            "fix or remove it; docs/commands.md lists the keys",
         )
-    if pattern is not None and not pattern.fullmatch(str(value)):
-        raise ConfigError(
-            f"{where}: `{key}` = {value!r} is not valid", "", f"e.g. {key} = {example}"
-        )
-
-
-def parameter_value(value: Any) -> str:
-    """A stack parameter as CloudFormation wants it: booleans in lower case, numbers as written."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    checked: dict[str, Any] = {}
+    for key, value in table.items():
+        try:
+            checked[key] = rules[key](value)
+        except values.BadValue as exc:
+            example = f"e.g. {key} = {exc.example}" if exc.example else "see docs/commands.md"
+            raise ConfigError(f"{where}: `{key}` {exc.why}", "", example) from None
+    return checked
 
 
 def load_environment(
@@ -187,42 +217,21 @@ def load_environment(
         )
     merged = _merge(document.get("defaults", {}), envs[name] or {})
     where = f"{path or CONFIG_NAME} [env.{name}]"
-    raw_parameters = merged.pop("parameters", {})
-    _require(where, "parameters", raw_parameters, dict, example='{ MemorySize = "512" }')
-    for key, value in raw_parameters.items():
-        if not isinstance(value, str | int | float | bool):
-            raise ConfigError(
-                f"{where}: parameter {key} must be a string, number or boolean",
-                f"it is {_kind(value)}",
-                f'e.g. {key} = "value"',
-            )
-    parameters = {str(k): parameter_value(v) for k, v in raw_parameters.items()}
-    project = merged.pop("project", "opskit")
-    _require(where, "project", project, str, STACK_NAME, '"opskit"')
-    stack_name = merged.pop("stack_name", f"{project}-{name}")
-    _require(where, "stack_name", stack_name, str, STACK_NAME, f'"{project}-dev"')
-    local = merged.pop("local", False)
-    _require(where, "local", local, bool, example="true")
-    profile = merged.pop("profile", None)
-    if profile is not None:
-        _require(where, "profile", profile, str, re.compile(r"\S+"), '"dev-admin"')
-    region = merged.pop("region", None)
-    if region is not None:
-        _require(where, "region", region, str, REGION, '"eu-west-1"')
-    if overrides.get("profile"):
-        profile = overrides["profile"]
-    if overrides.get("region"):
-        region = overrides["region"]
-    region = region or _region_from_environment()
+    project = merged.get("project", "opskit")
+    merged.setdefault("stack_name", f"{project}-{name}")  # checked like a written one
+    checked = _checked(where, merged)
+    fields = {key: checked.pop(key) for key in FIELDS if key in checked}
+    profile = overrides.get("profile") or fields.get("profile")
+    region = overrides.get("region") or fields.get("region") or _region_from_environment()
     return Environment(
         name=name,
-        stack_name=stack_name,
+        stack_name=fields["stack_name"],
         region=region,
-        project=project,
+        project=fields.get("project", "opskit"),
         profile=profile,
-        local=local,
-        parameters=parameters,
-        settings=merged,
+        local=fields.get("local", False),
+        parameters=fields.get("parameters", {}),
+        settings=checked,
         root=path.parent if path else Path.cwd(),
     )
 

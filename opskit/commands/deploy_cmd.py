@@ -6,8 +6,22 @@ from typing import Any
 
 import click
 
+from opskit import values
 from opskit.app import App
+from opskit.commands.options import CheckedValue
 from opskit.deploy.ui import TerminalUI, err, out
+from opskit.errors import UsageError
+
+PARAMETER = CheckedValue("KEY=VALUE", values.parameter_pair, "-p MemorySize=1024")
+TAG = CheckedValue("KEY=VALUE", values.tag_pair, "--tags team=payments")
+ROLE_ARN = CheckedValue(
+    "ARN", values.role_arn, "--role-arn arn:aws:iam::123456789012:role/opskit-cloudformation"
+)
+TOPIC_ARN = CheckedValue(
+    "ARN",
+    values.topic_arn,
+    "--notification-arns arn:aws:sns:us-east-1:123456789012:stack-events",
+)
 
 
 def make_package(app: App, architecture: str) -> Any:
@@ -26,8 +40,8 @@ def _local_state(app: App) -> Any:
     "--parameter",
     "-p",
     "parameters",
+    type=PARAMETER,
     multiple=True,
-    metavar="KEY=VALUE",
     help="Override a template parameter (repeatable).",
 )
 @click.option(
@@ -47,22 +61,22 @@ def _local_state(app: App) -> Any:
 @click.option("--no-lint", is_flag=True, help="Skip the cfn-lint check of the template.")
 @click.option(
     "--role-arn",
+    type=ROLE_ARN,
     default=None,
-    metavar="ARN",
     help="IAM role CloudFormation assumes to apply the change set (default: your credentials).",
 )
 @click.option(
     "--tags",
     "tag_pairs",
+    type=TAG,
     multiple=True,
-    metavar="KEY=VALUE",
     help="Extra stack tags (repeatable; CloudFormation copies them to resources).",
 )
 @click.option(
     "--notification-arns",
     "notification_arns",
+    type=TOPIC_ARN,
     multiple=True,
-    metavar="ARN",
     help="SNS topic that receives the stack's events (repeatable, at most 5).",
 )
 @click.option(
@@ -82,13 +96,13 @@ def deploy(
     app: App,
     plan: bool,
     yes: bool,
-    parameters: tuple[str, ...],
+    parameters: tuple[tuple[str, str], ...],
     template: str | None,
     save: bool,
     no_smoke_test: bool,
     no_lint: bool,
     role_arn: str | None,
-    tag_pairs: tuple[str, ...],
+    tag_pairs: tuple[tuple[str, str], ...],
     notification_arns: tuple[str, ...],
     rollback_alarms: bool,
     monitoring_minutes: int,
@@ -103,19 +117,26 @@ def deploy(
     GET <ApiUrl>/health/ready must answer 200, else exit 10. Ctrl-C deletes the
     change set it created and exits 130.
     """
+    from opskit.config import RESERVED_TAGS
     from opskit.deploy import service
-    from opskit.deploy.template import parse_overrides, template_path
+    from opskit.deploy.template import template_path
 
     env = app.env
-    overrides = parse_overrides(parameters)
-    tags = parse_overrides(tag_pairs, option="--tags")
+    overrides = dict(parameters)
+    tags = _within_limit(
+        "--tags", values.tags, {**env.settings.get("tags", {}), **dict(tag_pairs)}, RESERVED_TAGS
+    )
+    topics = _within_limit(
+        "--notification-arns",
+        values.notification_arns,
+        notification_arns or env.settings.get("notification_arns", ()),
+    )
     state = _local_state(app)
     triggers: list[str] = []
     if rollback_alarms:
         from opskit.deploy.rollback import rollback_alarm_arns
 
         triggers = rollback_alarm_arns(app.clients.cloudwatch(), env.stack_name)
-    protection = env.settings.get("termination_protection")
     request = service.DeployRequest(
         env=env,
         template_file=template_path(env.root, env.settings, template),
@@ -126,11 +147,11 @@ def deploy(
         gateway_url=state.gateway_url if state else None,
         lint=not no_lint,
         role_arn=role_arn or env.settings.get("role_arn"),
-        tags={**{str(k): str(v) for k, v in (env.settings.get("tags") or {}).items()}, **tags},
-        notification_arns=notification_arns or tuple(env.settings.get("notification_arns", ())),
+        tags=tags,
+        notification_arns=topics,
         rollback_triggers=tuple(triggers),
         monitoring_minutes=monitoring_minutes if triggers else 0,
-        termination_protection=None if protection is None else bool(protection),
+        termination_protection=env.settings.get("termination_protection"),
     )
     terminal = app.terminal
     with TerminalUI(terminal) as ui:
@@ -186,6 +207,14 @@ def deploy(
             out(terminal, f"Smoke test: GET {smoke.url} -> {smoke.status}")
     if terminal.machine_readable:
         terminal.document(summary)
+
+
+def _within_limit(option: str, check: Any, *args: Any) -> Any:
+    """Each value was checked by its option type; this is CloudFormation's limit on how many."""
+    try:
+        return check(*args)
+    except values.BadValue as exc:
+        raise UsageError(f"too many {option}", exc.why, f"give fewer {option}") from None
 
 
 def _save(app: App, overrides: dict[str, str]) -> None:

@@ -65,24 +65,6 @@ def template_path(root: Path, settings: dict[str, Any], override: str | None = N
     return path
 
 
-def parse_overrides(
-    pairs: tuple[str, ...] | list[str], option: str = "--parameter"
-) -> dict[str, str]:
-    """`--parameter K=V` pairs -> dict; a malformed pair is a ConfigError."""
-    result: dict[str, str] = {}
-    example = "MemorySize=1024" if option == "--parameter" else "team=payments"
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(
-                f"bad {option} '{pair}'",
-                "expected KEY=VALUE",
-                f"e.g. {option} {example}",
-            )
-        result[key.strip()] = value
-    return result
-
-
 def build_parameters(
     template: dict[str, Any],
     configured: dict[str, str],

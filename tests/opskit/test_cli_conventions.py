@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from opskit import errors
+from opskit import config, errors
 from opskit.app import App
 from opskit.cli import cli
 from opskit.errors import EXIT_AWS, EXIT_CONFIG, EXIT_INTERRUPTED, EXIT_USAGE
@@ -302,7 +302,7 @@ TOML_VALUES = st.one_of(
     st.lists(st.integers(0, 3), max_size=2),
     st.dictionaries(st.sampled_from(["a", "MemorySize"]), st.integers(0, 3), max_size=2),
 )
-KEYS = st.sampled_from(["stack_name", "region", "profile", "local", "project", "parameters", "x"])
+KEYS = st.sampled_from([*config.FIELDS, *config.SETTINGS, "x"])  # every key opskit reads
 
 
 @settings(
