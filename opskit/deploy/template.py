@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from opskit.errors import ConfigError
+from opskit.errors import ConfigError, NotFoundError
 
 DEFAULT_TEMPLATE = "cloudformation/gateway.yaml"
 # Templates larger than this must go through S3 (TemplateURL) instead of TemplateBody.
@@ -57,7 +57,7 @@ def template_path(root: Path, settings: dict[str, Any], override: str | None = N
     if not path.is_absolute():
         path = root / path
     if not path.is_file():
-        raise ConfigError(
+        raise NotFoundError(
             f"template {path} not found",
             "opskit deploys cloudformation/gateway.yaml under the project root",
             "run from the project (where opskit.toml is) or pass --template",

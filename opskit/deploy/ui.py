@@ -68,8 +68,8 @@ class TerminalUI:
         parameters: list[ParameterChange],
         properties: list[PropertyChange],
     ) -> None:
-        if self.terminal.output == "json":
-            return  # the command prints one JSON document at the end
+        if self.terminal.machine_readable:
+            return  # json, yaml, csv: the command prints the one document at the end
         rows = change_set.rows()
         title = f"Change set {change_set.name} ({change_set.change_set_type})"
         if rows:

@@ -7,7 +7,9 @@ pip; it has its own tests): the flow under test is change sets, upload, events, 
 from __future__ import annotations
 
 import base64
+import csv
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -17,13 +19,14 @@ from pathlib import Path
 
 import boto3
 import pytest
+import yaml
 from click.testing import CliRunner
 
 import opskit.commands.deploy_cmd as deploy_cmd
 from opskit.cli import cli
 from opskit.deploy.artifacts import CachedPackage
 from opskit.deploy.template import parse_template
-from opskit.errors import EXIT_ABORTED, EXIT_CONFIG, EXIT_NOT_FOUND
+from opskit.errors import EXIT_ABORTED, EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE
 from opskit.local.transform import to_local
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -212,18 +215,52 @@ def test_status_shows_state_outputs_resources_and_events(project, moto):
     assert "drift detection is not available on the local account" in drift.stderr
 
 
-def test_unknown_and_malformed_parameters_are_config_errors(project, moto):
+def test_unknown_parameters_are_config_errors_and_malformed_ones_usage_errors(project, moto):
     result = run("deploy", "--parameter", "Memory=1")
     assert result.exit_code == EXIT_CONFIG
     assert result.stderr.startswith(
         "Error: unknown parameter Memory: the template does not declare it (declared: "
     )
     result = run("deploy", "--parameter", "oops")
-    assert result.exit_code == EXIT_CONFIG
-    assert (
-        result.stderr
-        == "Error: bad --parameter 'oops': expected KEY=VALUE (e.g. --parameter MemorySize=1024)\n"
+    assert result.exit_code == EXIT_USAGE
+    assert result.stderr.startswith(
+        "Error: Invalid value for '--parameter' / '-p': 'oops': expected KEY=VALUE "
+        "(e.g. -p MemorySize=1024)"
     )
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_a_missing_template_is_not_found(project, moto):
+    result = run("deploy", "--plan", "--template", "nope.yaml")
+    assert result.exit_code == EXIT_NOT_FOUND
+    assert result.stderr.startswith(f"Error: template {project / 'nope.yaml'} not found: ")
+
+
+def test_a_machine_readable_plan_is_the_one_document_on_stdout(project, moto):
+    """An update's plan: "Change set ...: no resource-level changes listed", "Parameters:"
+    and the other human lines stay off stdout in json, yaml and csv."""
+    assert run("deploy", "--yes", "--no-smoke-test", "--no-lint").exit_code == 0
+    human = run("deploy", "--plan", "--no-lint", "-p", "RateLimit=50")
+    assert "Parameters:" in human.stdout  # what must not reach a machine-readable stdout
+    for output in ("json", "yaml", "csv"):
+        result = run("deploy", "--plan", "--no-lint", "-p", "RateLimit=50", "-o", output)
+        assert result.exit_code == 0, result.output
+        if output == "json":
+            document = json.loads(result.stdout)
+        elif output == "yaml":
+            document = yaml.safe_load(result.stdout)
+        else:
+            rows = list(csv.reader(io.StringIO(result.stdout)))
+            assert rows[0] == ["key", "value"] and all(len(row) == 2 for row in rows), rows
+            document = dict(rows[1:])
+        assert document["outcome"] == "planned", output
+        assert "Parameters:" not in result.stdout and "Change set " not in result.stdout
+        if output == "csv":
+            keys = re.compile(r"parameter_changes\.\d+\.key")
+            changed = {v for k, v in document.items() if keys.fullmatch(k)}
+        else:
+            changed = {change["key"] for change in document["parameter_changes"]}
+        assert "RateLimit" in changed, output  # the parameter diff is in the document
 
 
 def test_changed_table_is_kept_as_deployed_locally(project, moto):
