@@ -10,8 +10,9 @@ import click
 
 from opskit import envvars, onboarding
 from opskit.app import App
+from opskit.commands.options import CheckedValue
 from opskit.config import CONFIG_NAME, Environment
-from opskit.errors import Aborted, AwsError
+from opskit.errors import Aborted, AwsError, UsageError
 from opskit.onboarding import (
     EMAIL_TYPE,
     ENV_NAME_TYPE,
@@ -24,6 +25,9 @@ from opskit.onboarding import (
     UpstreamUrl,
 )
 from opskit.terminal import Terminal
+from opskit.values import amount_text
+
+BUDGET = CheckedValue("USD", amount_text, "--budget 20")
 
 
 class UpstreamOption(click.ParamType):
@@ -58,9 +62,7 @@ class UpstreamOption(click.ParamType):
 @click.option(
     "--upstream", "upstreams", type=UpstreamOption(), multiple=True, help="NAME=URL (repeatable)."
 )
-@click.option(
-    "--budget", "budget_usd", type=click.FloatRange(min=0.01), help="Monthly budget, USD."
-)
+@click.option("--budget", "budget_usd", type=BUDGET, help="Monthly budget, USD.")
 @click.option("--email", type=EMAIL_TYPE, help="Where alarms and budget alerts go.")
 @click.option("--no-input", is_flag=True, help="Ask nothing: flags and defaults only.")
 @click.option("--no-check", is_flag=True, help="Do not check that upstream URLs answer.")
@@ -114,9 +116,7 @@ def init(
                 answers.upstreams[name] = url
     answers.budget_usd = budget_usd
     if budget_usd is None and ask.interactive:
-        answers.budget_usd = ask.optional(
-            "Monthly budget in USD (blank: none)", click.FloatRange(min=0.01)
-        )
+        answers.budget_usd = ask.optional("Monthly budget in USD (blank: none)", BUDGET)
     answers.email = email
     if email is None and ask.interactive:
         answers.email = ask.optional("Alert email for alarms and budget (blank: none)", EMAIL_TYPE)
@@ -180,8 +180,10 @@ class _Asker:
 
 
 def _ask_profile(ask: _Asker, given: str | None) -> str | None:
-    if given or not ask.interactive:
-        return given
+    if given:
+        return _known_profile(given)
+    if not ask.interactive:
+        return None
     profiles = onboarding.available_profiles()
     if not profiles:
         click.echo(
@@ -201,6 +203,20 @@ def _ask_profile(ask: _Asker, given: str | None) -> str | None:
     if answer == "default-chain":
         return None
     return profiles[int(answer) - 1] if answer.isdigit() else str(answer)
+
+
+def _known_profile(name: str) -> str:
+    """--profile must name a profile the SDK knows, or the first deploy fails much later."""
+    profiles = onboarding.available_profiles()
+    if name not in profiles:
+        raise UsageError(
+            f"unknown AWS profile '{name}'",
+            f"your AWS config defines: {', '.join(profiles)}"
+            if profiles
+            else "no profiles in ~/.aws/config or ~/.aws/credentials",
+            "pick one of those, or add it with `aws configure --profile NAME`",
+        )
+    return name
 
 
 def _ask_jwt(

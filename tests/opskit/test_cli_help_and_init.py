@@ -163,6 +163,8 @@ def test_guided_init_asks_validates_and_creates_the_secret(workdir, upstream, mo
             upstream,
             "",  # products: none
             "",  # orders: none
+            "nan",  # budget: a finite amount, asked again
+            "inf",
             "0",  # budget: must be > 0
             "20",
             "ops@example",  # not an email
@@ -175,6 +177,7 @@ def test_guided_init_asks_validates_and_creates_the_secret(workdir, upstream, mo
     document = tomllib.loads(text)
     dev = document["env"]["dev"]
     assert dev["stack_name"] == "opskit-dev" and dev["region"] == "eu-west-1"
+    assert dev["budget"] == {"amount": 20, "email": "ops@example.com"}  # nan, inf: asked again
     arn = dev["parameters"]["JwtSecretArn"]
     assert arn.startswith("arn:aws:secretsmanager:eu-west-1:")
     assert dev["parameters"]["UpstreamUsersUrl"] == upstream
@@ -188,6 +191,38 @@ def test_guided_init_asks_validates_and_creates_the_secret(workdir, upstream, mo
     assert "is not a valid region" in result.stderr
     assert "does not answer" in result.stderr
     assert "is not a valid email address" in result.stderr
+
+
+@pytest.mark.parametrize("amount", ["nan", "inf", "-inf", "0", "-5", "abc"])
+def test_init_budget_must_be_a_finite_positive_amount(workdir, amount):
+    result = CliRunner().invoke(
+        cli, ["init", "--env", "stg8", "--stack-name", "ok", "--budget", amount, "--no-input"]
+    )
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "is not an amount in USD" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+    assert not (workdir / "opskit.toml").exists()
+
+
+def test_init_profile_must_be_one_the_sdk_knows(workdir, monkeypatch):
+    aws_config = workdir / "aws-config"
+    aws_config.write_text("[profile dev-admin]\nregion = eu-west-1\n[profile prod]\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(aws_config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(workdir / "no-credentials"))
+    base = ["init", "--no-input", "--stack-name", "ok"]
+    unknown = CliRunner().invoke(cli, [*base, "--env", "stg8", "--profile", "nonexistent"])
+    assert unknown.exit_code == EXIT_USAGE, unknown.output
+    assert unknown.stderr.startswith("Error: unknown AWS profile 'nonexistent': ")
+    assert "dev-admin, prod" in unknown.stderr
+    assert len(unknown.stderr.splitlines()) == 1
+    assert not (workdir / "opskit.toml").exists()
+    known = CliRunner().invoke(cli, [*base, "--env", "stg8", "--profile", "dev-admin"])
+    assert known.exit_code == 0, known.output
+    assert 'profile = "dev-admin"' in (workdir / "opskit.toml").read_text()
+    local = CliRunner().invoke(
+        cli, [*base, "--env", "local", "--profile", "anything", "--jwt", "later"]
+    )
+    assert local.exit_code == 0, local.output  # the local account ignores profiles
 
 
 def test_init_never_replaces_an_environment_without_asking(workdir):
