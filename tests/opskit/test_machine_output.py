@@ -146,6 +146,8 @@ EVERY_FORMAT = [
     ("cost", "prices"),
     ("alarms", "list"),
     ("local", "status"),
+    ("local", "down"),
+    ("budget", "setup", "--amount", "20", "--email", "ops@example.com", "--plan", "-y"),
 ]
 
 
