@@ -155,7 +155,12 @@ def list_(app: App, watch_: bool, interval: float) -> None:
             evaluate_local(cw, app.env.state_dir, app.env.stack_name, app.clock())
         return alarm_rows(cw, app.env.stack_name, app.clock())
 
-    if app.terminal.output != "table":
+    if app.terminal.machine_readable:
+        if watch_:  # the same rows, one JSON line per refresh
+            from opskit.dashboards.live import stream
+
+            stream(app.terminal, rows, interval=interval, sleep=app.sleep)
+            return
         app.terminal.render_rows(rows(), columns=columns)
         return
 

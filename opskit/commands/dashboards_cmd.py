@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from opskit.app import App
-from opskit.errors import ConfigError, UsageError
+from opskit.errors import ConfigError
 
 if TYPE_CHECKING:
     from opskit.dashboards.render import Rendered
@@ -231,25 +231,20 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
 
     terminal = app.terminal
     if terminal.machine_readable:
-        if watch_ and terminal.output != "json":
-            raise UsageError(
-                f"--watch streams JSON lines; --output {terminal.output} is one document",
-                "",
-                "use --output json with --watch, or drop --watch",
-            )
         stat = latency_stat.lower()
 
         def document() -> dict[str, Any]:
             now, series = snapshot()
             return top_document(app.env.stack_name, now, series, stat)
 
-        if not watch_:
-            doc = document()
-            terminal.document(doc, rows=doc["points"], columns=TOP_COLUMNS)
+        if watch_:
+            from opskit.dashboards.live import stream
+
+            stream(terminal, document, interval=interval, sleep=app.sleep)
             return
-        while True:  # Ctrl-C ends it (exit 130, as documented)
-            terminal.record(document())
-            app.sleep(interval)
+        doc = document()
+        terminal.document(doc, rows=doc["points"], columns=TOP_COLUMNS)
+        return
 
     def build() -> Group:
         now, series = snapshot()

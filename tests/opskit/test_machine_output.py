@@ -113,6 +113,30 @@ def test_logs_tail_as_json_lines(local_env, clients):
     assert records[1]["message"].startswith("START RequestId: abc")
     assert all(r["log_group"] == group and r["log_stream"] == "s1" for r in records)
     assert records[0]["timestamp"].endswith("Z")
+    for stream_format in ("csv", "yaml"):  # one document per invocation: not a stream format
+        refused = run("logs", "tail", "--no-follow", "-o", stream_format)
+        assert refused.exit_code == EXIT_USAGE and refused.stdout == ""
+        assert "use --output json" in refused.stderr
+
+
+def test_alarms_list_watch_streams_the_rows_as_json_lines(local_env, clients):
+    create_fake_stack(clients)
+    assert run("alarms", "apply").exit_code == 0
+    once = json.loads(run("alarms", "list", "-o", "json").stdout)
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 2:
+            raise KeyboardInterrupt
+
+    app = App(env=load_environment("local"), terminal=Terminal(output="json"), sleep=sleep)
+    stream = CliRunner().invoke(cli, ["alarms", "list", "--watch", "--interval", "5"], obj=app)
+    assert stream.exit_code == EXIT_INTERRUPTED, stream.output
+    lines = [json.loads(line) for line in stream.stdout.splitlines()]
+    assert len(lines) == 2 and naps == [5, 5]
+    assert [[row["name"] for row in line] for line in lines] == [[r["name"] for r in once]] * 2
+    assert run("alarms", "list", "--watch", "-o", "csv").exit_code == EXIT_USAGE
 
 
 @pytest.mark.parametrize("output", ["json", "yaml", "csv"])
