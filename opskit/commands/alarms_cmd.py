@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -62,7 +62,7 @@ def apply(
         clients = app.clients
         desired = desired_alarms(clients.cloudformation(), clients.lambda_(), app.env, alarm_file)
     for note in desired.notes:
-        term.warn(escape(note))
+        term.warn(note)
     for alarm in desired.skipped:
         term.warn(
             f"skipped {alarm.name}: no value for ${{{', '.join(alarm.missing)}}} in the stack outputs"
@@ -164,21 +164,25 @@ def list_(app: App, watch_: bool, interval: float) -> None:
         app.terminal.render_rows(rows(), columns=columns)
         return
 
-    def build() -> Table:
+    def build() -> Group:
         found = rows()
         table = Table(
             title=f"Alarms of {app.env.stack_name} ({app.clock():%H:%M:%S} UTC)",
             header_style="bold",
-            caption=(None if found else "no alarms: run `opskit alarms apply`")
-            if not app.env.local
-            else _local_caption(found),
         )
         for column in columns:
             table.add_column(column, no_wrap=column != "reason", overflow="fold")
         for row in found:
             state = Text(row["state"], style=STATE_STYLES.get(row["state"], ""))
             table.add_row(row["name"], state, row["for"], row["since"], Text(row["reason"]))
-        return table
+        # Below the table, not a caption: a caption wraps to the width of an empty table.
+        if not found:
+            return Group(table, Text(f"No alarms: run `{app.command('alarms', 'apply')}`."))
+        if app.env.local:
+            from opskit.alarms.local import EVALUATION_NOTE
+
+            return Group(table, Text(EVALUATION_NOTE, style="dim"))
+        return Group(table)
 
     if watch_:
         from opskit.dashboards.live import watch
@@ -186,12 +190,6 @@ def list_(app: App, watch_: bool, interval: float) -> None:
         watch(app.terminal, build, interval=interval, sleep=app.sleep)
     else:
         app.terminal.print(build())
-
-
-def _local_caption(found: list[dict[str, Any]]) -> str:
-    from opskit.alarms.local import EVALUATION_NOTE
-
-    return EVALUATION_NOTE if found else "no alarms: run `opskit alarms apply`"
 
 
 @alarms.command("history")

@@ -395,3 +395,15 @@ def test_a_backslash_in_the_environment_name_stays_literal_in_hints():
     error = errors.NotFoundError("stack x not found", "", "deploy it with `opskit deploy`")
     error.name_environment(r"a\1b")
     assert error.fix == r"deploy it with `opskit --env a\1b deploy`"
+
+
+def test_hints_in_the_reason_and_in_warnings_name_the_environment_too(project, moto):
+    error = errors.NotFoundError("no alarms", "run `opskit alarms apply` first", "")
+    error.name_environment("local")
+    assert error.why == "run `opskit --env local alarms apply` first"
+    # A warning a service returns (dashboards render: alarms not applied yet) is reworded too.
+    rendered = invoke("--env", "local", "dashboards", "render", env={"OPSKIT_ENDPOINT_URL": moto})
+    hints = [line for line in rendered.stderr.splitlines() if "`opskit " in line]
+    assert hints and all("`opskit --env local " in line for line in hints), rendered.stderr
+    caption = invoke("--env", "local", "alarms", "list", env={"OPSKIT_ENDPOINT_URL": moto})
+    assert "No alarms: run `opskit --env local alarms apply`." in caption.stdout, caption.output
