@@ -139,6 +139,18 @@ def _recorder(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]
     return record
 
 
+class _GlobalClickOption(click.Option):
+    """A global option's Click side: an error names the environment variable only when the
+    bad value came from it (Click names it always, even for a flag typed on the line)."""
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        names = " / ".join(f"'{opt}'" for opt in self.opts)
+        source = ctx.get_parameter_source(self.name) if ctx and self.name else None
+        if self.envvar and source == click.core.ParameterSource.ENVIRONMENT:
+            return f"{names} (from ${self.envvar})"
+        return names
+
+
 @dataclass(frozen=True)
 class GlobalOption:
     setting: str
@@ -184,7 +196,7 @@ class GlobalOption:
         if root and self.default is not None and not self.is_flag:
             kwargs["show_default"] = True
         name = "global_" + self.setting
-        option = click.Option([name, *(decls or self.decls)], **kwargs)
+        option = _GlobalClickOption([name, *(decls or self.decls)], **kwargs)
         option.global_option = True  # type: ignore[attr-defined]
         return option
 
