@@ -263,8 +263,19 @@ def test_(app: App, name: str, hold: float) -> None:
         read_history=not app.env.local,  # the local emulator has no alarm history
     )
     term = app.terminal
+    if term.machine_readable:
+        document = {
+            "name": result.name,
+            "held_s": hold,
+            "previous": result.previous,
+            "actions": result.actions,
+            "history": result.history,
+        }
+        term.document(document, rows=[{"action": a} for a in result.actions], columns=["action"])
+        return
     targets = (
-        ", ".join(result.actions) or "no actions (nothing is notified: see `alarms apply --email`)"
+        ", ".join(result.actions)
+        or f"no actions (nothing is notified: see `{app.command('alarms', 'apply')} --email`)"
     )
     term.print(f"{result.name}: set to ALARM, held {hold:g}s, set back to {result.previous}.")
     term.print(f"Alarm actions: {targets}")

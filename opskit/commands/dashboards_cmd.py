@@ -160,13 +160,25 @@ def preview(
             app.clients.cloudwatch(), app.clients.logs(), app.env, rendered.body, target, now=app.clock(), hours=hours,
             sleep=app.sleep, title=name,
         )  # fmt: skip
-    app.terminal.print(
-        f"Wrote {target} ({summary.widgets} widgets, {summary.charts} charts, "
-        f"{summary.points:,} datapoints; {summary.start:%H:%M}-{summary.end:%H:%M} UTC)."
-    )
-    if summary.errors:
-        for error in summary.errors:
-            app.terminal.warn(error)
+    for error in summary.errors:
+        app.terminal.warn(error)
+    if app.terminal.machine_readable:
+        app.terminal.document(
+            {
+                "path": str(target),
+                "widgets": summary.widgets,
+                "charts": summary.charts,
+                "points": summary.points,
+                "start": summary.start.isoformat(),
+                "end": summary.end.isoformat(),
+                "errors": summary.errors,
+            }
+        )
+    else:
+        app.terminal.out(
+            f"Wrote {target} ({summary.widgets} widgets, {summary.charts} charts, "
+            f"{summary.points:,} datapoints; {summary.start:%H:%M}-{summary.end:%H:%M} UTC)."
+        )
     if open_:
         webbrowser.open(target.resolve().as_uri())
 

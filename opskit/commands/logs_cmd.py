@@ -62,6 +62,17 @@ def export_cmd(
     logs_client = app.clients.logs()
     with app.terminal.status(f"Exporting {group}..."):
         count = write_events(filter_events(logs_client, group, window.start_ms, window.end_ms), out)
+    if app.terminal.machine_readable:
+        app.terminal.document(
+            {
+                "path": str(out),
+                "log_group": group,
+                "events": count,
+                "start": window.start.isoformat(),
+                "end": window.end.isoformat(),
+            }
+        )
+        return
     app.terminal.info(f"Wrote {count} event(s) from {group} to {out}")
 
 

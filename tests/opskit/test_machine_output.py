@@ -191,3 +191,33 @@ def test_every_format_is_one_parseable_document(local_env, clients, command):
         == results["json"].stdout
     )
     assert run(*command, "--format", "json").stdout == results["json"].stdout
+
+
+def test_commands_that_write_files_or_act_answer_with_one_document(local_env, clients, tmp_path):
+    create_fake_stack(clients)
+    assert run("alarms", "apply").exit_code == 0
+    app = App(env=load_environment("local"), terminal=Terminal(), sleep=lambda seconds: None)
+    fired = CliRunner().invoke(cli, ["alarms", "test", "lambda-errors", "-o", "json"], obj=app)
+    assert fired.exit_code == 0, fired.output
+    result = json.loads(fired.stdout)
+    assert result.pop("previous") in {"OK", "INSUFFICIENT_DATA"}
+    assert result == {
+        "name": f"{STACK}-lambda-errors",
+        "held_s": 10.0,
+        "actions": [],
+        "history": None,  # the local emulator keeps no action history
+    }
+    exported = run(
+        "logs", "export", "--since", "1h", "--out", str(tmp_path / "e.jsonl"), "-o", "json"
+    )
+    assert exported.exit_code == 0, exported.output
+    doc = json.loads(exported.stdout)
+    assert doc["path"] == str(tmp_path / "e.jsonl") and doc["events"] == 0
+    assert doc["log_group"] == OUTPUTS["FunctionLogGroupName"]
+    preview = run(
+        "dashboards", "preview", "--hours", "1", "--out", str(tmp_path / "d.html"), "-o", "yaml"
+    )
+    assert preview.exit_code == 0, preview.output
+    shown = yaml.safe_load(preview.stdout)
+    assert shown["path"] == str(tmp_path / "d.html") and shown["widgets"] > 0
+    assert (tmp_path / "d.html").is_file()
