@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from opskit.commands.options import DURATION
+from opskit.errors import UsageError
 
 
 @click.group()
@@ -61,6 +62,17 @@ def export_cmd(
     logs_client = app.clients.logs()
     with app.terminal.status(f"Exporting {group}..."):
         count = write_events(filter_events(logs_client, group, window.start_ms, window.end_ms), out)
+    if app.terminal.machine_readable:
+        app.terminal.document(
+            {
+                "path": str(out),
+                "log_group": group,
+                "events": count,
+                "start": window.start.isoformat(),
+                "end": window.end.isoformat(),
+            }
+        )
+        return
     app.terminal.info(f"Wrote {count} event(s) from {group} to {out}")
 
 
@@ -149,6 +161,12 @@ def tail_cmd(
         and not (len(status) == 3 and status[0].isdigit() and status[1:].lower() == "xx")
     ):
         raise click.BadParameter("use a status code (503) or a class (5xx)", param_hint="--status")
+    if app.terminal.machine_readable and app.terminal.output != "json":
+        raise UsageError(
+            f"logs tail streams events; --output {app.terminal.output} is one document",
+            "",
+            "use --output json (one JSON object per line), or `opskit logs export` for a file",
+        )
     start_ms = int((app.clock() - since).timestamp() * 1000)
     group = resolve_log_group(
         app.env, app.clients.cloudformation(), log_group, warn=app.terminal.warn
