@@ -121,9 +121,9 @@ def tag_value(key: str, value: Any) -> str:
         raise BadValue(
             f"tag {key}: must be a string, it is {kind(value)}", f'{{ {key} = "payments" }}'
         )
-    if len(value) > TAG_VALUE_MAX:
+    if not 1 <= len(value) <= TAG_VALUE_MAX:  # CreateChangeSet: Tags.member.Value min 1
         raise BadValue(
-            f"tag {key}: value over {TAG_VALUE_MAX} characters", f'{{ {key} = "payments" }}'
+            f"tag {key}: value of 1 to {TAG_VALUE_MAX} characters", f'{{ {key} = "payments" }}'
         )
     return value
 

@@ -384,7 +384,7 @@ def test_a_failed_step_stops_everything_and_says_why(tmp_path) -> None:
     )
     result, run_id = _run_demo(source, "--requests", "400", timeout=120)
     out = result.stdout
-    assert result.returncode == 3, out + result.stderr  # the deploy's own exit code (config)
+    assert result.returncode == 5, out + result.stderr  # the deploy's own exit code (not found)
     assert "$ opskit --env local local up" in out
     assert "Step 3 (deploy the stack" in out and "missing.yaml not found" in out
     assert "$ opskit --env local local down" in out and "emulator (pid" in out

@@ -127,7 +127,7 @@ def preflight(
         if status == "REVIEW_IN_PROGRESS":
             ui.note(f"Stack {name} is REVIEW_IN_PROGRESS (never executed): treating it as new.")
             if env.local:  # moto would create a second stack with the same name
-                cfn.delete_stack(StackName=name)
+                call(f"cannot delete the unexecuted stack {name}", cfn.delete_stack, StackName=name)
             return "CREATE"
         if stk.is_in_progress(status):
             if env.local:
