@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from opskit.commands.options import DURATION
-from opskit.commands.params import INSTANT, TEXT
+from opskit.commands.params import INSTANT, TEXT, FilePath
 from opskit.errors import OpsError
 
 SUPPORTED_HELP = """\b
@@ -90,7 +90,7 @@ def functions_cmd(app: Any) -> None:
 
 
 @insights.command("show")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 @click.pass_obj
 def show_cmd(app: Any, name: str) -> None:
     """Print one query: its metadata and text."""
@@ -146,7 +146,7 @@ def _run_options(fn):
         click.option(
             "--file",
             "file",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=FilePath(dir_okay=False, path_type=Path),
             default=None,
             help="Run locally over exported events (JSON lines, or a JSON doc with an `events` array).",
         ),
@@ -177,7 +177,7 @@ def _run_options(fn):
 
 
 @insights.command("run")
-@click.argument("name", required=False)
+@click.argument("name", required=False, type=TEXT)
 @click.option(
     "--query",
     "query_text",
@@ -267,6 +267,8 @@ class LibraryParam(click.ParamType):
 
 def _param_values(query: Any, items: tuple[str, ...]) -> dict[str, str]:
     """`--param K=V` (repeatable): each K a parameter of the query, each V fits its type."""
+    from opskit.insights.library import ParamValueError
+
     values = {}
     for item in items:
         key, sep, value = item.partition("=")
@@ -277,7 +279,10 @@ def _param_values(query: Any, items: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(
                 f"{item!r}: {why} (its parameters: {known})", param_hint="--param"
             )
-        values[param.name] = LibraryParam(param).convert(value, None, None)
+        try:
+            values[param.name] = param.check(value)
+        except ParamValueError as exc:
+            raise click.BadParameter(f"{param.name}: {exc}", param_hint="--param") from None
     return values
 
 

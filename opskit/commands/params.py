@@ -9,6 +9,8 @@ durations); these are the commands' own.
 from __future__ import annotations
 
 import math
+import os
+import re
 from datetime import datetime
 from typing import Any
 
@@ -53,8 +55,8 @@ class Quantity(Number):
         opt = param.opts[0] if param is not None and getattr(param, "opts", None) else "value"
         try:
             return parse_quantity(value, opt)
-        except OpsError as exc:
-            self.fail(exc.why, param, ctx)
+        except OpsError:
+            self.fail(f"{value!r} is not a number (k, M or B suffixes: 250k, 1.5M)", param, ctx)
 
 
 class Count(click.IntRange):
@@ -82,6 +84,21 @@ class Text(click.ParamType):
         return value
 
 
+NAME_MAX, PATH_MAX = 255, 4096  # Linux's limits (macOS: 255 and 1024; the OS then says so)
+
+
+class FilePath(click.Path):
+    """click.Path that refuses an empty value (Click takes `''` as the current directory)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("the path is empty", param, ctx)
+        text = os.fsdecode(value) if isinstance(value, bytes | os.PathLike) else str(value)
+        if len(text) > PATH_MAX or any(len(part) > NAME_MAX for part in text.split(os.sep)):
+            self.fail(f"the path is too long ({len(text)} characters)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class Instant(click.ParamType):
     """An ISO 8601 time (UTC when it has no offset) -> an aware datetime."""
 
@@ -104,7 +121,20 @@ class Instant(click.ParamType):
         return moment
 
 
+class HttpStatus(click.ParamType):
+    """A status code (503) or a class (5xx)."""
+
+    name = "status"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = str(value).strip().lower()
+        if not re.fullmatch(r"[1-5](\d\d|xx)", text):
+            self.fail(f"{value!r} is not a status code (503) or a class (5xx)", param, ctx)
+        return text
+
+
 TEXT = Text()
+HTTP_STATUS = HttpStatus()
 INSTANT = Instant()
 # Seconds between refreshes of a --watch: at least a second (no busy loop), at most a day.
 INTERVAL = Number(1, 86400)
