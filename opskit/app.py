@@ -90,6 +90,8 @@ class App:
                 self._terminal.output = self.settings.output.lower()
             if "verbosity" in self.settings.explicit:
                 self._terminal.verbosity = self.settings.verbosity
+        # The name, not the environment: a terminal must not need a loadable opskit.toml.
+        self._terminal.env_name = self._env.name if self._env else self.settings.env_name
         return self._terminal
 
     @property

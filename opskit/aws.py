@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.exceptions
+import botocore.session
 from botocore.config import Config
 
 from opskit import envvars
@@ -50,7 +51,12 @@ class ClientFactory:
         if session is None:
             kwargs: dict[str, Any] = {"region_name": region}
             if endpoint_url:
+                # An emulator takes fixed credentials: no profile, not even $AWS_PROFILE's,
+                # so `--profile x` and `AWS_PROFILE=x` are both ignored the same way.
                 kwargs.update(LOCAL_CREDENTIALS)
+                kwargs["botocore_session"] = botocore.session.Session(
+                    session_vars={"profile": (None, None, None, None)}
+                )
             elif profile:
                 kwargs["profile_name"] = profile
             try:

@@ -140,7 +140,8 @@ def run_guarded(invoke: Callable[[], Any], env_name: Callable[[], str | None]) -
         return EXIT_INTERRUPTED
     except click.UsageError as exc:  # one line, like every other error, with where to look
         where = exc.ctx.command_path if exc.ctx else "opskit"
-        click.echo(f"Error: {one_line(exc.format_message())} (see `{where} --help`)", err=True)
+        message = " ".join(exc.format_message().split())  # Click's lists span lines
+        click.echo(f"Error: {message} (see `{where} --help`)", err=True)
         return exc.exit_code
     except click.ClickException as exc:
         click.echo(f"Error: {one_line(exc.format_message())}", err=True)
@@ -172,7 +173,6 @@ def _silence_stdout() -> None:
 @click.group(
     cls=LazyGroup,
     context_settings={"help_option_names": ["-h", "--help"]},
-    epilog="Docs: README.md and docs/ (commands, exit codes, one page per area).",
 )
 @click.version_option(__version__, prog_name="opskit")
 @click.pass_context
@@ -193,9 +193,11 @@ def cli(ctx: click.Context) -> None:
 
 
 def _add_root_options() -> None:
+    from opskit.commands.examples import epilog_for
     from opskit.commands.options import root_options
 
     cli.params[:0] = root_options()
+    cli.epilog = f"{epilog_for('', cli)}\n\nREADME.md and docs/: one page per area, exit codes."
 
 
 _add_root_options()

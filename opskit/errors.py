@@ -55,11 +55,18 @@ class OpsError(click.ClickException):
 
     def name_environment(self, env_name: str) -> None:
         """Hints name the command for the environment in use: `opskit --env local deploy`."""
-        replacement = f"`opskit --env {env_name} "  # literal: a name may hold a backslash
-        self.fix = _OPSKIT_COMMAND.sub(lambda _: replacement, self.fix)
+        self.what, self.why, self.fix = (
+            name_environment(text, env_name) for text in (self.what, self.why, self.fix)
+        )
 
     def show(self, file: IO[Any] | None = None) -> None:
         click.echo(f"Error: {one_line(self.format_message())}", err=True, file=file)
+
+
+def name_environment(text: str, env_name: str) -> str:
+    """Every backticked `opskit ...` command in `text`, for the environment in use."""
+    replacement = f"`opskit --env {env_name} "  # literal: a name may hold a backslash
+    return _OPSKIT_COMMAND.sub(lambda _: replacement, text)
 
 
 def one_line(text: str) -> str:

@@ -58,6 +58,7 @@ class Terminal:
         self.console = console or Console(highlight=False, soft_wrap=False)
         self.err_console = err_console or Console(stderr=True, highlight=False)
         self.documents = 0  # JSON/YAML documents and CSV tables written so far
+        self.env_name: str | None = None  # warnings' `opskit ...` hints name it (App sets it)
 
     @property
     def interactive(self) -> bool:
@@ -92,6 +93,11 @@ class Terminal:
             self.err(message, style="dim")
 
     def warn(self, message: str) -> None:
+        """A warning on stderr; an `opskit ...` hint in it names the environment in use."""
+        if self.env_name:
+            from opskit.errors import name_environment
+
+            message = name_environment(message, self.env_name)
         self.err(Text.assemble(("warning: ", "yellow"), message))
 
     def print(self, *objects: Any, **kwargs: Any) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -68,7 +68,7 @@ def apply(
         clients = app.clients
         desired = desired_alarms(clients.cloudformation(), clients.lambda_(), app.env, alarm_file)
     for note in desired.notes:
-        term.warn(escape(note))
+        term.warn(note)
     for alarm in desired.skipped:
         term.warn(
             f"skipped {alarm.name}: no value for ${{{', '.join(alarm.missing)}}} in the stack outputs"
@@ -163,25 +163,34 @@ def list_(app: App, watch_: bool, interval: float) -> None:
             evaluate_local(cw, app.env.state_dir, app.env.stack_name, app.clock())
         return alarm_rows(cw, app.env.stack_name, app.clock())
 
-    if app.terminal.output != "table":
+    if app.terminal.machine_readable:
+        if watch_:  # the same rows, one JSON line per refresh
+            from opskit.dashboards.live import stream
+
+            stream(app.terminal, rows, interval=interval, sleep=app.sleep)
+            return
         app.terminal.render_rows(rows(), columns=columns)
         return
 
-    def build() -> Table:
+    def build() -> Group:
         found = rows()
         table = Table(
             title=f"Alarms of {app.env.stack_name} ({app.clock():%H:%M:%S} UTC)",
             header_style="bold",
-            caption=(None if found else "no alarms: run `opskit alarms apply`")
-            if not app.env.local
-            else _local_caption(found),
         )
         for column in columns:
             table.add_column(column, no_wrap=column != "reason", overflow="fold")
         for row in found:
             state = Text(row["state"], style=STATE_STYLES.get(row["state"], ""))
             table.add_row(row["name"], state, row["for"], row["since"], Text(row["reason"]))
-        return table
+        # Below the table, not a caption: a caption wraps to the width of an empty table.
+        if not found:
+            return Group(table, Text(f"No alarms: run `{app.command('alarms', 'apply')}`."))
+        if app.env.local:
+            from opskit.alarms.local import EVALUATION_NOTE
+
+            return Group(table, Text(EVALUATION_NOTE, style="dim"))
+        return Group(table)
 
     if watch_:
         from opskit.dashboards.live import watch
@@ -189,12 +198,6 @@ def list_(app: App, watch_: bool, interval: float) -> None:
         watch(app.terminal, build, interval=interval, sleep=app.sleep)
     else:
         app.terminal.print(build())
-
-
-def _local_caption(found: list[dict[str, Any]]) -> str:
-    from opskit.alarms.local import EVALUATION_NOTE
-
-    return EVALUATION_NOTE if found else "no alarms: run `opskit alarms apply`"
 
 
 @alarms.command("history")
@@ -278,8 +281,19 @@ def test_(app: App, name: str, hold: float) -> None:
         read_history=not app.env.local,  # the local emulator has no alarm history
     )
     term = app.terminal
+    if term.machine_readable:
+        document = {
+            "name": result.name,
+            "held_s": hold,
+            "previous": result.previous,
+            "actions": result.actions,
+            "history": result.history,
+        }
+        term.document(document, rows=[{"action": a} for a in result.actions], columns=["action"])
+        return
     targets = (
-        ", ".join(result.actions) or "no actions (nothing is notified: see `alarms apply --email`)"
+        ", ".join(result.actions)
+        or f"no actions (nothing is notified: see `{app.command('alarms', 'apply')} --email`)"
     )
     term.print(f"{result.name}: set to ALARM, held {hold:g}s, set back to {result.previous}.")
     term.print(f"Alarm actions: {targets}")

@@ -48,12 +48,6 @@ def budget() -> None:
     is_flag=True,
     help="Show what would change (create, update in place, notifications, subscribers); change nothing.",
 )
-@click.option(
-    "--yes",
-    "assume_yes",
-    is_flag=True,
-    help="Fix the SNS topic policy and activate the cost-allocation tags without asking.",
-)
 @click.pass_obj
 def setup(
     app: App,
@@ -63,12 +57,12 @@ def setup(
     thresholds: tuple[str, ...],
     name: str | None,
     plan_only: bool,
-    assume_yes: bool,
 ) -> None:
     """Create or update the budget: idempotent, never duplicated, updated in place.
 
     The Project and Environment tags must be active cost-allocation tags, or a tag-scoped
-    budget tracks $0 and never alerts: checked first, activation offered.
+    budget tracks $0 and never alerts: checked first, activation offered. An SNS topic whose
+    policy does not let Budgets publish is offered a fix. The global --yes answers yes to both.
 
     \b
     opskit budget setup --amount 50 --email ops@example.com --plan
@@ -92,7 +86,7 @@ def setup(
         name,
     )  # every input checked before any call
     account_id = account_of(app)
-    confirm = lambda question: app.terminal.confirm(question, assume_yes or app.assume_yes)  # noqa: E731
+    confirm = app.confirm
     warnings = [] if app.env.local else _check_tags(app, spec.tags, confirm, plan_only)
     result = setup_budget(
         app.clients.budgets(),
@@ -103,24 +97,36 @@ def setup(
         Capabilities.of(local=app.env.local),
         dry_run=plan_only,
     )
-    for action in result.actions:
-        app.terminal.print(action)
+    terminal = app.terminal
     for warning in warnings + result.warnings:
-        app.terminal.warn(warning)
+        terminal.warn(warning)  # stderr, whatever --output
+    if app.env.local and result.changed and not plan_only:
+        terminal.info(
+            "note: the local emulator has no UpdateBudget, so a changed budget is recreated "
+            "there; on AWS it is updated in place"
+        )
+    if terminal.machine_readable:
+        terminal.document(
+            {
+                "name": spec.name,
+                "planned": plan_only,
+                "changed": result.changed,
+                "actions": list(result.actions),
+                "warnings": warnings + list(result.warnings),
+            },
+            rows=[{"action": action} for action in result.actions],
+            columns=["action"],
+        )
+        return
+    for action in result.actions:
+        terminal.out(action)
     if plan_only:
-        app.terminal.print(
+        terminal.out(
             f"Plan for budget {spec.name}: {'changes' if result.changed else 'nothing to change'} "
             "(nothing applied: rerun without --plan)."
         )
         return
-    app.terminal.print(
-        f"Budget {spec.name}: {'changed' if result.changed else 'already up to date'}."
-    )
-    if app.env.local:
-        app.terminal.info(
-            "note: the local emulator has no UpdateBudget, so a changed budget is recreated "
-            "there; on AWS it is updated in place"
-        )
+    terminal.out(f"Budget {spec.name}: {'changed' if result.changed else 'already up to date'}.")
 
 
 def _check_tags(app: App, tags: dict[str, str], confirm: Any, plan_only: bool) -> list[str]:

@@ -6,7 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.text import Text
 
 from opskit.app import App
 from opskit.commands.params import TEXT, Count, FilePath, Number, Quantity
@@ -145,13 +144,7 @@ def cost(
     if app.env.local:
         _local_report(app, period)
         return
-    from opskit.cost.output import (
-        REPORT_COLUMNS,
-        forecast_line,
-        report_document,
-        report_table,
-        report_title,
-    )
+    from opskit.commands.cost_render import render_report
     from opskit.cost.report import ReportRequest, build_report, validate_request
 
     request = ReportRequest(period, metric, tuple(group_by), all_account, exclude_credits)
@@ -163,34 +156,7 @@ def cost(
             report = build_report(explorer, app.env, request, today, untaggable)
     finally:
         app.terminal.info(explorer.counter.summary())
-    if app.terminal.machine_readable:
-        data = report_document(report, explorer.counter, account)
-        app.terminal.document(data, rows=report.table_rows(), columns=REPORT_COLUMNS)
-        return
-    app.terminal.render_rows(
-        report_table(report),
-        ["group", "cost_usd", "previous_usd", "delta_usd", "delta_pct"],
-        title=report_title(report),
-        output="table",
-    )
-    _chart(app, report.daily)
-    if report.forecast:
-        app.terminal.print(forecast_line(report.forecast))
-    for note in report.notes:
-        app.terminal.warn(note)
-
-
-def _chart(app: App, daily: list[tuple[Any, float]], width: int = 40) -> None:
-    if not daily:
-        return
-    top = max(v for _, v in daily) or 1.0
-    text = Text()
-    for day, value in daily:
-        bar = "█" * max(0, round(value / top * width))
-        text.append(f"{day.isoformat()} ")
-        text.append(bar or "·", style="cyan")
-        text.append(f" {value:.2f}\n")
-    app.terminal.print(text, end="")
+    render_report(app.terminal, report, explorer.counter, account)
 
 
 # --- estimate ---------------------------------------------------------------------------------
@@ -457,6 +423,7 @@ def estimate_cmd(
     at least 10 s) when it is shorter than the window read, else from the whole window;
     the basis and the window come first (`--basis` to choose).
     """
+    from opskit.commands.cost_render import render_estimate
     from opskit.cost.estimate import base_usage, estimate_from_events
     from opskit.cost.fixed import fixed_items_or_options
     from opskit.cost.model import check_free_tier, estimate, with_overrides
@@ -481,7 +448,7 @@ def estimate_cmd(
         result = estimate(with_overrides(base, **overrides), prices, free_tier, credits or 0.0)
         data = result.to_dict()
         data["notes"].append(fixed_note)
-        _render_estimate(app, data, title="Estimated monthly cost (from assumptions)")
+        render_estimate(app.terminal, data, title="Estimated monthly cost (from assumptions)")
         return
     # From logs, --memory/--arch are a what-if on the measured profile, never a silent swap.
     what_if = WhatIf(overrides.pop("memory_mb", None), overrides.pop("arch", None), duration_scale)
@@ -504,7 +471,7 @@ def estimate_cmd(
     )
     data = log_estimate.to_dict()
     data["notes"].append(fixed_note)
-    _render_estimate(app, data, title=title, by=by)
+    render_estimate(app.terminal, data, title=title, by=by)
 
 
 def _log_events(app: App, since: str | None, file: Path | None):
@@ -527,114 +494,21 @@ def _log_events(app: App, since: str | None, file: Path | None):
     return events, access, (end - start).total_seconds()
 
 
-def _qty(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4g}"
-
-
-def _render_estimate(app: App, data: dict[str, Any], title: str, by: str = "route") -> None:
-    from opskit.cost.output import ESTIMATE_COLUMNS, estimate_lead
-
-    lead = estimate_lead(data)
-    if app.terminal.machine_readable:
-        app.terminal.document(
-            {**data, "lead": lead}, rows=data["line_items"], columns=ESTIMATE_COLUMNS
-        )
-        return
-    for line in lead:
-        app.terminal.print(line)
-    items = [
-        {
-            "service": i["service"],
-            "item": i["item"],
-            "quantity": _qty(i["quantity"]),
-            "unit": i["unit"],
-            "cost_usd": f"{i['cost_usd']:.4f}",
-        }
-        for i in data["line_items"]
-    ]
-    if data.get("credits_usd"):
-        items.append(
-            {
-                "service": "Credits",
-                "item": "Free plan credits",
-                "quantity": "",
-                "unit": "",
-                "cost_usd": f"{-data['credits_usd']:.4f}",
-            }
-        )
-    items.append(
-        {
-            "service": "TOTAL",
-            "item": "",
-            "quantity": "",
-            "unit": "",
-            "cost_usd": f"{data['total_usd']:.4f}",
-        }
-    )
-    app.terminal.render_rows(
-        items,
-        ["service", "item", "quantity", "unit", "cost_usd"],
-        title=f"{title} [ESTIMATE]",
-        output="table",
-    )
-    projection = (data.get("from_logs") or {}).get("projection")
-    if projection:
-        app.terminal.print(f"Projection ({projection['basis']}): {projection['label']}.")
-    if by == "user" and data.get("users"):
-        app.terminal.render_rows(
-            data["users"],
-            ["user", "requests_month", "share", "cost_usd", "per_million_usd"],
-            title="Per user (projected month, from user_id in the access lines)",
-            output="table",
-        )
-    elif data.get("routes"):
-        app.terminal.render_rows(
-            data["routes"],
-            ["route", "requests_month", "share", "cost_usd", "per_million_usd"],
-            title="Per route (projected month)",
-            output="table",
-        )
-    for note in data.get("notes", []):
-        if not projection or note != projection["label"]:  # already printed above
-            app.terminal.info(f"note: {note}")
-
-
 def _local_report(app: App, period: Any) -> None:
     """--env local: no billing data, so the model applied to the local account's logs."""
-    from opskit.cost.estimate import base_usage, estimate_from_events
-    from opskit.cost.fixed import fixed_items_or_options
-    from opskit.cost.logs import iter_cloudwatch_events, optional_events
+    from opskit.commands.cost_render import render_estimate
+    from opskit.cost.estimate import estimate_local_traffic
     from opskit.cost.periods import local_window
 
     start, end = local_window(period, app.clock())
-    logs = app.clients.logs()
-    events = iter_cloudwatch_events(logs, app.env.function_log_group, start, end)
-    access = optional_events(logs, app.env.access_log_group, start, end)
-    prices = app.prices
     app.terminal.info(
         "ESTIMATE of the local traffic: the local account has no billing data; this is the cost "
         "model applied to the traffic the local gateway served (no Cost Explorer requests made)"
     )
-    fixed, fixed_note = fixed_items_or_options(app.env, None, None)
-    # The rate over the period, or over the traffic's own span when that is shorter (labelled).
-    result = estimate_from_events(
-        events,
-        base_usage(app.env, fixed),
-        prices,
-        "none",
-        (end - start).total_seconds(),
-        {},
-        access_events=access,
-    )
-    data = result.to_dict()
-    data["notes"].append(fixed_note)
+    data = estimate_local_traffic(app.clients.logs(), app.env, app.prices, start, end)
     data["period"] = period.as_ce()
-    data["source"] = (
-        "estimate of the local traffic: cost model applied to what the local gateway served "
-        "(the local account has no billing data)"
-    )
-    _render_estimate(
-        app,
+    render_estimate(
+        app.terminal,
         data,
         title=f"Local traffic {period.label()}: what it would cost on AWS, projected to a month",
     )

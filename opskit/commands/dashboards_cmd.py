@@ -161,13 +161,25 @@ def preview(
             app.clients.cloudwatch(), app.clients.logs(), app.env, rendered.body, target, now=app.clock(), hours=hours,
             sleep=app.sleep, title=name,
         )  # fmt: skip
-    app.terminal.print(
-        f"Wrote {target} ({summary.widgets} widgets, {summary.charts} charts, "
-        f"{summary.points:,} datapoints; {summary.start:%H:%M}-{summary.end:%H:%M} UTC)."
-    )
-    if summary.errors:
-        for error in summary.errors:
-            app.terminal.warn(error)
+    for error in summary.errors:
+        app.terminal.warn(error)
+    if app.terminal.machine_readable:
+        app.terminal.document(
+            {
+                "path": str(target),
+                "widgets": summary.widgets,
+                "charts": summary.charts,
+                "points": summary.points,
+                "start": summary.start.isoformat(),
+                "end": summary.end.isoformat(),
+                "errors": summary.errors,
+            }
+        )
+    else:
+        app.terminal.out(
+            f"Wrote {target} ({summary.widgets} widgets, {summary.charts} charts, "
+            f"{summary.points:,} datapoints; {summary.start:%H:%M}-{summary.end:%H:%M} UTC)."
+        )
     if open_:
         webbrowser.open(target.resolve().as_uri())
 
@@ -242,25 +254,20 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
 
     terminal = app.terminal
     if terminal.machine_readable:
-        if watch_ and terminal.output != "json":
-            raise UsageError(
-                f"--watch streams JSON lines; --output {terminal.output} is one document",
-                "",
-                "use --output json with --watch, or drop --watch",
-            )
         stat = latency_stat.lower()
 
         def document() -> dict[str, Any]:
             now, series = snapshot()
             return top_document(app.env.stack_name, now, series, stat)
 
-        if not watch_:
-            doc = document()
-            terminal.document(doc, rows=doc["points"], columns=TOP_COLUMNS)
+        if watch_:
+            from opskit.dashboards.live import stream
+
+            stream(terminal, document, interval=interval, sleep=app.sleep)
             return
-        while True:  # Ctrl-C ends it (exit 130, as documented)
-            terminal.record(document())
-            app.sleep(interval)
+        doc = document()
+        terminal.document(doc, rows=doc["points"], columns=TOP_COLUMNS)
+        return
 
     def build() -> Group:
         now, series = snapshot()

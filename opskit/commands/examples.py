@@ -10,6 +10,16 @@ from typing import Any
 
 # command path -> (docs page, example command lines)
 EXAMPLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "": (  # `opskit --help`
+        "commands.md",
+        (
+            "opskit --env local local up",
+            "opskit init --env dev",
+            "opskit --env dev deploy --plan",
+            "opskit status --env dev -o json",
+            "opskit --env dev insights slow-requests --since 1h",
+        ),
+    ),
     "package": (
         "deploy.md",
         ("opskit package", "opskit package --architecture x86_64 --out build/"),

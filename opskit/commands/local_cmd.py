@@ -6,7 +6,6 @@ import click
 
 from opskit.app import App
 from opskit.config import Environment
-from opskit.deploy.ui import out
 
 
 def _local_env(app: App) -> Environment:
@@ -78,7 +77,7 @@ def up(app: App) -> None:
         )
         return
     for line in lines:
-        out(terminal, line)
+        terminal.out(line)
 
 
 @local.command()
@@ -88,14 +87,20 @@ def down(app: App) -> None:
     from opskit.local.account import stop_all
 
     env = _local_env(app)
-    rows = stop_all(env)
+    terminal = app.terminal
+    rows = [
+        {"role": r.role, "pid": r.pid, "state": "stopped" if r.running else "was not running"}
+        for r in stop_all(env)
+    ]
+    if terminal.machine_readable:
+        terminal.document({"processes": rows}, rows=rows, columns=["role", "pid", "state"])
+        return
     if not rows:
-        out(app.terminal, "The local account is not running.")
+        terminal.out("The local account is not running.")
         return
     for row in rows:
-        state = "stopped" if row.running else "was not running"
-        out(app.terminal, f"{row.role} (pid {row.pid}): {state}")
-    out(app.terminal, "Local account stopped; state removed.")
+        terminal.out(f"{row['role']} (pid {row['pid']}): {row['state']}")
+    terminal.out("Local account stopped; state removed.")
 
 
 @local.command()
@@ -114,13 +119,13 @@ def status(app: App) -> None:
         if terminal.machine_readable:
             terminal.document({"running": False, "processes": []}, rows=[], columns=columns)
             return
-        out(terminal, "The local account is not running (start it with `opskit local up`).")
+        terminal.out("The local account is not running (start it with `opskit local up`).")
         return
     rows = [
-        {"role": r.role, "pid": r.pid, "running": "yes" if r.running else "no", "address": r.detail}
+        {"role": r.role, "pid": r.pid, "running": r.running, "address": r.detail}
         for r in process_rows(state)
     ]
-    emulator_up = any(r["role"] == "emulator" and r["running"] == "yes" for r in rows)
+    emulator_up = any(r["role"] == "emulator" and r["running"] for r in rows)
     stack_status = None
     if emulator_up:
         cfn = app.emulator_clients(state.endpoint_url, env.region).cloudformation()
@@ -144,10 +149,11 @@ def status(app: App) -> None:
         }
         terminal.document(document, rows=rows, columns=columns)
         return
-    terminal.render_rows(rows, columns=columns, title="Local account")
+    table = [{**row, "running": "yes" if row["running"] else "no"} for row in rows]
+    terminal.render_rows(table, columns=columns, title="Local account")
     if emulator_up:
-        out(terminal, f"Stack {env.stack_name}: {stack_status or 'not deployed'}")
+        terminal.out(f"Stack {env.stack_name}: {stack_status or 'not deployed'}")
     for note in notes:
-        out(terminal, f"Note: {note}")
+        terminal.out(f"Note: {note}")
     for note in transform_notes:
-        out(terminal, f"Local template: {note}")
+        terminal.out(f"Local template: {note}")

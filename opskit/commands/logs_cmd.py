@@ -11,6 +11,7 @@ import click
 
 from opskit.commands.options import DURATION
 from opskit.commands.params import HTTP_STATUS, INSTANT, TEXT, FilePath, Number
+from opskit.errors import UsageError
 
 # The levels the gateway logs at (gateway/log.py; a test keeps them in step).
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -66,6 +67,17 @@ def export_cmd(
     logs_client = app.clients.logs()
     with app.terminal.status(f"Exporting {group}..."):
         count = write_events(filter_events(logs_client, group, window.start_ms, window.end_ms), out)
+    if app.terminal.machine_readable:
+        app.terminal.document(
+            {
+                "path": str(out),
+                "log_group": group,
+                "events": count,
+                "start": window.start.isoformat(),
+                "end": window.end.isoformat(),
+            }
+        )
+        return
     app.terminal.info(f"Wrote {count} event(s) from {group} to {out}")
 
 
@@ -163,6 +175,12 @@ def tail_cmd(
         and not (len(status) == 3 and status[0].isdigit() and status[1:].lower() == "xx")
     ):
         raise click.BadParameter("use a status code (503) or a class (5xx)", param_hint="--status")
+    if app.terminal.machine_readable and app.terminal.output != "json":
+        raise UsageError(
+            f"logs tail streams events; --output {app.terminal.output} is one document",
+            "",
+            "use --output json (one JSON object per line), or `opskit logs export` for a file",
+        )
     start_ms = int((app.clock() - since).timestamp() * 1000)
     group = resolve_log_group(
         app.env, app.clients.cloudformation(), log_group, warn=app.terminal.warn

@@ -140,6 +140,18 @@ def _recorder(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]
     return record
 
 
+class _GlobalClickOption(click.Option):
+    """A global option's Click side: an error names the environment variable only when the
+    bad value came from it (Click names it always, even for a flag typed on the line)."""
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        names = " / ".join(f"'{opt}'" for opt in self.opts)
+        source = ctx.get_parameter_source(self.name) if ctx and self.name else None
+        if self.envvar and source == click.core.ParameterSource.ENVIRONMENT:
+            return f"{names} (from ${self.envvar})"
+        return names
+
+
 @dataclass(frozen=True)
 class GlobalOption:
     setting: str
@@ -185,7 +197,7 @@ class GlobalOption:
         if root and self.default is not None and not self.is_flag:
             kwargs["show_default"] = True
         name = "global_" + self.setting
-        option = click.Option([name, *(decls or self.decls)], **kwargs)
+        option = _GlobalClickOption([name, *(decls or self.decls)], **kwargs)
         option.global_option = True  # type: ignore[attr-defined]
         return option
 
@@ -274,9 +286,33 @@ def add_global_options(command: click.Command, path: str) -> click.Command:
 
     parts = [command.epilog, epilog_for(path, command), GLOBAL_EPILOG]
     command.epilog = "\n\n".join(p for p in parts if p)
+    _complete_global_options(command)
     if isinstance(command, click.Group):
         _inject_on_lookup(command, path)
     return command
+
+
+def _complete_global_options(command: click.Command) -> None:
+    """Shell completion offers the global options after a command too: their copies are
+    hidden from its help, and Click leaves hidden options out of completion."""
+    complete = command.shell_complete
+
+    def shell_complete(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        from click.shell_completion import CompletionItem
+
+        items = complete(ctx, incomplete)
+        if not incomplete.startswith("-"):
+            return items
+        offered = {item.value for item in items}
+        for param in command.params:
+            if not getattr(param, "global_option", False) or not isinstance(param, click.Option):
+                continue
+            for opt in param.opts:
+                if opt.startswith(incomplete) and opt not in offered:
+                    items.append(CompletionItem(opt, help=param.help))
+        return items
+
+    command.shell_complete = shell_complete  # type: ignore[method-assign]
 
 
 def _inject_on_lookup(group: click.Group, path: str) -> None:

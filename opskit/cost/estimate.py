@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from opskit.config import Environment
 from opskit.cost.fixed import FixedItems
@@ -12,6 +13,9 @@ from opskit.cost.logs import Projection, aggregate, project_month
 from opskit.cost.model import Estimate, RouteUsage, Usage, allocate_routes, estimate
 from opskit.cost.whatif import WhatIf, apply_what_if, cpu_share
 from opskit.pricing import PriceTable
+
+if TYPE_CHECKING:
+    from mypy_boto3_logs import CloudWatchLogsClient
 
 
 def base_usage(env: Environment, fixed: FixedItems | None = None) -> Usage:
@@ -147,3 +151,37 @@ def _scaled(rows: list[RouteUsage], ratio: float) -> list[RouteUsage]:
         RouteUsage(r.route, r.requests * ratio, r.gb_seconds * ratio, r.response_bytes * ratio)
         for r in rows
     ]
+
+
+def estimate_local_traffic(
+    logs: CloudWatchLogsClient,
+    env: Environment,
+    prices: PriceTable,
+    start: datetime,
+    end: datetime,
+) -> dict[str, Any]:
+    """`opskit --env local cost`: the model applied to what the local gateway served in
+    [start, end) (the local account has no billing data), as the estimate document."""
+    from opskit.cost.fixed import fixed_items_or_options
+    from opskit.cost.logs import iter_cloudwatch_events, optional_events
+
+    events = iter_cloudwatch_events(logs, env.function_log_group, start, end)
+    access = optional_events(logs, env.access_log_group, start, end)
+    fixed, fixed_note = fixed_items_or_options(env, None, None)
+    # The rate over the period, or over the traffic's own span when that is shorter (labelled).
+    result = estimate_from_events(
+        events,
+        base_usage(env, fixed),
+        prices,
+        "none",
+        (end - start).total_seconds(),
+        {},
+        access_events=access,
+    )
+    data = result.to_dict()
+    data["notes"].append(fixed_note)
+    data["source"] = (
+        "estimate of the local traffic: cost model applied to what the local gateway served "
+        "(the local account has no billing data)"
+    )
+    return data

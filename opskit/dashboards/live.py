@@ -37,3 +37,30 @@ def watch(
             terminal.print(build())
             count += 1
     return count
+
+
+def stream(
+    terminal: Terminal,
+    document: Callable[[], Any],
+    *,
+    interval: float,
+    sleep: Callable[[float], None],
+    iterations: int | None = None,
+) -> int:
+    """`--watch --output json`: the command's document as one JSON line per refresh, until
+    Ctrl-C (exit 130). Other machine formats are one document per invocation: a usage error."""
+    if terminal.output != "json":
+        from opskit.errors import UsageError
+
+        raise UsageError(
+            f"--watch streams JSON lines; --output {terminal.output} is one document",
+            "",
+            "use --output json with --watch, or drop --watch",
+        )
+    count = 0
+    while iterations is None or count < iterations:
+        if count:
+            sleep(interval)
+        terminal.record(document())
+        count += 1
+    return count

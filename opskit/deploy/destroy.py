@@ -5,7 +5,7 @@ What opskit creates for an environment, and what destroy does with it:
 - the stack: deleted. Its tables and log groups are retained (DeletionPolicy
   RetainExceptOnCreate) and re-adopted by the next `opskit deploy`;
 - alarms, metric filters and the SNS topic of `opskit alarms apply`, the dashboard
-  of `opskit dashboards push`, the budget of `opskit budget set`: listed, and
+  of `opskit dashboards push`, the budget of `opskit budget setup`: listed, and
   deleted with `--all` (they cost money: $0.10 per alarm-month, $3 per dashboard);
 - the artifact bucket: kept (shared by every environment of the account and region,
   and it holds the zips a rollback needs);
@@ -74,7 +74,7 @@ def retained_resources(cfn: CloudFormationClient, stack_name: str) -> list[dict[
 
 
 def budget_name(env: Environment) -> str:
-    """The name `opskit budget set` gives the environment's budget (opskit.budget.make_spec)."""
+    """The name `opskit budget setup` gives the environment's budget (opskit.budget.make_spec)."""
     return f"{env.project}-{env.name}-monthly"
 
 

@@ -266,7 +266,9 @@ def load_library(directory: Path | None = None) -> dict[str, LibraryQuery]:
     if not directory.is_dir():
         raise NotFoundError(
             f"no query library at {directory}",
-            "the directory does not exist",
+            "it is a file, not a directory"
+            if directory.exists()
+            else "the directory does not exist",
             "set OPSKIT_QUERIES_DIR or run from the project",
         )
     queries = {}

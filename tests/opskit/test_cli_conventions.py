@@ -571,3 +571,32 @@ def test_a_backslash_in_the_environment_name_stays_literal_in_hints():
     error = errors.NotFoundError("stack x not found", "", "deploy it with `opskit deploy`")
     error.name_environment(r"a\1b")
     assert error.fix == r"deploy it with `opskit --env a\1b deploy`"
+
+
+def test_hints_in_the_reason_and_in_warnings_name_the_environment_too(project, moto):
+    error = errors.NotFoundError("no alarms", "run `opskit alarms apply` first", "")
+    error.name_environment("local")
+    assert error.why == "run `opskit --env local alarms apply` first"
+    # A warning a service returns (dashboards render: alarms not applied yet) is reworded too.
+    rendered = invoke("--env", "local", "dashboards", "render", env={"OPSKIT_ENDPOINT_URL": moto})
+    hints = [line for line in rendered.stderr.splitlines() if "`opskit " in line]
+    assert hints and all("`opskit --env local " in line for line in hints), rendered.stderr
+    caption = invoke("--env", "local", "alarms", "list", env={"OPSKIT_ENDPOINT_URL": moto})
+    assert "No alarms: run `opskit --env local alarms apply`." in caption.stdout, caption.output
+
+
+def test_the_local_account_ignores_aws_profile_as_it_ignores_profile(project, moto):
+    """The emulator takes fixed credentials: a profile from the flag or from $AWS_PROFILE is
+    not read (found: $AWS_PROFILE=nonexistent failed with exit 4, --profile was ignored)."""
+    local = {"OPSKIT_ENDPOINT_URL": moto}
+    by_flag = invoke("--env", "local", "--profile", "nonexistent", "status", env=local)
+    by_env = invoke("--env", "local", "status", env={**local, "AWS_PROFILE": "nonexistent"})
+    assert by_flag.exit_code == by_env.exit_code == errors.EXIT_NOT_FOUND, by_env.stderr
+
+
+def test_a_bad_global_value_names_its_environment_variable_only_when_it_came_from_there(project):
+    typed = invoke("--region", "mars-1", "status")
+    assert typed.exit_code == EXIT_USAGE and "OPSKIT_REGION" not in typed.stderr
+    from_env = invoke("status", env={"OPSKIT_REGION": "mars-1"})
+    assert from_env.exit_code == EXIT_USAGE
+    assert "Invalid value for '--region' (from $OPSKIT_REGION)" in from_env.stderr

@@ -34,6 +34,7 @@ def all_commands() -> list[tuple[str, click.Command]]:
                 assert sub is not None
                 walk(sub, f"{path} {name}")
 
+    found.append(("", cli))  # `opskit --help` too
     for name in sorted(COMMANDS):
         command = cli.get_command(ctx, name)
         assert command is not None
@@ -97,6 +98,22 @@ def test_completion_prints_a_script_that_completes(shell, monkeypatch):
 
 def test_completion_rejects_an_unknown_shell():
     assert CliRunner().invoke(cli, ["completion", "powershell"]).exit_code == EXIT_USAGE
+    missing = CliRunner().invoke(cli, ["completion"])
+    assert missing.exit_code == EXIT_USAGE
+    assert missing.stderr.splitlines() == [
+        "Error: Missing argument '{bash|zsh|fish}'. Choose from: bash, zsh, fish "
+        "(see `cli completion --help`)"  # CliRunner names the program after the function
+    ]
+
+
+def test_completion_after_a_command_offers_the_global_options():
+    env = {**os.environ, "_OPSKIT_COMPLETE": "bash_complete"}
+    env.update(COMP_WORDS="opskit status --", COMP_CWORD="2")
+    proc = subprocess.run(
+        [sys.executable, "-m", "opskit"], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    offered = {line.split(",", 1)[1] for line in proc.stdout.splitlines()}
+    assert {"--drift", "--env", "--output", "--yes", "--region"} <= offered
 
 
 # -- opskit init ----------------------------------------------------------------------------

@@ -193,6 +193,13 @@ def test_local_up_deploy_status_down(project):
         if line.startswith("│")
     ]
     assert sorted(r[0] for r in rows if r[2] == "yes") == ["emulator", "gateway", "shipper"]
+    as_json = json.loads(run("local", "status", "-o", "json").stdout)
+    assert as_json["running"] is True and as_json["stack_status"] == "CREATE_COMPLETE"
+    assert {p["role"]: p["running"] for p in as_json["processes"]} == {
+        "emulator": True,
+        "gateway": True,
+        "shipper": True,
+    }
     assert f"Stack {STACK}: CREATE_COMPLETE" in status.stdout.splitlines()
     assert "are synthesized by opskit's log shipper" in status.stdout
     assert "metrics are derived from the access lines by the log shipper" in status.stdout
@@ -256,8 +263,8 @@ def test_local_destroy_stops_the_gateway_and_keeps_the_emulator(project):
     assert not procs.alive(gateway) and not procs.alive(shipper)
     state = LocalState.load(env)
     assert list(state.pids) == ["emulator"] and procs.alive(state.pids["emulator"], "moto.server")
-    down = run("local", "down")
-    assert (
-        down.stdout
-        == f"emulator (pid {state.pids['emulator']}): stopped\nLocal account stopped; state removed.\n"
-    )
+    down = run("local", "down", "-o", "json")
+    assert json.loads(down.stdout) == {
+        "processes": [{"role": "emulator", "pid": state.pids["emulator"], "state": "stopped"}]
+    }
+    assert json.loads(run("local", "down", "-o", "json").stdout) == {"processes": []}

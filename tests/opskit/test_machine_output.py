@@ -113,6 +113,30 @@ def test_logs_tail_as_json_lines(local_env, clients):
     assert records[1]["message"].startswith("START RequestId: abc")
     assert all(r["log_group"] == group and r["log_stream"] == "s1" for r in records)
     assert records[0]["timestamp"].endswith("Z")
+    for stream_format in ("csv", "yaml"):  # one document per invocation: not a stream format
+        refused = run("logs", "tail", "--no-follow", "-o", stream_format)
+        assert refused.exit_code == EXIT_USAGE and refused.stdout == ""
+        assert "use --output json" in refused.stderr
+
+
+def test_alarms_list_watch_streams_the_rows_as_json_lines(local_env, clients):
+    create_fake_stack(clients)
+    assert run("alarms", "apply").exit_code == 0
+    once = json.loads(run("alarms", "list", "-o", "json").stdout)
+    naps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        naps.append(seconds)
+        if len(naps) == 2:
+            raise KeyboardInterrupt
+
+    app = App(env=load_environment("local"), terminal=Terminal(output="json"), sleep=sleep)
+    stream = CliRunner().invoke(cli, ["alarms", "list", "--watch", "--interval", "5"], obj=app)
+    assert stream.exit_code == EXIT_INTERRUPTED, stream.output
+    lines = [json.loads(line) for line in stream.stdout.splitlines()]
+    assert len(lines) == 2 and naps == [5, 5]
+    assert [[row["name"] for row in line] for line in lines] == [[r["name"] for r in once]] * 2
+    assert run("alarms", "list", "--watch", "-o", "csv").exit_code == EXIT_USAGE
 
 
 @pytest.mark.parametrize("output", ["json", "yaml", "csv"])
@@ -146,6 +170,8 @@ EVERY_FORMAT = [
     ("cost", "prices"),
     ("alarms", "list"),
     ("local", "status"),
+    ("local", "down"),
+    ("budget", "setup", "--amount", "20", "--email", "ops@example.com", "--plan", "-y"),
 ]
 
 
@@ -165,3 +191,33 @@ def test_every_format_is_one_parseable_document(local_env, clients, command):
         == results["json"].stdout
     )
     assert run(*command, "--format", "json").stdout == results["json"].stdout
+
+
+def test_commands_that_write_files_or_act_answer_with_one_document(local_env, clients, tmp_path):
+    create_fake_stack(clients)
+    assert run("alarms", "apply").exit_code == 0
+    app = App(env=load_environment("local"), terminal=Terminal(), sleep=lambda seconds: None)
+    fired = CliRunner().invoke(cli, ["alarms", "test", "lambda-errors", "-o", "json"], obj=app)
+    assert fired.exit_code == 0, fired.output
+    result = json.loads(fired.stdout)
+    assert result.pop("previous") in {"OK", "INSUFFICIENT_DATA"}
+    assert result == {
+        "name": f"{STACK}-lambda-errors",
+        "held_s": 10.0,
+        "actions": [],
+        "history": None,  # the local emulator keeps no action history
+    }
+    exported = run(
+        "logs", "export", "--since", "1h", "--out", str(tmp_path / "e.jsonl"), "-o", "json"
+    )
+    assert exported.exit_code == 0, exported.output
+    doc = json.loads(exported.stdout)
+    assert doc["path"] == str(tmp_path / "e.jsonl") and doc["events"] == 0
+    assert doc["log_group"] == OUTPUTS["FunctionLogGroupName"]
+    preview = run(
+        "dashboards", "preview", "--hours", "1", "--out", str(tmp_path / "d.html"), "-o", "yaml"
+    )
+    assert preview.exit_code == 0, preview.output
+    shown = yaml.safe_load(preview.stdout)
+    assert shown["path"] == str(tmp_path / "d.html") and shown["widgets"] > 0
+    assert (tmp_path / "d.html").is_file()
