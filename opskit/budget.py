@@ -120,6 +120,9 @@ def _describe(n: Mapping[str, Any]) -> str:
     return f"{n['NotificationType']} > {float(n['Threshold']):g}%"
 
 
+MAX_AMOUNT = Decimal(1_000_000_000)  # USD a month: a typo guard, far above any real budget
+
+
 def parse_amount(text: str) -> Decimal:
     try:
         value = Decimal(str(text).strip().lstrip("$"))
@@ -127,8 +130,12 @@ def parse_amount(text: str) -> Decimal:
         raise UsageError(
             f"bad --amount '{text}'", "expected a number of US dollars", "e.g. --amount 50"
         ) from None
-    if value <= 0:
-        raise UsageError(f"bad --amount '{text}'", "must be more than 0", "e.g. --amount 50")
+    if not value.is_finite() or not 0 < value <= MAX_AMOUNT:
+        raise UsageError(
+            f"bad --amount '{text}'",
+            f"must be more than 0 and at most {MAX_AMOUNT:,}",
+            "e.g. --amount 50",
+        )
     return value
 
 

@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from opskit.app import App
+from opskit.commands.params import INTERVAL, TEXT, Count, FilePath, Number
 from opskit.errors import Aborted
 
 ACTION_STYLES = {"create": "green", "update": "yellow", "delete": "red", "unchanged": "dim"}
@@ -29,13 +30,18 @@ def alarms() -> None:
 @alarms.command()
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would change; change nothing.")
 @click.option(
-    "--email", metavar="ADDR", help="Create the <stack>-alarms SNS topic and subscribe ADDR."
+    "--email",
+    type=TEXT,
+    metavar="ADDR",
+    help="Create the <stack>-alarms SNS topic and subscribe ADDR.",
 )
-@click.option("--sns-topic", metavar="ARN", help="Notify this existing SNS topic instead.")
+@click.option(
+    "--sns-topic", type=TEXT, metavar="ARN", help="Notify this existing SNS topic instead."
+)
 @click.option(
     "--file",
     "alarm_file",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FilePath(path_type=Path, dir_okay=False),
     help="Alarm set file (default: the bundled baseline.toml).",
 )
 @click.option(
@@ -135,7 +141,9 @@ def _render_changes(app: App, changes: list[Any]) -> None:
 
 @alarms.command("list")
 @click.option("--watch", "watch_", is_flag=True, help="Refresh until Ctrl-C.")
-@click.option("--interval", default=15.0, show_default=True, help="Seconds between refreshes.")
+@click.option(
+    "--interval", type=INTERVAL, default=15.0, show_default=True, help="Seconds between refreshes."
+)
 @click.pass_obj
 def list_(app: App, watch_: bool, interval: float) -> None:
     """Alarm states (OK / ALARM / INSUFFICIENT_DATA), why, and since when.
@@ -193,8 +201,14 @@ def list_(app: App, watch_: bool, interval: float) -> None:
 
 
 @alarms.command("history")
-@click.argument("name", required=False)
-@click.option("--limit", default=50, show_default=True, help="At most this many transitions.")
+@click.argument("name", required=False, type=TEXT)
+@click.option(
+    "--limit",
+    type=Count(1, 10_000),
+    default=50,
+    show_default=True,
+    help="At most this many transitions.",
+)
 @click.pass_obj
 def history(app: App, name: str | None, limit: int) -> None:
     """State transitions of the stack's alarms (or of alarm NAME), newest first.
@@ -241,9 +255,13 @@ def history(app: App, name: str | None, limit: int) -> None:
 
 
 @alarms.command("test")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 @click.option(
-    "--hold", default=10.0, show_default=True, help="Seconds to stay in ALARM before going back."
+    "--hold",
+    type=Number(0, 3600),
+    default=10.0,
+    show_default=True,
+    help="Seconds to stay in ALARM before going back.",
 )
 @click.pass_obj
 def test_(app: App, name: str, hold: float) -> None:

@@ -8,6 +8,7 @@ import click
 
 from opskit.app import App
 from opskit.commands.cost_cmd import account_of
+from opskit.commands.params import TEXT
 
 
 @click.group()
@@ -16,16 +17,18 @@ def budget() -> None:
 
 
 @budget.command("setup")
-@click.option("--amount", required=True, help="Monthly limit in USD, e.g. 50.")
+@click.option("--amount", type=TEXT, required=True, help="Monthly limit in USD, e.g. 50.")
 @click.option(
     "--email",
     "emails",
+    type=TEXT,
     multiple=True,
     metavar="ADDR",
     help="Email subscriber (repeat; at most 10).",
 )
 @click.option(
     "--sns-topic",
+    type=TEXT,
     default=None,
     metavar="ARN",
     help="SNS topic to notify (its policy must allow budgets.amazonaws.com).",
@@ -33,11 +36,12 @@ def budget() -> None:
 @click.option(
     "--threshold",
     "thresholds",
+    type=TEXT,
     multiple=True,
     metavar="[actual|forecasted:]PCT",
     help="Replace the default notifications (actual:80, actual:100, forecasted:100).",
 )
-@click.option("--name", default=None, help="Budget name (default PROJECT-ENV-monthly).")
+@click.option("--name", type=TEXT, default=None, help="Budget name (default PROJECT-ENV-monthly).")
 @click.option(
     "--plan",
     "plan_only",
@@ -153,7 +157,7 @@ def _check_tags(app: App, tags: dict[str, str], confirm: Any, plan_only: bool) -
 
 
 @budget.command("status")
-@click.option("--name", default=None, help="Budget name (default PROJECT-ENV-monthly).")
+@click.option("--name", type=TEXT, default=None, help="Budget name (default PROJECT-ENV-monthly).")
 @click.pass_obj
 def status(app: App, name: str | None) -> None:
     """Limit, actual and forecast spend, and each notification's state."""

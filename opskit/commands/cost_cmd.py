@@ -8,6 +8,8 @@ from typing import Any
 import click
 
 from opskit.app import App
+from opskit.commands.params import TEXT, Count, FilePath, Number, Quantity
+from opskit.durations import MAX_DAYS
 from opskit.errors import ConfigError, UsageError
 
 
@@ -49,24 +51,44 @@ def _untaggable(app: App, period: Any) -> dict[str, Any] | None:
     return untaggable_estimate(result, period.days)
 
 
+def _group_by(ctx: click.Context, param: click.Parameter, value: tuple[str, ...]) -> Any:
+    """Checked when parsed, on every environment (the local report ignores the grouping)."""
+    from opskit.cost.report import parse_group_by
+
+    try:
+        parse_group_by(value)
+    except UsageError as exc:
+        raise click.BadParameter(exc.format_line(), ctx=ctx, param=param) from None
+    return value
+
+
 @click.group(invoke_without_command=True)
 @click.option(
-    "--month", default=None, metavar="YYYY-MM", help="Calendar month (default: the current month)."
+    "--month",
+    type=TEXT,
+    default=None,
+    metavar="YYYY-MM",
+    help="Calendar month (default: the current month).",
 )
 @click.option(
     "--days",
-    type=click.IntRange(min=1),
+    type=Count(1, MAX_DAYS),
     default=None,
     help="The last N whole days, [today-N, today).",
 )
 @click.option(
     "--since",
+    type=TEXT,
     default=None,
     metavar="DATE|DURATION",
     help="Start (inclusive): a date (YYYY-MM-DD) or a duration back from today (30d, 2w).",
 )
 @click.option(
-    "--until", default=None, metavar="YYYY-MM-DD", help="End date (exclusive; default tomorrow)."
+    "--until",
+    type=TEXT,
+    default=None,
+    metavar="YYYY-MM-DD",
+    help="End date (exclusive; default tomorrow).",
 )
 @click.option(
     "--metric",
@@ -77,7 +99,9 @@ def _untaggable(app: App, period: Any) -> dict[str, Any] | None:
 @click.option(
     "--group-by",
     "group_by",
+    type=TEXT,
     multiple=True,
+    callback=_group_by,
     metavar="KEY",
     help="service, usage-type, region or tag:KEY (at most two).",
 )
@@ -138,32 +162,21 @@ def cost(
 # --- estimate ---------------------------------------------------------------------------------
 
 
-def _quantity(name: str):
-    def convert(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
-        if value is None:
-            return None
-        from opskit.cost.model import parse_quantity
-
-        try:
-            return parse_quantity(value, f"--{name}")
-        except ConfigError as exc:  # a bad option value is a usage error (exit 2)
-            raise click.BadParameter(exc.format_line(), ctx=ctx, param=param) from None
-
-    return convert
-
+# The largest HTTP API payload (10 MB), for --request-bytes/--response-bytes.
+PAYLOAD_MAX = 10 * 1024 * 1024
 
 ESTIMATE_OPTIONS = [
     click.option(
-        "--requests", callback=_quantity("requests"), help="Requests a month, e.g. 1M, 250k, 1.5B."
+        "--requests", type=Quantity(0, 1e12), help="Requests a month, e.g. 1M, 250k, 1.5B."
     ),
     click.option(
         "--duration-ms",
-        callback=_quantity("duration-ms"),
+        type=Quantity(0, 900_000),
         help="Average billed duration per invocation (ms).",
     ),
     click.option(
         "--memory",
-        callback=_quantity("memory"),
+        type=Quantity(128, 10_240),
         help="Lambda memory, MB (default: MemorySize parameter).",
     ),
     click.option(
@@ -174,44 +187,47 @@ ESTIMATE_OPTIONS = [
     ),
     click.option(
         "--cold-start-rate",
-        type=float,
+        type=Number(0, 1),
         default=None,
         help="Share of invocations with an INIT phase (0-1).",
     ),
     click.option(
         "--init-ms",
-        callback=_quantity("init-ms"),
+        type=Quantity(0, 900_000),
         help="Billed INIT duration of a cold start (ms).",
     ),
-    click.option(
-        "--log-bytes", callback=_quantity("log-bytes"), help="Function log bytes per request."
-    ),
+    click.option("--log-bytes", type=Quantity(0, 1e9), help="Function log bytes per request."),
     click.option(
         "--access-log-bytes",
-        callback=_quantity("access-log-bytes"),
+        type=Quantity(0, 1e9),
         help="API Gateway access-log bytes per request.",
     ),
     click.option(
-        "--request-bytes", callback=_quantity("request-bytes"), help="Average request size (bytes)."
+        "--request-bytes", type=Quantity(0, PAYLOAD_MAX), help="Average request size (bytes)."
     ),
     click.option(
         "--response-bytes",
-        callback=_quantity("response-bytes"),
+        type=Quantity(0, PAYLOAD_MAX),
         help="Average response size (bytes).",
     ),
     click.option(
-        "--ddb-writes", type=float, default=None, help="DynamoDB WRU per request (rate limiter: 1)."
+        "--ddb-writes",
+        type=Number(0, 1000),
+        default=None,
+        help="DynamoDB WRU per request (rate limiter: 1).",
     ),
     click.option(
         "--ddb-reads",
-        type=float,
+        type=Number(0, 1000),
         default=None,
         help="DynamoDB RRU per request: share of opaque-session requests (1 consistent read each).",
     ),
-    click.option("--ddb-storage-gb", type=float, default=None, help="DynamoDB storage (GB)."),
+    click.option(
+        "--ddb-storage-gb", type=Number(0, 1e6), default=None, help="DynamoDB storage (GB)."
+    ),
     click.option(
         "--xray-sampling",
-        type=float,
+        type=Number(0, 1),
         default=None,
         help="A flat share of requests traced (0-1) instead of the default rule "
         "(1 request/s + 5 % of the rest).",
@@ -224,54 +240,59 @@ ESTIMATE_OPTIONS = [
         "ingestion price, no metric filters).",
     ),
     click.option(
-        "--composite-alarms", type=float, default=None, help="CloudWatch composite alarms."
+        "--composite-alarms",
+        type=Count(0, 1_000_000),
+        default=None,
+        help="CloudWatch composite alarms.",
     ),
     click.option(
         "--anomaly-alarms",
-        type=float,
+        type=Count(0, 1_000_000),
         default=None,
         help="CloudWatch anomaly-detection alarms (3 metrics each).",
     ),
     click.option(
         "--metric-data",
-        callback=_quantity("metric-data"),
+        type=Quantity(0, 1e12),
         help="Metrics fetched a month with GetMetricData, e.g. by `opskit top --watch` "
         "(12 metrics every minute: 518k).",
     ),
     click.option(
         "--secrets",
-        type=float,
+        type=Count(0, 500_000),
         default=None,
         help="Secrets Manager secrets the gateway reads (default: 1 when JwtSecretArn is set).",
     ),
     click.option(
         "--insights-queries",
-        type=float,
+        type=Count(0, 10_000_000),
         default=None,
         help="Logs Insights queries a month (each scans a day).",
     ),
     click.option(
         "--log-retention-days",
-        type=float,
+        type=Count(1, 3653),
         default=None,
         help="Log retention (default: LogRetentionDays parameter).",
     ),
     click.option(
         "--alarms",
-        type=float,
+        type=Count(0, 1_000_000),
         default=None,
         help="CloudWatch alarm metrics (a metric-math alarm counts each metric it uses; "
         "default: counted from the alarm baseline).",
     ),
     click.option(
         "--custom-metrics",
-        type=float,
+        type=Count(0, 10_000_000),
         default=None,
         help="CloudWatch custom metrics (default: the alarm baseline's log metric filters).",
     ),
-    click.option("--dashboards", type=float, default=None, help="CloudWatch dashboards."),
-    click.option("--s3-gb", type=float, default=None, help="S3 artifact storage (GB)."),
-    click.option("--ecr-gb", type=float, default=None, help="ECR image storage (GB)."),
+    click.option(
+        "--dashboards", type=Count(0, 10_000), default=None, help="CloudWatch dashboards."
+    ),
+    click.option("--s3-gb", type=Number(0, 1e7), default=None, help="S3 artifact storage (GB)."),
+    click.option("--ecr-gb", type=Number(0, 1e7), default=None, help="ECR image storage (GB)."),
 ]
 OVERRIDE_FIELDS = {
     "requests": "requests",
@@ -319,6 +340,7 @@ def estimate_options(func):
 @click.option(
     "--since",
     "since",
+    type=TEXT,
     default=None,
     help="With --from-logs: how far back to read: a duration (7d, 24h) or a date "
     "(YYYY-MM-DD), as on `cost` (default 7d).",
@@ -334,7 +356,7 @@ def estimate_options(func):
 @click.option(
     "--file",
     "file",
-    type=click.Path(path_type=Path),
+    type=FilePath(path_type=Path),
     default=None,
     help="Exported events: JSON lines, or a document with an `events` array.",
 )
@@ -348,7 +370,7 @@ def estimate_options(func):
 )
 @click.option(
     "--credits",
-    type=float,
+    type=Number(0, 200),
     default=None,
     help="With --free-tier credits: Free plan credits left, USD ($100 at sign-up + up to $100 earned).",
 )
@@ -368,7 +390,7 @@ def estimate_options(func):
 )
 @click.option(
     "--duration-scale",
-    type=float,
+    type=Number(0, 100, min_open=True),
     default=None,
     help="With --from-logs and --memory/--arch: the factor on duration for the what-if "
     "(default: measured from the upstream share of latency for memory; 1 for architecture, said so).",
@@ -544,7 +566,7 @@ def prices_cmd(app: App, refresh: bool) -> None:
 @cost.command("anomalies")
 @click.option(
     "--days",
-    type=click.IntRange(min=1),
+    type=Count(1, MAX_DAYS),
     default=30,
     show_default=True,
     help="How far back to look.",

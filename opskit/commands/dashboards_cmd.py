@@ -12,11 +12,13 @@ from rich.table import Table
 from rich.text import Text
 
 from opskit.app import App
-from opskit.errors import ConfigError
+from opskit.commands.params import INTERVAL, TEXT, Count, FilePath, Number
+from opskit.errors import ConfigError, UsageError
 
 if TYPE_CHECKING:
     from opskit.dashboards.render import Rendered
 
+TOP_MAX_HOURS = 455 * 24  # CloudWatch keeps hourly data points for 455 days
 TEMPLATE_HELP = "Dashboard template (default: dashboards/gateway.json in the project)."
 QUERIES_HELP = (
     "Query library for the log widgets (default: queries/ in the project, or $OPSKIT_QUERIES_DIR)."
@@ -54,8 +56,8 @@ def dashboards() -> None:
 
 
 @dashboards.command()
-@click.option("--template", type=click.Path(path_type=Path, dir_okay=False), help=TEMPLATE_HELP)
-@click.option("--queries-dir", type=click.Path(path_type=Path, file_okay=False), help=QUERIES_HELP)
+@click.option("--template", type=FilePath(path_type=Path, dir_okay=False), help=TEMPLATE_HELP)
+@click.option("--queries-dir", type=FilePath(path_type=Path, file_okay=False), help=QUERIES_HELP)
 @click.pass_obj
 def render(app: App, template: Path | None, queries_dir: Path | None) -> None:
     """Print the filled dashboard body (JSON) after validating it.
@@ -74,9 +76,9 @@ def render(app: App, template: Path | None, queries_dir: Path | None) -> None:
 
 
 @dashboards.command()
-@click.option("--template", type=click.Path(path_type=Path, dir_okay=False), help=TEMPLATE_HELP)
-@click.option("--queries-dir", type=click.Path(path_type=Path, file_okay=False), help=QUERIES_HELP)
-@click.option("--name", help="Dashboard name (default: <stack>-gateway).")
+@click.option("--template", type=FilePath(path_type=Path, dir_okay=False), help=TEMPLATE_HELP)
+@click.option("--queries-dir", type=FilePath(path_type=Path, file_okay=False), help=QUERIES_HELP)
+@click.option("--name", type=TEXT, help="Dashboard name (default: <stack>-gateway).")
 @click.pass_obj
 def push(app: App, template: Path | None, queries_dir: Path | None, name: str | None) -> None:
     """Validate and put the dashboard (skipped when CloudWatch already has it); print its URL."""
@@ -111,15 +113,18 @@ def push(app: App, template: Path | None, queries_dir: Path | None, name: str | 
 
 
 @dashboards.command()
-@click.option("--template", type=click.Path(path_type=Path, dir_okay=False), help=TEMPLATE_HELP)
-@click.option("--queries-dir", type=click.Path(path_type=Path, file_okay=False), help=QUERIES_HELP)
+@click.option("--template", type=FilePath(path_type=Path, dir_okay=False), help=TEMPLATE_HELP)
+@click.option("--queries-dir", type=FilePath(path_type=Path, file_okay=False), help=QUERIES_HELP)
 @click.option(
-    "--hours", type=float, default=None, help="Window to chart (default: the dashboard's start)."
+    "--hours",
+    type=Number(0, 360, min_open=True),
+    default=None,
+    help="Window to chart (default: the dashboard's start).",
 )
 @click.option(
     "--out",
     "out",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=FilePath(path_type=Path, dir_okay=False),
     help="HTML file to write (default: .opskit/<stack>-gateway.html).",
 )
 @click.option("--open", "open_", is_flag=True, help="Open the file in the default browser.")
@@ -145,10 +150,6 @@ def preview(
     from opskit.dashboards.render import dashboard_name
     from opskit.dashboards.service_preview import write_preview
 
-    if hours is not None and not 0 < hours <= 24 * 15:
-        raise ConfigError(
-            f"--hours {hours}", "must be more than 0 and at most 360", "e.g. --hours 3"
-        )
     path = _template(app, template)
     rendered = _render(app, path, queries_dir)
     for problem in rendered.problems:
@@ -184,13 +185,27 @@ def preview(
 
 
 @click.command()
-@click.option("--hours", default=3.0, show_default=True, help="How far back to look.")
 @click.option(
-    "--period", default=300, show_default=True, help="Seconds per data point (60 or a multiple)."
+    "--hours",
+    type=Number(0, TOP_MAX_HOURS, min_open=True),
+    default=3.0,
+    show_default=True,
+    help="How far back to look (CloudWatch keeps 15 months).",
+)
+@click.option(
+    "--period",
+    type=Count(60, 86400, multiple_of=60),
+    default=300,
+    show_default=True,
+    help="Seconds per data point (60 or a multiple).",
 )
 @click.option("--watch", "watch_", is_flag=True, help="Refresh until Ctrl-C.")
-@click.option("--interval", default=60.0, show_default=True, help="Seconds between refreshes.")
-@click.option("--width", default=60, show_default=True, help="Chart width in characters.")
+@click.option(
+    "--interval", type=INTERVAL, default=60.0, show_default=True, help="Seconds between refreshes."
+)
+@click.option(
+    "--width", type=Count(10, 500), default=60, show_default=True, help="Chart width in characters."
+)
 @click.pass_obj
 def top(app: App, hours: float, period: int, watch_: bool, interval: float, width: int) -> None:
     """Terminal charts of the gateway: request rate, error rate, p99 latency, cost so far.
@@ -203,12 +218,8 @@ def top(app: App, hours: float, period: int, watch_: bool, interval: float, widt
     from opskit.dashboards.charts import chart_panel
     from opskit.dashboards.top import aligned_window, build_series, fetch, metric_queries
 
-    if period < 60 or period % 60:
-        raise ConfigError(
-            f"--period {period}", "must be 60 or a multiple of 60", "e.g. --period 300"
-        )
-    if hours <= 0 or hours * 3600 / period > 1440:
-        raise ConfigError(
+    if hours * 3600 / period > 1440:
+        raise UsageError(
             f"--hours {hours} with --period {period}",
             "must give 1..1440 points",
             "raise --period or lower --hours",

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import tempfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from opskit.commands.options import DURATION
-from opskit.errors import ConfigError, OpsError
+from opskit.commands.params import INSTANT, TEXT, FilePath
+from opskit.errors import OpsError
 
 SUPPORTED_HELP = """\b
 Local engine (--file, --env local) runs: fields, display, filter, stats ... by,
@@ -89,7 +90,7 @@ def functions_cmd(app: Any) -> None:
 
 
 @insights.command("show")
-@click.argument("name")
+@click.argument("name", type=TEXT)
 @click.pass_obj
 def show_cmd(app: Any, name: str) -> None:
     """Print one query: its metadata and text."""
@@ -103,7 +104,8 @@ def show_cmd(app: Any, name: str) -> None:
                 "description": query.description,
                 "log_group": query.log_group,
                 "params": [
-                    {"name": p.name, "default": p.default, "help": p.help} for p in query.params
+                    {"name": p.name, "type": p.type, "default": p.default, "help": p.help}
+                    for p in query.params
                 ],
                 "source": query.source,
                 "query": query.body,
@@ -115,9 +117,7 @@ def show_cmd(app: Any, name: str) -> None:
         f"# description: {query.description}",
         f"# log-group: {query.log_group}",
     ]
-    lines += [
-        f"# param: {p.name}={p.default}" + (f" ({p.help})" if p.help else "") for p in query.params
-    ]
+    lines += [f"# param: {p.declaration}" for p in query.params]
     if query.source:
         lines.append(f"# source: {query.source}")
     app.terminal.write("\n".join(lines) + "\n" + query.body)
@@ -131,8 +131,12 @@ def _run_options(fn):
             default=None,
             help="Time range ending now, e.g. 15m, 1h, 2d (default 1h).",
         ),
-        click.option("--start", default=None, help="Range start, ISO 8601 (UTC if no offset)."),
-        click.option("--end", default=None, help="Range end, ISO 8601 (default now)."),
+        click.option(
+            "--start", type=INSTANT, default=None, help="Range start, ISO 8601 (UTC if no offset)."
+        ),
+        click.option(
+            "--end", type=INSTANT, default=None, help="Range end, ISO 8601 (default now)."
+        ),
         click.option(
             "--limit",
             type=click.IntRange(1, 10_000),
@@ -142,13 +146,14 @@ def _run_options(fn):
         click.option(
             "--file",
             "file",
-            type=click.Path(dir_okay=False, path_type=Path),
+            type=FilePath(dir_okay=False, path_type=Path),
             default=None,
             help="Run locally over exported events (JSON lines, or a JSON doc with an `events` array).",
         ),
         click.option(
             "--log-group",
             "log_groups",
+            type=TEXT,
             multiple=True,
             help="Override: gateway|access|lambda or a log group name (repeatable).",
         ),
@@ -172,13 +177,18 @@ def _run_options(fn):
 
 
 @insights.command("run")
-@click.argument("name", required=False)
+@click.argument("name", required=False, type=TEXT)
 @click.option(
-    "--query", "query_text", default=None, help="Run this query text instead of a library query."
+    "--query",
+    "query_text",
+    type=TEXT,
+    default=None,
+    help="Run this query text instead of a library query.",
 )
 @click.option(
     "--param",
     "params",
+    type=TEXT,
     multiple=True,
     metavar="K=V",
     help="Set a library query parameter (repeatable).",
@@ -191,26 +201,18 @@ def run_cmd(
     """Run a library query (NAME) or --query TEXT, in CloudWatch or locally."""
     if bool(name) == bool(query_text):
         raise click.UsageError("give a query NAME or --query TEXT (one of them)")
-    values = {}
-    for item in params:
-        if "=" not in item:
-            raise ConfigError(
-                f"invalid --param {item!r}", "expected K=V", "e.g. --param threshold_ms=500"
-            )
-        key, value = item.split("=", 1)
-        values[key.strip()] = value.strip()
     if query_text:
-        if values:
-            raise ConfigError(
-                "--param only applies to library queries",
-                "--query text has no parameters",
-                "write the values into the query",
+        if params:
+            raise click.UsageError(
+                "--param only applies to library queries (--query text has no parameters: "
+                "write the values into the query)"
             )
         _execute(app, query_text, "gateway", label="query", **options)
         return
     from opskit.insights.library import get_query
 
     query = get_query(name)  # type: ignore[arg-type]
+    values = _param_values(query, params)
     _execute(app, query.render(values), query.log_group, label=query.name, **options)
 
 
@@ -234,10 +236,10 @@ def _shortcut(query: Any) -> click.Command:
         command.params.append(
             click.Option(
                 [option_name, param.name],
-                type=_param_type(param.name, param.default),
+                type=LibraryParam(param),
                 default=None,
                 show_default=param.default,
-                help=f"{param.help or param.name} (default {param.default})",
+                help=f"{param.help or param.name}: {param.describe()}",
             )
         )
     probe = _run_options(lambda **kw: None)
@@ -247,21 +249,41 @@ def _shortcut(query: Any) -> click.Command:
     return command
 
 
-def _param_type(name: str, default: str) -> click.ParamType:
-    """A library parameter's type follows its default: `threshold_ms=1000` takes integers only."""
-    if name == "limit":
-        return click.IntRange(1, 10_000)
-    try:
-        int(default)
-    except ValueError:
-        pass
-    else:
-        return click.IntRange(min=0)
-    try:
-        float(default)
-    except ValueError:
-        return click.STRING
-    return click.FloatRange(min=0)
+class LibraryParam(click.ParamType):
+    """A library query parameter's value, checked by its declared type (exit 2 if it does not fit)."""
+
+    def __init__(self, param: Any) -> None:
+        self.param = param
+        self.name = param.type
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        from opskit.insights.library import ParamValueError
+
+        try:
+            return str(self.param.check(value))
+        except ParamValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _param_values(query: Any, items: tuple[str, ...]) -> dict[str, str]:
+    """`--param K=V` (repeatable): each K a parameter of the query, each V fits its type."""
+    from opskit.insights.library import ParamValueError
+
+    values = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        param = query.param(key.strip()) if sep else None
+        if param is None:
+            known = ", ".join(p.name for p in query.params) or "none"
+            why = "expected K=V" if not sep else f"query '{query.name}' has no parameter {key!r}"
+            raise click.BadParameter(
+                f"{item!r}: {why} (its parameters: {known})", param_hint="--param"
+            )
+        try:
+            values[param.name] = param.check(value)
+        except ParamValueError as exc:
+            raise click.BadParameter(f"{param.name}: {exc}", param_hint="--param") from None
+    return values
 
 
 def _execute(
@@ -271,8 +293,8 @@ def _execute(
     *,
     label: str,
     since: timedelta | None,
-    start: str | None,
-    end: str | None,
+    start: datetime | None,
+    end: datetime | None,
     limit: int | None,
     file: Path | None,
     log_groups: tuple[str, ...],

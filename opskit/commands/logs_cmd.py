@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
 
 from opskit.commands.options import DURATION
+from opskit.commands.params import HTTP_STATUS, INSTANT, TEXT, FilePath, Number
 from opskit.errors import UsageError
+
+# The levels the gateway logs at (gateway/log.py; a test keeps them in step).
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 @click.group()
@@ -25,18 +29,19 @@ def logs() -> None:
     default=None,
     help="Time range ending now, e.g. 15m, 1h, 2d (default 1h).",
 )
-@click.option("--start", default=None, help="Range start, ISO 8601.")
-@click.option("--end", default=None, help="Range end, ISO 8601 (default now).")
+@click.option("--start", type=INSTANT, default=None, help="Range start, ISO 8601.")
+@click.option("--end", type=INSTANT, default=None, help="Range end, ISO 8601 (default now).")
 @click.option(
     "--out",
     "out",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=FilePath(dir_okay=False, path_type=Path),
     help="Where to write the events (JSON lines).",
 )
 @click.option(
     "--log-group",
     "log_group",
+    type=TEXT,
     default="gateway",
     show_default=True,
     help="gateway|access|lambda or a log group name.",
@@ -45,8 +50,8 @@ def logs() -> None:
 def export_cmd(
     app: Any,
     since: timedelta | None,
-    start: str | None,
-    end: str | None,
+    start: datetime | None,
+    end: datetime | None,
     out: Path,
     log_group: str,
 ) -> None:
@@ -112,17 +117,26 @@ def tail_record(event: Mapping[str, Any], group: str) -> dict[str, Any]:
     show_default=True,
     help="Keep polling for new events.",
 )
-@click.option("--level", default=None, help="Only this level (INFO, WARNING, ERROR).")
+@click.option(
+    "--level",
+    type=click.Choice(LEVELS, case_sensitive=False),
+    default=None,
+    help="Only this level.",
+)
 @click.option(
     "--path",
     "path",
+    type=TEXT,
     default=None,
     help="Only this request path (exact, a prefix ending in '/', or a glob).",
 )
-@click.option("--status", default=None, help="Only this status (e.g. 503) or class (5xx).")
+@click.option(
+    "--status", type=HTTP_STATUS, default=None, help="Only this status (e.g. 503) or class (5xx)."
+)
 @click.option(
     "--log-group",
     "log_group",
+    type=TEXT,
     default="gateway",
     show_default=True,
     help="gateway|access|lambda or a log group name.",
@@ -130,7 +144,7 @@ def tail_record(event: Mapping[str, Any], group: str) -> dict[str, Any]:
 @click.option(
     "--poll",
     "poll_seconds",
-    type=click.FloatRange(0.5, 60),
+    type=Number(0.5, 60),
     default=2.0,
     show_default=True,
     help="Seconds between polls.",

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from opskit import envvars
+from opskit.commands.params import FilePath
 from opskit.terminal import NORMAL, OUTPUT_FORMATS, QUIET, VERBOSE
 
 if TYPE_CHECKING:
@@ -229,7 +230,7 @@ GLOBAL_OPTIONS: tuple[GlobalOption, ...] = (
         ("--config",),
         "Path of opskit.toml (default: searched from here upwards).",
         envvar=envvars.CONFIG,
-        type=click.Path(dir_okay=False),
+        type=FilePath(dir_okay=False),
         metavar="PATH",
     ),
     GlobalOption(

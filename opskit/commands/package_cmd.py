@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from opskit.app import App
+from opskit.commands.params import FilePath
 
 MB = 1024 * 1024
 
@@ -16,7 +17,7 @@ MB = 1024 * 1024
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=FilePath(file_okay=False, path_type=Path),
     default=None,
     help="Directory for the zip.  [default: dist/ next to opskit.toml]",
 )

@@ -5,15 +5,19 @@ Metadata lives in the leading `#` comment lines (valid Insights comments):
     # name: slow-requests
     # description: Requests slower than a threshold
     # log-group: gateway            (gateway | access | lambda)
-    # param: threshold_ms=1000 (milliseconds)
+    # param: threshold_ms: int 0..900000 = 1000 (milliseconds)
     # source: where the pattern comes from
 
-Parameters are substituted as `{name}`; a value must be a number or a plain word so
-substitution cannot change the query's structure.
+Parameters are substituted as `{name}`. A parameter declares its type: `int LOW..HIGH`
+(bounds optional), `number LOW..HIGH`, `period` (a time period as bin() takes it: 5m, 1h)
+or `word` (a plain word); without one the type follows the default (`limit=20` is an
+int 1..10000). A value is checked against its type before substitution, so it cannot change
+the query's structure, and the CLI checks `--NAME`/`--param` values the same way (exit 2).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -27,11 +31,120 @@ SUFFIX = ".insights"
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9_.:/@-]+")
 
 
+TYPES = ("int", "number", "period", "word")
+MAX_INT = 2**31 - 1
+MAX_NUMBER = 1e15
+MAX_PERIOD_MS = 366 * 86_400_000
+
+
+class ParamValueError(ValueError):
+    """`str(error)` says why a value does not fit the parameter's type."""
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
     default: str
     help: str = ""
+    type: str = "word"
+    low: float | None = None
+    high: float | None = None
+
+    @classmethod
+    def declared(
+        cls, name: str, default: str, help: str = "", type: str | None = None, bounds: str = ""
+    ) -> Param:
+        """A parameter from its `# param:` line; the type follows the default when not given."""
+        if type is None:
+            type = _inferred_type(name, default)
+            if name == "limit" and type == "int" and not bounds:
+                bounds = "1..10000"  # CloudWatch's row cap
+        if type not in TYPES:
+            raise ValueError(f"unknown type '{type}' (use {', '.join(TYPES)})")
+        low, high = _bounds(bounds, type)
+        param = cls(name, default, help, type, low, high)
+        param.check(default)  # a library file's default must fit its own type
+        return param
+
+    @property
+    def declaration(self) -> str:
+        """The `# param:` text that declares it (what `insights show` prints)."""
+        bounds = ""
+        if self.type in ("int", "number") and (self.low, self.high) != _DEFAULT_BOUNDS[self.type]:
+            bounds = f" {self.low:g}..{self.high:g}"
+        text = f"{self.name}: {self.type}{bounds} = {self.default}"
+        return text + (f" ({self.help})" if self.help else "")
+
+    def describe(self) -> str:
+        """What a value must be, for help text and errors: `an integer 0..900000`."""
+        if self.type == "int":
+            return f"an integer {self.low:g}..{self.high:g}"
+        if self.type == "number":
+            return f"a number {self.low:g}..{self.high:g}"
+        if self.type == "period":
+            return "a time period (e.g. 5m, 1h, 1d)"
+        return "a plain word (letters, digits, _.:/@-)"
+
+    def check(self, value: str) -> str:
+        """The value as it is substituted; ParamValueError if it does not fit the type."""
+        text = str(value).strip()
+        if self.type in ("int", "number"):
+            try:
+                number = int(text) if self.type == "int" else float(text)
+            except ValueError:
+                raise ParamValueError(f"{value!r} is not {self.describe()}") from None
+            assert self.low is not None and self.high is not None
+            if not (math.isfinite(number) and self.low <= number <= self.high):
+                raise ParamValueError(f"{value!r} is not {self.describe()}")
+            return str(number) if self.type == "int" else f"{number:f}".rstrip("0").rstrip(".")
+        if self.type == "period":
+            from opskit.insights.parser import parse_time_period
+
+            try:
+                millis, _ = parse_time_period(text)
+            except ValueError as exc:
+                raise ParamValueError(str(exc)) from None
+            if millis > MAX_PERIOD_MS:
+                raise ParamValueError(f"{value!r} is longer than 366 days")
+            return text
+        if not _SAFE_VALUE.fullmatch(text):
+            raise ParamValueError(f"{value!r} is not {self.describe()}")
+        return text
+
+
+_DEFAULT_BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "int": (0, MAX_INT),
+    "number": (0, MAX_NUMBER),
+    "period": (None, None),
+    "word": (None, None),
+}
+
+
+def _inferred_type(name: str, default: str) -> str:
+    for kind, convert in (("int", int), ("number", float)):
+        try:
+            convert(default)
+        except ValueError:
+            continue
+        return kind
+    return "word"
+
+
+def _bounds(text: str, type: str) -> tuple[float | None, float | None]:
+    low, high = _DEFAULT_BOUNDS[type]
+    if not text:
+        return low, high
+    if type not in ("int", "number"):
+        raise ValueError(f"a {type} parameter takes no bounds")
+    first, _, second = text.partition("..")
+    convert = int if type == "int" else float
+    try:
+        low, high = convert(first), convert(second)
+    except ValueError:
+        raise ValueError(f"bad bounds '{text}' (write LOW..HIGH, e.g. 1..10000)") from None
+    if not (math.isfinite(low) and math.isfinite(high) and low <= high):
+        raise ValueError(f"bad bounds '{text}' (write LOW..HIGH, e.g. 1..10000)")
+    return low, high
 
 
 @dataclass(frozen=True)
@@ -58,15 +171,19 @@ class LibraryQuery:
             )
         text = self.body
         for param in self.params:
-            value = str(values.get(param.name, param.default))
-            if not _SAFE_VALUE.fullmatch(value):
+            try:
+                value = param.check(values.get(param.name, param.default))
+            except ParamValueError as exc:
                 raise ConfigError(
-                    f"invalid value for parameter {param.name}: {value!r}",
-                    "use a number or a plain word",
+                    f"invalid value for parameter {param.name}",
+                    str(exc),
                     f"e.g. --param {param.name}={param.default}",
-                )
+                ) from None
             text = text.replace("{" + param.name + "}", value)
         return text
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
 
 
 def default_dir(root: Path | None = None) -> Path:
@@ -93,12 +210,7 @@ def parse_file(path: Path) -> LibraryQuery:
             continue
         key, value = match.group(1).lower(), match.group(2).strip()
         if key == "param":
-            pm = re.match(r"([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*(?:\((.*)\))?", value)
-            if not pm:
-                raise ConfigError(
-                    f"{path}: bad param line", value, "write `# param: name=default (help)`"
-                )
-            params.append(Param(pm.group(1), pm.group(2), pm.group(3) or ""))
+            params.append(_param_line(path, value))
         else:
             meta[key] = value
     else:
@@ -122,6 +234,31 @@ def parse_file(path: Path) -> LibraryQuery:
         path=path,
         extra=meta,
     )
+
+
+_PARAM_LINE = re.compile(
+    r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*"
+    r"(?::\s*(?P<type>[a-z]+)(?:\s+(?P<bounds>\S+\.\.\S+))?\s*)?"
+    r"=\s*(?P<default>\S+)\s*(?:\((?P<help>.*)\))?$"
+)
+
+
+def _param_line(path: Path, text: str) -> Param:
+    """`threshold_ms: int 0..900000 = 1000 (milliseconds)`, or the short `limit=20 (rows)`."""
+    match = _PARAM_LINE.match(text)
+    fix = "write `# param: name: int 0..100 = default (help)` (type int, number, period, word)"
+    if not match:
+        raise ConfigError(f"{path}: bad param line", text, fix)
+    try:
+        return Param.declared(
+            match["name"],
+            match["default"],
+            match["help"] or "",
+            match["type"],
+            match["bounds"] or "",
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{path}: bad param line", f"{text}: {exc}", fix) from None
 
 
 def load_library(directory: Path | None = None) -> dict[str, LibraryQuery]:

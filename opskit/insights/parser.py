@@ -39,6 +39,20 @@ UNIT_ALIASES = {
 }  # fmt: skip
 
 
+def parse_time_period(text: str) -> tuple[int, str]:
+    """`5m` -> (300000, "m"): a time period as bin() and datefloor() take it; ValueError says why."""
+    match = re.fullmatch(r"(\d+)([A-Za-z]+)", text)
+    unit = UNIT_ALIASES.get(match.group(2).lower()) if match else None
+    if not match or unit is None:
+        raise ValueError(f"invalid time period '{text}' (use e.g. 5m, 1h, 1d)")
+    amount = int(match.group(1))
+    if amount < 1:
+        raise ValueError("a time period must be at least 1")
+    if unit in ("mo", "q", "y") and amount != 1:
+        raise ValueError(f"unsupported time period '{text}' (calendar units only as 1mo, 1q, 1y)")
+    return amount * UNIT_MILLIS.get(unit, 0), unit
+
+
 class QuerySyntaxError(QueryFailed):
     """A query the local engine cannot run: where, and what it expected."""
 
@@ -541,22 +555,10 @@ class Parser:
         raise self.error(token, "a field, a value or a function call")
 
     def duration(self, token: Token) -> ast.Duration:
-        match = re.fullmatch(r"(\d+)([A-Za-z]+)", token.text)
-        unit = UNIT_ALIASES.get(match.group(2).lower()) if match else None
-        if not match or unit is None:
-            raise QuerySyntaxError(
-                self.text, token.pos, f"invalid time period '{token.text}' (use e.g. 5m, 1h, 1d)"
-            )
-        amount = int(match.group(1))
-        if amount < 1:
-            raise QuerySyntaxError(self.text, token.pos, "a time period must be at least 1")
-        if unit in ("mo", "q", "y") and amount != 1:
-            raise QuerySyntaxError(
-                self.text,
-                token.pos,
-                f"unsupported time period '{token.text}' (calendar units only as 1mo, 1q, 1y)",
-            )
-        millis = amount * UNIT_MILLIS.get(unit, 0)
+        try:
+            millis, unit = parse_time_period(token.text)
+        except ValueError as exc:
+            raise QuerySyntaxError(self.text, token.pos, str(exc)) from None
         return ast.Duration(token.pos, millis, token.text, unit)
 
     def access(self, name: str) -> str:

@@ -46,21 +46,28 @@ def parse_instant(text: str, option: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def _instant(value: datetime | str, option: str) -> datetime:
+    return value if isinstance(value, datetime) else parse_instant(value, option)
+
+
 def time_range(
     now: datetime,
     since: timedelta | None,
-    start: str | None,
-    end: str | None,
+    start: datetime | str | None,
+    end: datetime | str | None,
     default_since: timedelta = timedelta(hours=1),
 ) -> TimeRange:
+    """--since, or --start/--end (datetimes from the options' Instant type, or ISO 8601 text)."""
     if since and (start or end):
         raise UsageError(
             "--since cannot be combined with --start/--end",
             "they both set the time range",
             "use one or the other",
         )
-    end_time = parse_instant(end, "--end") if end else now
-    start_time = parse_instant(start, "--start") if start else end_time - (since or default_since)
+    end_time = _instant(end, "--end") if end is not None else now
+    start_time = (
+        _instant(start, "--start") if start is not None else end_time - (since or default_since)
+    )
     if start_time > end_time:
         raise UsageError(
             "the time range is empty",

@@ -348,47 +348,223 @@ def assert_documented(result) -> None:
         assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
 
 
-# Options that take a value, on commands that reach at most the moto server.
-COMMAND_OPTIONS = [
-    (["cost", "estimate"], "--requests"),
-    (["cost", "estimate"], "--duration-ms"),
-    (["cost", "estimate"], "--memory"),
-    (["cost", "estimate", "--from-logs"], "--since"),
-    (["cost"], "--month"),
-    (["cost"], "--days"),
-    (["insights", "slow-requests"], "--threshold-ms"),
-    (["insights", "top-paths"], "--limit"),
-    (["insights", "run", "errors"], "--since"),
-    (["insights", "run", "errors"], "--start"),
-    (["insights", "run", "--query", "fields @message"], "--limit"),
-    (["logs", "tail", "--no-follow"], "--since"),
-    (["logs", "tail", "--no-follow"], "--status"),
-    (["top"], "--hours"),
-    (["top"], "--period"),
-    (["status"], "--events"),
-    (["alarms", "test", "lambda-errors"], "--hold"),
+# -- every option of every command: hostile values -------------------------------------------
+#
+# The oracle walks the CLI itself (the root group, every group, the insights shortcuts that
+# InsightsGroup makes from the query library), so a new option is fuzzed without being listed.
+# Commands run with `--env local` against the moto server, on paths that change nothing
+# (`--plan`); the App's sleep and packager raise KeyboardInterrupt, so a watch, a tail or a
+# package build that a value let through ends at once with 130 (documented) instead of running.
+
+SKIP_COMMANDS = {"local up": "starts processes (the emulator, the gateway)"}
+# Arguments that make a command otherwise valid and harmless; the fuzzed value comes after.
+BASE_ARGS = {
+    "alarms apply": ["--plan"],
+    "alarms history": [],
+    "alarms test": ["lambda-errors"],
+    "budget setup": ["--plan", "--amount", "50", "--email", "ops@example.com"],
+    "completion": ["bash"],
+    "deploy": ["--plan", "--no-lint", "--no-smoke-test"],
+    "insights run": ["errors"],
+    "insights show": ["errors"],
+}
+FROM_LOGS = {"--since", "--file", "--basis", "--by", "--top", "--duration-scale"}
+# Cases the fuzz finds in files another change owns: strict, so a fix shows up here.
+KNOWN = {
+    ("deploy", "--template"): "deploy_cmd.py: --template '' is the default template",
+    ("deploy", "--role-arn"): "deploy_cmd.py: --role-arn '' is taken as no role",
+    ("deploy", "--parameter"): "deploy_cmd.py: --parameter '' is a config error (3), not usage",
+    ("deploy", "--tags"): "deploy_cmd.py: --tags '' is a config error (3), not usage",
+    ("deploy", "--notification-arns"): "deploy_cmd.py: '' is a config error (3), not usage",
+}
+# Types the structural check below finds loose in files another change owns.
+KNOWN_TYPES = {
+    ("deploy", "--parameter"): "text that takes ''",
+    ("deploy", "--tags"): "text that takes ''",
+    ("deploy", "--notification-arns"): "text that takes ''",
+    ("deploy", "--template"): "text that takes ''",
+    ("deploy", "--role-arn"): "text that takes ''",
+    ("init", "--budget"): "FloatRange(min=0.01): no upper bound, takes inf",
+}
+HOSTILE = [
+    "",
+    "   ",
+    "-5",
+    "0",
+    "nan",
+    "inf",
+    "1e400",
+    "99999999999999999999",
+    "abc",
+    "\u00fcn\u00efc\u00f8d\u00e9 \u2603",
+    "x" * 5000,
 ]
+NOT_A_NUMBER = {"", "   ", "nan", "inf", "1e400", "abc", HOSTILE[-2], HOSTILE[-1]}
+
+
+def walk(command: click.Command, path: tuple[str, ...], ctx: click.Context):
+    """(path, command) for every command under `command`, as the CLI resolves them."""
+    yield path, command
+    if isinstance(command, click.Group):
+        for name in command.list_commands(ctx):
+            sub = command.get_command(ctx, name)
+            assert sub is not None, (path, name)
+            yield from walk(sub, (*path, name), click.Context(sub, parent=ctx, info_name=name))
+
+
+def value_parameters(command: click.Command):
+    """The options that take a value, and the arguments (each command's own, not the hidden
+    per-command copies of the global options: the root group's are fuzzed once)."""
+    for param in command.params:
+        if isinstance(param, click.Option) and (param.is_flag or param.count or param.hidden):
+            continue
+        yield param
+
+
+def fuzz_targets():
+    from opskit.commands.insights_cmd import insights
+
+    seen_run_options = False
+    for path, command in walk(cli, (), click.Context(cli, info_name="opskit")):
+        name = " ".join(path)
+        if name in SKIP_COMMANDS:
+            continue
+        shortcut = len(path) == 2 and path[0] == "insights" and path[1] not in insights.commands
+        for param in value_parameters(command):
+            option = param.opts[0] if isinstance(param, click.Option) else None
+            run_option = shortcut and param.name not in _library_params(path[1])
+            if run_option and seen_run_options and option != "--limit":
+                continue  # the run options: the same declarations on every shortcut
+            yield path, option, param
+        if shortcut:
+            seen_run_options = True
+
+
+def _library_params(name: str) -> set[str]:
+    from opskit.insights.library import load_library
+
+    return {p.name for p in load_library()[name].params}
+
+
+def fuzz_cases():
+    cases = []
+    for path, option, param in fuzz_targets():
+        name = " ".join(path)
+        label = f"{name or 'opskit'} {option or param.name.upper()}"
+        reason = KNOWN.get((name, option or ""))
+        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
+        cases.append(pytest.param(path, option, param, id=label, marks=marks))
+    return cases
+
+
+def hostile_args(path, option, param, value: str) -> list[str]:
+    name = " ".join(path)
+    base = list(BASE_ARGS.get(name, []))
+    if name == "cost estimate" and option in FROM_LOGS:
+        base.append("--from-logs")
+    if not path:  # a root option: before a command that needs no AWS
+        return ["--env", "local", option, value, "insights", "list"]
+    if option is None:  # an argument: in place of the base's
+        return ["--env", "local", *path, value, *base[1:]]
+    return ["--env", "local", *path, *base, option, value]
+
+
+def is_number_type(kind: click.ParamType) -> bool:
+    return isinstance(kind, click.types._NumberParamTypeBase)
+
+
+def interrupt(*_args, **_kwargs):
+    raise KeyboardInterrupt
+
+
+@pytest.mark.parametrize(("path", "option", "param"), fuzz_cases())
+def test_every_option_refuses_hostile_values_with_a_documented_exit(
+    local_env, monkeypatch, path, option, param
+):
+    import opskit.packaging
+
+    monkeypatch.setattr(opskit.packaging, "build_package", interrupt)
+    problems = []
+    for value in HOSTILE:
+        args = hostile_args(path, option, param, value)
+        result = invoke(*args, obj=App(sleep=interrupt, packager=interrupt))
+        code, stderr = result.exit_code, result.stderr
+        errors_ = [line for line in stderr.splitlines() if line.startswith("Error: ")]
+        if code not in documented_exit_codes() - {errors.EXIT_FAILURE}:
+            problems.append((value[:20], code, stderr[-300:] or result.exception))
+        elif "Traceback" in result.output:
+            problems.append((value[:20], code, "a traceback"))
+        elif code == EXIT_INTERRUPTED:
+            continue  # the value was accepted and the command ran until the sleep/packager
+        elif code != 0 and len(errors_) != 1:
+            problems.append((value[:20], code, f"not one Error line: {stderr!r}"))
+        elif not value.strip() and code != EXIT_USAGE:
+            problems.append((value[:20], code, "an empty value is not a usage error"))
+        elif is_number_type(param.type) and value in NOT_A_NUMBER and code != EXIT_USAGE:
+            problems.append((value[:20], code, "a number option took a non-number"))
+    assert not problems, problems
+
+
+TARGETS = [(path, option, param) for path, option, param in fuzz_targets()]
 
 
 @settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(target=st.sampled_from(COMMAND_OPTIONS), value=VALUES)
-def test_fuzzed_command_option_values(project, moto_server, target, value):
-    prefix, option = target
-    result = invoke(
-        "--env", "local", *prefix, option, value, env={"OPSKIT_ENDPOINT_URL": moto_server}
-    )
+@given(target=st.sampled_from(TARGETS), value=VALUES)
+def test_fuzzed_command_option_values(local_env, monkeypatch, target, value):
+    import opskit.packaging
+
+    monkeypatch.setattr(opskit.packaging, "build_package", interrupt)
+    if (" ".join(target[0]), target[1] or "") in KNOWN:
+        return
+    result = invoke(*hostile_args(*target, value), obj=App(sleep=interrupt, packager=interrupt))
     assert result.exit_code in documented_exit_codes() - {errors.EXIT_FAILURE}, (
-        target,
+        target[:2],
         value,
         result.output,
         result.exception,
     )
     assert "Traceback" not in result.output
-    if result.exit_code != 0:
+    if result.exit_code not in (0, EXIT_INTERRUPTED):
         problems = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
         assert len(problems) == 1, result.stderr
+
+
+def test_every_value_option_has_a_validating_type():
+    """Numbers bounded on both sides (the range is printed in --help), no bare text or path
+    that takes an empty value, no float that takes nan."""
+    from opskit.commands.params import FilePath, Number
+
+    loose = []
+    for path, option, param in fuzz_targets():
+        kind = param.type
+        if (" ".join(path), option or "") in KNOWN_TYPES or isinstance(param, click.Argument):
+            continue
+        if isinstance(kind, click.types._NumberRangeBase):
+            bounded = kind.min is not None and kind.max is not None
+            finite = isinstance(kind, Number | click.IntRange)
+            if not (bounded and finite):
+                loose.append((path, option, repr(kind)))
+        elif kind in (click.STRING, click.FLOAT, click.INT, click.UNPROCESSED):
+            loose.append((path, option, kind.name))
+        elif isinstance(kind, click.Path) and not isinstance(kind, FilePath):
+            loose.append((path, option, "click.Path takes ''"))
+    assert not loose, loose
+
+
+def test_number_ranges_are_in_the_help():
+    result = invoke("cost", "estimate", "--help")
+    assert "0<=x<=900000" in result.output  # --duration-ms: Lambda's 15 minutes
+    assert "128<=x<=10240" in result.output  # --memory
+    assert "1<=x<=86400" in invoke("top", "--help").output  # --interval
+
+
+def test_the_level_choice_is_the_gateways_levels():
+    from gateway import log
+    from opskit.commands.logs_cmd import LEVELS
+
+    assert set(LEVELS) == set(log._LEVELS)
 
 
 def test_a_backslash_in_the_environment_name_stays_literal_in_hints():

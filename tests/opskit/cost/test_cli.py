@@ -79,7 +79,7 @@ def test_estimate_table_and_csv_use_global_output(local_env):
 def test_estimate_bad_input_is_one_line_with_exit_code(local_env):
     result = run(["--env", "local", "cost", "estimate", "--requests", "lots"], obj=None)
     assert result.exit_code == EXIT_USAGE  # a bad option value
-    assert "bad --requests 'lots'" in result.output
+    assert "Invalid value for '--requests': 'lots' is not a number" in result.output
     result = run(["--env", "local", "cost", "estimate", "--file", "x.jsonl"])
     assert result.exit_code == EXIT_USAGE and "--from-logs" in result.output
     missing = run(["--env", "local", "cost", "estimate", "--from-logs", "--file", "missing.jsonl"])
