@@ -2,7 +2,7 @@
 
 Each check takes the raw value (a TOML value or an option's text), returns it normalized, or
 raises BadValue saying why and giving an example; `opskit.config` turns that into a
-ConfigError naming the file and key, `opskit.commands.options.CheckedValue` into Click's
+ConfigError naming the file and key, `opskit.commands.params.CheckedValue` into Click's
 BadParameter. One rule per kind of value, so `role_arn = ...` and `--role-arn` agree.
 """
 

@@ -8,8 +8,8 @@ import click
 
 from opskit import values
 from opskit.app import App
-from opskit.commands.options import CheckedValue
-from opskit.deploy.ui import TerminalUI, err, out
+from opskit.commands.params import CheckedValue
+from opskit.deploy.ui import TerminalUI
 from opskit.errors import UsageError
 
 PARAMETER = CheckedValue("KEY=VALUE", values.parameter_pair, "-p MemorySize=1024")
@@ -157,7 +157,7 @@ def deploy(
     with TerminalUI(terminal) as ui:
         result = service.deploy(request, app.clients, ui, clock=app.clock, sleep=app.sleep)
     for note in result.local_notes:
-        err(terminal, f"local emulator: {note}")
+        terminal.info(f"local emulator: {note}")
     if save and overrides and result.outcome != "planned":
         _save(app, overrides)
     summary: dict[str, Any] = {
@@ -188,14 +188,13 @@ def deploy(
         state.extra["transform_notes"] = result.local_notes
         state.save(env)
     if not terminal.machine_readable:
-        out(terminal, f"Stack {env.stack_name}: {result.status}.")
+        terminal.out(f"Stack {env.stack_name}: {result.status}.")
         _render_outputs(app, result.outputs)
     api_url = result.outputs.get("ApiUrl")
     if env.local:
         api_url = _ensure_local_gateway(app, state, restart=True)
     if not no_smoke_test and not api_url:
-        err(
-            terminal,
+        terminal.info(
             "warning: smoke test skipped: no ApiUrl (for --env local run `opskit local up` first)",
         )
     elif not no_smoke_test and api_url:
@@ -204,7 +203,7 @@ def deploy(
         smoke = smoke_test(api_url, sleep=app.sleep, attempts=3 if env.local else 10)
         summary["smoke_test"] = {"url": smoke.url, "status": smoke.status}
         if not terminal.machine_readable:
-            out(terminal, f"Smoke test: GET {smoke.url} -> {smoke.status}")
+            terminal.out(f"Smoke test: GET {smoke.url} -> {smoke.status}")
     if terminal.machine_readable:
         terminal.document(summary)
 
@@ -223,8 +222,7 @@ def _save(app: App, overrides: dict[str, str]) -> None:
 
     path = find_config() or app.env.root / CONFIG_NAME
     save_parameters(path, app.env.name, overrides)
-    err(
-        app.terminal,
+    app.terminal.info(
         f"Saved {', '.join(sorted(overrides))} to {path} [env.{app.env.name}.parameters]",
     )
 
@@ -233,7 +231,7 @@ def _finish(app: App, summary: dict[str, Any], line: str) -> None:
     if app.terminal.machine_readable:
         app.terminal.document(summary)
     else:
-        out(app.terminal, line)
+        app.terminal.out(line)
 
 
 def _ensure_local_gateway(app: App, state: Any, restart: bool) -> str | None:
@@ -247,8 +245,7 @@ def _ensure_local_gateway(app: App, state: Any, restart: bool) -> str | None:
     if restart or not running:
         clients = app.clients
         seconds = start_gateway(app.env, state, clients.cloudformation(), clients.lambda_())
-        err(
-            app.terminal,
+        app.terminal.info(
             f"Local gateway {'restarted' if running else 'started'} on {state.gateway_url} ({seconds:.1f} s)",
         )
     return state.gateway_url
@@ -320,7 +317,7 @@ def status(app: App, drift: bool, event_count: int) -> None:
         terminal.document(report.__dict__, rows=_status_rows(report), columns=STATUS_COLUMNS)
         return
     reason = f" ({report.reason})" if report.reason else ""
-    out(terminal, f"Stack {report.name}: {report.status}{reason}, last changed {report.updated}")
+    terminal.out(f"Stack {report.name}: {report.status}{reason}, last changed {report.updated}")
     _render_outputs(app, report.outputs)
     terminal.render_rows(
         report.resources, columns=["logical_id", "type", "status", "physical_id"], title="Resources"
@@ -329,7 +326,7 @@ def status(app: App, drift: bool, event_count: int) -> None:
         report.events, columns=["time", "resource", "status", "reason"], title="Last events"
     )
     if report.drift is not None:
-        out(terminal, f"Drift: {report.drift_status} ({len(report.drift)} resources drifted)")
+        terminal.out(f"Drift: {report.drift_status} ({len(report.drift)} resources drifted)")
         if report.drift:
             terminal.render_rows(
                 report.drift,
@@ -368,26 +365,36 @@ def destroy(app: App, yes: bool, remove_all: bool) -> None:
             sleep=app.sleep,
             remove_all=remove_all,
         )
-    out(terminal, f"Deleted stack {result.stack_name}.")
     if app.env.local:
         _stop_local_gateway(app)
+    if terminal.machine_readable:
+        terminal.document(
+            {
+                "stack": result.stack_name,
+                "deleted": True,
+                "retained": result.retained,
+                "removed": [{"kind": e.kind, "name": e.name} for e in result.removed],
+                "left_in_place": [{"kind": e.kind, "name": e.name} for e in result.extras],
+            },
+            rows=result.retained,
+            columns=["logical_id", "type", "physical_id"],
+        )
+        return
+    terminal.out(f"Deleted stack {result.stack_name}.")
     for kept in result.retained:
-        out(
-            terminal,
+        terminal.out(
             f"Retained (DeletionPolicy, data kept): {kept['physical_id']} ({kept['type']})",
         )
     for extra in result.removed:
-        out(terminal, f"Deleted {extra.kind}: {extra.name}")
+        terminal.out(f"Deleted {extra.kind}: {extra.name}")
     if result.extras:
-        out(
-            terminal,
+        terminal.out(
             f"Left in place: {len(result.extras)} opskit-managed extras "
             f"({', '.join(sorted({e.kind for e in result.extras}))}); "
             "`opskit destroy --all` deletes them",
         )
     if result.retained:
-        out(
-            terminal,
+        terminal.out(
             "The next `opskit deploy` re-adopts the retained resources; opskit never deletes tables.",
         )
 
@@ -399,4 +406,4 @@ def _stop_local_gateway(app: App) -> None:
     state = app.local_state()
     if state is not None and state.pids.get("gateway"):
         stop_gateway(app.env, state)
-        err(app.terminal, "Local gateway stopped (its stack is gone).")
+        app.terminal.info("Local gateway stopped (its stack is gone).")

@@ -10,7 +10,7 @@ import click
 
 from opskit import envvars, onboarding
 from opskit.app import App
-from opskit.commands.options import CheckedValue
+from opskit.commands.params import CheckedValue
 from opskit.config import CONFIG_NAME, Environment
 from opskit.errors import Aborted, AwsError, UsageError
 from opskit.onboarding import (

@@ -353,20 +353,3 @@ def _bridge(param: click.Parameter) -> None:
 
         param.callback = chained
         return
-
-
-class CheckedValue(click.ParamType):
-    """An option value checked by a rule from `opskit.values`, the one opskit.toml uses too."""
-
-    def __init__(self, name: str, check: Callable[[str], Any], example: str):
-        self.name, self.check, self.example = name, check, example
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from opskit.values import BadValue
-
-        if not isinstance(value, str):
-            return value  # already converted (a default, or a prompt's second pass)
-        try:
-            return self.check(value)
-        except BadValue as exc:
-            self.fail(f"{exc.why} (e.g. {self.example})", param, ctx)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -138,3 +139,20 @@ HTTP_STATUS = HttpStatus()
 INSTANT = Instant()
 # Seconds between refreshes of a --watch: at least a second (no busy loop), at most a day.
 INTERVAL = Number(1, 86400)
+
+
+class CheckedValue(click.ParamType):
+    """An option value checked by a rule from `opskit.values`, the one opskit.toml uses too."""
+
+    def __init__(self, name: str, check: Callable[[str], Any], example: str):
+        self.name, self.check, self.example = name, check, example
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from opskit.values import BadValue
+
+        if not isinstance(value, str):
+            return value  # already converted (a default, or a prompt's second pass)
+        try:
+            return self.check(value)
+        except BadValue as exc:
+            self.fail(f"{exc.why} (e.g. {self.example})", param, ctx)

@@ -178,13 +178,13 @@ def destroy(
         )
     result = DestroyResult(env.stack_name, retained_resources(cfn, env.stack_name))
     result.extras = managed_extras(clients, env)
-    ui.note(f"Deleted: stack {env.stack_name} and every resource in it except these.")
+    ui.note(f"To delete: stack {env.stack_name} and every resource in it except these.")
     for kept in result.retained:
         ui.note(
             f"  Kept: {kept['physical_id']} ({kept['type']}): retained, re-adopted by the next deploy"
         )
     ui.note("  Kept: the artifact bucket (shared by every environment; holds rollback zips)")
-    verb = "Deleted too (--all)" if remove_all else "Kept (delete them with --all)"
+    verb = "To delete too (--all)" if remove_all else "Kept (delete them with --all)"
     for extra in result.extras:
         ui.note(f"  {verb}: {extra.kind} {extra.name}")
     question = f"Delete stack {env.stack_name} ({env.name}, {status})?"

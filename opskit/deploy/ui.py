@@ -16,16 +16,6 @@ LIVE_ROWS = 15
 FAILED_STYLE = "red"
 
 
-def out(terminal: Terminal, message: str) -> None:
-    """A plain line on stdout: no markup, no wrapping (stable for pipes and tests)."""
-    terminal.out(message)
-
-
-def err(terminal: Terminal, message: str) -> None:
-    """A progress/note line on stderr, unwrapped."""
-    terminal.info(message)
-
-
 class TerminalUI:
     """Implements the DeployUI protocol on top of the Terminal. Use as a context manager."""
 
@@ -48,7 +38,7 @@ class TerminalUI:
         return self.terminal.interactive and self.terminal.err_console.is_terminal
 
     def note(self, message: str) -> None:
-        err(self.terminal, message)
+        self.terminal.info(message)
 
     def confirm(self, question: str) -> bool:
         return self.terminal.confirm(question, assume_yes=False)
@@ -60,7 +50,7 @@ class TerminalUI:
             )
         elif elapsed - self._last_wait_print >= 15:
             self._last_wait_print = elapsed
-            err(self.terminal, f"  waiting: {status} ({elapsed:.0f} s elapsed)")
+            self.terminal.info(f"  waiting: {status} ({elapsed:.0f} s elapsed)")
 
     def plan(
         self,
@@ -77,15 +67,15 @@ class TerminalUI:
                 rows, columns=["action", "logical_id", "type", "replacement"], title=title
             )
         else:
-            out(self.terminal, f"{title}: no resource-level changes listed")
+            self.terminal.out(f"{title}: no resource-level changes listed")
         if parameters:
-            out(self.terminal, "Parameters:")
+            self.terminal.out("Parameters:")
             for change in parameters:
-                out(self.terminal, f"  {change.render()}")
+                self.terminal.out(f"  {change.render()}")
         if properties:
-            out(self.terminal, "Property changes:")
+            self.terminal.out("Property changes:")
             for prop in properties:
-                out(self.terminal, f"  {prop.render()}")
+                self.terminal.out(f"  {prop.render()}")
 
     def event(self, event: Mapping[str, Any], elapsed: float) -> None:
         status = str(event.get("ResourceStatus", ""))
@@ -98,7 +88,7 @@ class TerminalUI:
         )
         self.rows.append(row)
         if not self.interactive:
-            err(self.terminal, "  ".join(part for part in row if part))
+            self.terminal.info("  ".join(part for part in row if part))
             return
         if self.live is None:
             self.live = Live(

@@ -600,7 +600,7 @@ def test_failed_destroy_names_the_resource_and_keeps_tables(factory, env, monkey
         stub.assert_no_pending_responses()
     assert declined.exit_code == EXIT_ABORTED
     assert declined.stderr.splitlines() == [
-        f"Deleted: stack {STACK} and every resource in it except these.",
+        f"To delete: stack {STACK} and every resource in it except these.",
         f"  Kept: {STACK}-rate-limits (AWS::DynamoDB::Table): retained, re-adopted by the next deploy",
         "  Kept: the artifact bucket (shared by every environment; holds rollback zips)",
         "Error: destroy cancelled: the stack was not deleted (rerun with --yes to delete without asking)",

@@ -221,3 +221,15 @@ def test_commands_that_write_files_or_act_answer_with_one_document(local_env, cl
     shown = yaml.safe_load(preview.stdout)
     assert shown["path"] == str(tmp_path / "d.html") and shown["widgets"] > 0
     assert (tmp_path / "d.html").is_file()
+
+
+def test_destroy_answers_with_one_document_and_its_preview_is_on_stderr(local_env, clients):
+    create_fake_stack(clients)
+    refused = run("destroy", "-o", "json")  # no terminal, no --yes: declined, nothing deleted
+    assert refused.exit_code == 9 and refused.stdout == ""
+    assert f"To delete: stack {STACK}" in refused.stderr
+    destroyed = run("destroy", "--yes", "-o", "json")
+    assert destroyed.exit_code == 0, destroyed.output
+    doc = json.loads(destroyed.stdout)
+    assert doc["stack"] == STACK and doc["deleted"] is True
+    assert {"retained", "removed", "left_in_place"} <= set(doc)
