@@ -8,7 +8,7 @@ import click
 
 from opskit import values
 from opskit.app import App
-from opskit.commands.params import CheckedValue
+from opskit.commands.params import CheckedValue, FilePath
 from opskit.deploy.ui import TerminalUI
 from opskit.errors import UsageError
 
@@ -46,6 +46,7 @@ def _local_state(app: App) -> Any:
 )
 @click.option(
     "--template",
+    type=FilePath(dir_okay=False),
     default=None,
     metavar="PATH",
     help="Template file (default cloudformation/gateway.yaml).",
