@@ -112,12 +112,23 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _check_document(document: dict[str, Any], path: Path) -> None:
-    """The shape opskit relies on: [defaults] and [env.NAME] are tables (types of keys: later)."""
+    """The shape opskit relies on: [defaults] and [env.NAME] are tables (types of keys: later);
+    nothing else at the top (a `[defualts]` would be ignored without a word)."""
+    unknown = sorted(set(document) - {"defaults", "env"})
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], ["defaults", "env"], n=1)
+        raise ConfigError(
+            f"{path}: unknown table or key `{unknown[0]}`",
+            f"did you mean `{close[0]}`?"
+            if close
+            else "the top level takes [defaults] and [env.NAME]",
+            "fix or remove it; docs/commands.md lists the keys",
+        )
     for key in ("defaults", "env"):
         if key in document and not isinstance(document[key], dict):
             raise ConfigError(
                 f"{path}: `{key}` must be a table",
-                f"it is {_kind(document[key])}",
+                f"it is {values.kind(document[key])}",
                 f"write it as [{key}] or [{key}.NAME]"
                 if key == "env"
                 else "write it as [defaults]",
@@ -126,13 +137,9 @@ def _check_document(document: dict[str, Any], path: Path) -> None:
         if not isinstance(table, dict):
             raise ConfigError(
                 f"{path}: env.{name} must be a table",
-                f"it is {_kind(table)}",
+                f"it is {values.kind(table)}",
                 f"write it as [env.{name}]",
             )
-
-
-def _kind(value: Any) -> str:
-    return values.kind(value)
 
 
 Check = Callable[[Any], Any]

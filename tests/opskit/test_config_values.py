@@ -131,6 +131,18 @@ def test_a_typo_in_a_key_is_flagged_with_the_key_it_resembles(tmp_path):
     assert "role_arn" in caught.value.format_line()
 
 
+def test_a_typo_in_a_table_header_is_flagged_not_ignored(tmp_path):
+    """Found in review: `[defualts]` was dropped without a word (the region fell back)."""
+    path = tmp_path / "c.toml"
+    path.write_text('[defualts]\nregion = "eu-west-1"\n' + BASE)
+    with pytest.raises(ConfigError) as caught:
+        load_environment("dev", path)
+    assert "unknown table or key `defualts`: did you mean `defaults`?" in caught.value.format_line()
+    path.write_text('[envs.prod]\nregion = "eu-west-1"\n' + BASE)
+    with pytest.raises(ConfigError, match="`envs`"):
+        load_environment("dev", path)
+
+
 def test_a_default_is_checked_like_an_environment_value(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[defaults]\ntermination_protection = "yes"\n' + BASE)
