@@ -323,6 +323,10 @@ def _deploy(
     )
     if ignored:
         ui.note(f"Ignoring parameters the template does not declare: {', '.join(ignored)}")
+    sent = {
+        p["ParameterKey"]: str(p["ParameterValue"]) for p in parameters if "ParameterValue" in p
+    }
+    tpl.check_parameter_values(template, sent, set(request.overrides))
     values = tpl.effective_values(parameters, previous)
     check_parameter_policy(env, values)
 

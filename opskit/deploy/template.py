@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from opskit.errors import ConfigError, NotFoundError
+from opskit.errors import ConfigError, NotFoundError, UsageError
 
 DEFAULT_TEMPLATE = "cloudformation/gateway.yaml"
 # Templates larger than this must go through S3 (TemplateURL) instead of TemplateBody.
@@ -97,6 +99,76 @@ def build_parameters(
         elif previous is not None and key in previous:
             params.append({"ParameterKey": key, "UsePreviousValue": True})
     return params, ignored
+
+
+def check_parameter_values(
+    template: dict[str, Any], sent: dict[str, str], from_command_line: set[str]
+) -> None:
+    """Each value against its declaration's constraints, as CloudFormation checks them at
+    CreateChangeSet (Type Number, AllowedValues, AllowedPattern matching the whole value,
+    Min/MaxLength for strings, Min/MaxValue for numbers): refused here, before any upload,
+    with the declaration's ConstraintDescription. A -p value is a usage error (exit 2), an
+    opskit.toml one a configuration error (exit 3)."""
+    declared = template.get("Parameters") or {}
+    for key, value in sent.items():
+        problem = _constraint_problem(declared.get(key) or {}, value)
+        if problem is None:
+            continue
+        where = "-p" if key in from_command_line else "opskit.toml parameters"
+        error = UsageError if key in from_command_line else ConfigError
+        raise error(
+            f"parameter {key}={value!r} ({where})",
+            problem,
+            "fix the value; the template's Parameters section declares what it accepts",
+        )
+
+
+def _constraint_problem(spec: dict[str, Any], value: str) -> str | None:
+    kind = str(spec.get("Type", "String"))
+    described = spec.get("ConstraintDescription")
+    if kind == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return "must be a number (Type: Number)"
+        if not math.isfinite(number):
+            return "must be a finite number (Type: Number)"
+        allowed = spec.get("AllowedValues")
+        if allowed is not None and all(_number(a) != number for a in allowed):
+            return described or f"must be one of {', '.join(str(a) for a in allowed)}"
+        low, high = spec.get("MinValue"), spec.get("MaxValue")
+        if low is not None and number < float(low) or high is not None and number > float(high):
+            return (
+                described
+                or f"must be from {low if low is not None else '-inf'} to {high if high is not None else 'inf'}"
+            )
+        return None
+    if kind != "String":
+        return None  # lists and AWS-specific types: CloudFormation's own checks
+    allowed = spec.get("AllowedValues")
+    if allowed is not None and value not in [str(a) for a in allowed]:
+        return described or f"must be one of {', '.join(str(a) for a in allowed)}"
+    low, high = spec.get("MinLength"), spec.get("MaxLength")
+    if low is not None and len(value) < int(low) or high is not None and len(value) > int(high):
+        return (
+            described or f"must be {low or 0} to {high if high is not None else 'any'} characters"
+        )
+    pattern = spec.get("AllowedPattern")
+    if pattern is not None:
+        try:
+            matched = re.fullmatch(str(pattern), value) is not None
+        except re.error:  # a Java-only construct: leave it to CloudFormation
+            return None
+        if not matched:
+            return described or f"must match pattern {pattern}"
+    return None
+
+
+def _number(text: Any) -> float:
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def effective_values(

@@ -280,3 +280,21 @@ def test_changed_table_is_kept_as_deployed_locally(project, moto):
         "StackResourceSummaries"
     ]
     assert "RateLimitTable" in {r["LogicalResourceId"] for r in resources}
+
+
+def test_a_parameter_value_the_template_refuses_stops_before_any_change_set(project, moto):
+    result = run("deploy", "--plan", "-p", "Timeout=31")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "parameter Timeout='31' (-p): must be from 1 to 30" in result.stderr
+    assert aws(moto, "cloudformation").list_stacks()["StackSummaries"] == []
+    config = project / "opskit.toml"
+    config.write_text(
+        config.read_text().replace(
+            "[env.local.parameters]", '[env.local.parameters]\nLogRetentionDays = "2"'
+        )
+    )
+    from_file = run("deploy", "--plan")
+    assert from_file.exit_code == EXIT_CONFIG, from_file.output
+    assert (
+        "LogRetentionDays='2' (opskit.toml parameters): must be one of 1, 3, 5" in from_file.stderr
+    )
