@@ -240,10 +240,10 @@ def test_a_machine_readable_plan_is_the_one_document_on_stdout(project, moto):
     """An update's plan: "Change set ...: no resource-level changes listed", "Parameters:"
     and the other human lines stay off stdout in json, yaml and csv."""
     assert run("deploy", "--yes", "--no-smoke-test", "--no-lint").exit_code == 0
-    human = run("deploy", "--plan", "--no-lint", "-p", "RateLimit=50")
+    human = run("deploy", "--plan", "--no-lint", "-p", "RateLimit=50/60")
     assert "Parameters:" in human.stdout  # what must not reach a machine-readable stdout
     for output in ("json", "yaml", "csv"):
-        result = run("deploy", "--plan", "--no-lint", "-p", "RateLimit=50", "-o", output)
+        result = run("deploy", "--plan", "--no-lint", "-p", "RateLimit=50/60", "-o", output)
         assert result.exit_code == 0, result.output
         if output == "json":
             document = json.loads(result.stdout)
