@@ -22,9 +22,17 @@ PARAMETER_KEY = re.compile(r"[A-Za-z0-9]{1,255}")
 PARAMETER_VALUE_MAX = 4096
 LAMBDA_TIMEOUT_MAX = 900  # seconds
 
-ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}")
+# CloudWatch Logs' PutRetentionPolicy accepts only these (the template's AllowedValues too).
+RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827,
+                  2192, 2557, 2922, 3288, 3653)  # fmt: skip
+
+# IAM (CreateRole): a path is `/` or `/.../` of ASCII ! to DEL, a name 1-64 of [\w+=,.@-];
+# partitions are aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, ...
+ROLE_ARN = re.compile(
+    r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:role(/[\x21-\x7f]{0,510})?/[\w+=,.@-]{1,64}", re.ASCII
+)
 TOPIC_ARN = re.compile(
-    r"arn:aws[a-z-]*:sns:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
+    r"arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
 )
 BUCKET_NAME = re.compile(r"(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 APP_SPEC = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
@@ -117,9 +125,15 @@ def tag_key(value: Any) -> str:
 
 
 def tag_value(key: str, value: Any) -> str:
+    """A tag value: a string, or a number or boolean written as parameters are (`3`, `true`)."""
+    if isinstance(value, bool | int | float) and not (
+        isinstance(value, float) and not math.isfinite(value)
+    ):
+        value = parameter_value(key, value)
     if not isinstance(value, str):
         raise BadValue(
-            f"tag {key}: must be a string, it is {kind(value)}", f'{{ {key} = "payments" }}'
+            f"tag {key}: must be a string, number or boolean, it is {kind(value)}",
+            f'{{ {key} = "payments" }}',
         )
     if not 1 <= len(value) <= TAG_VALUE_MAX:  # CreateChangeSet: Tags.member.Value min 1
         raise BadValue(

@@ -11,6 +11,7 @@ from opskit.app import App
 from opskit.commands.params import TEXT, Count, FilePath, Number, Quantity
 from opskit.durations import MAX_DAYS
 from opskit.errors import ConfigError, UsageError
+from opskit.values import RETENTION_DAYS
 
 
 def _cache(app: App) -> Any:
@@ -271,9 +272,13 @@ ESTIMATE_OPTIONS = [
     ),
     click.option(
         "--log-retention-days",
-        type=Count(1, 3653),
+        type=click.Choice([str(d) for d in RETENTION_DAYS]),
+        callback=lambda ctx, param, value: None if value is None else int(value),
         default=None,
-        help="Log retention (default: LogRetentionDays parameter).",
+        metavar="DAYS",
+        help="Log retention, one of CloudWatch Logs' values: "
+        + ", ".join(str(d) for d in RETENTION_DAYS)
+        + " (default: LogRetentionDays parameter).",
     ),
     click.option(
         "--alarms",

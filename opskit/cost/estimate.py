@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -10,9 +11,18 @@ from typing import TYPE_CHECKING, Any
 from opskit.config import Environment
 from opskit.cost.fixed import FixedItems
 from opskit.cost.logs import Projection, aggregate, project_month
-from opskit.cost.model import Estimate, RouteUsage, Usage, allocate_routes, estimate
+from opskit.cost.model import (
+    ARCHITECTURES,
+    Estimate,
+    RouteUsage,
+    Usage,
+    allocate_routes,
+    estimate,
+)
 from opskit.cost.whatif import WhatIf, apply_what_if, cpu_share
+from opskit.errors import ConfigError
 from opskit.pricing import PriceTable
+from opskit.values import RETENTION_DAYS
 
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
@@ -23,15 +33,15 @@ def base_usage(env: Environment, fixed: FixedItems | None = None) -> Usage:
     and, when given, the alarm baseline's counts (alarm metrics, custom metrics)."""
     params = env.parameters
     usage = Usage()
-    try:
-        memory = float(params.get("MemorySize", usage.memory_mb))
-    except ValueError:
-        memory = usage.memory_mb
-    try:
-        retention = float(params.get("LogRetentionDays", usage.log_retention_days))
-    except ValueError:
-        retention = usage.log_retention_days
-    arch = params.get("Architecture", usage.arch)
+    memory = _parameter(env, "MemorySize", usage.memory_mb, lambda v: 128 <= v <= 10240, "1024")
+    retention = _parameter(
+        env, "LogRetentionDays", usage.log_retention_days, lambda v: v in RETENTION_DAYS, "30"
+    )
+    arch = str(params.get("Architecture", usage.arch))
+    if arch not in ARCHITECTURES:
+        raise _bad_parameter(
+            env, "Architecture", arch, f"must be {' or '.join(ARCHITECTURES)}", "arm64"
+        )
     pitr = str(params.get("EnablePointInTimeRecovery", "false")).lower() == "true"
     secrets = 1.0 if str(params.get("JwtSecretArn") or "").strip() else 0.0  # read per cold start
     usage = replace(
@@ -49,6 +59,31 @@ def base_usage(env: Environment, fixed: FixedItems | None = None) -> Usage:
             custom_metrics=float(fixed.custom_metrics),
         )
     return usage
+
+
+def _parameter(
+    env: Environment, key: str, default: float, valid: Callable[[float], bool], example: str
+) -> float:
+    """A numeric stack parameter from opskit.toml, as the model reads it; a bad one is the
+    file's error (exit 3), never silently the default."""
+    raw = env.parameters.get(key)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise _bad_parameter(env, key, raw, "must be a number", example) from None
+    if not math.isfinite(value) or not valid(value):
+        raise _bad_parameter(env, key, raw, "is outside what the template accepts", example)
+    return value
+
+
+def _bad_parameter(env: Environment, key: str, raw: Any, why: str, example: str) -> ConfigError:
+    return ConfigError(
+        f"opskit.toml [env.{env.name}.parameters] {key} = {raw!r}",
+        why,
+        f'e.g. {key} = "{example}" (cloudformation/gateway.yaml declares the values)',
+    )
 
 
 @dataclass

@@ -44,7 +44,11 @@ def load(tmp_path: Path, extra: str):
     ("line", "key", "why"),
     [
         ("tags = 3", "tags", "must be a table of tags, it is a number"),
-        ("tags = { a = [1] }", "tags", "tag a: must be a string, it is an array"),
+        (
+            "tags = { a = [1] }",
+            "tags",
+            "tag a: must be a string, number or boolean, it is an array",
+        ),
         ('tags = { "aws:x" = "1" }', "tags", "the aws: prefix is reserved"),
         (f'tags = {{ {"k" * 129} = "v" }}', "tags", "1 to 128 characters"),
         (f'tags = {{ k = "{"v" * 257}" }}', "tags", "value of 1 to 256 characters"),
@@ -344,3 +348,35 @@ def test_fuzzed_opskit_toml_through_deploy_plan(project, topics, keys):
     if result.exit_code:
         lines = result.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+
+
+def test_tag_numbers_and_booleans_load_as_parameters_do(tmp_path):
+    """Found in review: `Count = 3` under tags loaded before the checks and failed after."""
+    env = load(tmp_path, "[env.dev.tags]\nCount = 3\nPager = true\nRatio = 0.5")
+    assert env.settings["tags"] == {"Count": "3", "Pager": "true", "Ratio": "0.5"}
+
+
+@pytest.mark.parametrize(
+    ("arn", "valid"),
+    [
+        # IAM CreateRole: Path is / or /.../ of ASCII ! (0x21) to DEL (0x7F); RoleName is
+        # 1-64 of [\w+=,.@-]; the partitions are aws, aws-cn, aws-us-gov, aws-iso(-b, -e, -f).
+        ("arn:aws:iam::123456789012:role/deployer", True),
+        ("arn:aws:iam::123456789012:role/x~y/z", True),
+        ("arn:aws-us-gov:iam::123456789012:role/svc/deployer", True),
+        ("arn:aws-iso-b:iam::123456789012:role/a+b=c,d.e@f-g", True),
+        ("arn:aws:iam::123456789012:role//", False),
+        ("arn:aws:iam::123456789012:role/x/", False),
+        ("arn:aws:iam::123456789012:role/" + "a" * 65, False),
+        ("arn:awsfoo:iam::123456789012:role/x", False),
+        ("arn:aws:iam::12345678901:role/x", False),
+    ],
+)
+def test_role_arns_follow_iam_rules(arn, valid):
+    from opskit import values
+
+    if valid:
+        assert values.role_arn(arn) == arn
+    else:
+        with pytest.raises(values.BadValue):
+            values.role_arn(arn)

@@ -586,3 +586,25 @@ def test_any_since_value_is_a_period_or_one_usage_error(since):
     except UsageError:
         return
     assert period.start <= date(2026, 11, 24)
+
+
+def test_stack_parameters_the_model_reads_are_checked_where_they_are_written(local_env):
+    """Found in review: MemorySize = "abc" fell back to 512 without a word, and "99999"
+    was blamed on --memory. Retention takes CloudWatch Logs' own list."""
+    from opskit.errors import EXIT_CONFIG
+
+    assert run(["--env", "local", "cost", "estimate", "--log-retention-days", "2"]).exit_code == (
+        EXIT_USAGE
+    )
+    assert run(["--env", "local", "cost", "estimate", "--log-retention-days", "14"]).exit_code == 0
+    config = local_env / "opskit.toml"
+    original = config.read_text()
+    for value, why in (("abc", "must be a number"), ("99999", "outside what the template")):
+        config.write_text(
+            original.replace(
+                "[env.local.parameters]", f'[env.local.parameters]\nMemorySize = "{value}"'
+            )
+        )
+        result = run(["--env", "local", "cost", "estimate"])
+        assert result.exit_code == EXIT_CONFIG, result.output
+        assert f"[env.local.parameters] MemorySize = '{value}': {why}" in result.stderr
