@@ -82,7 +82,7 @@ def _bad_parameter(env: Environment, key: str, raw: Any, why: str, example: str)
     return ConfigError(
         f"opskit.toml [env.{env.name}.parameters] {key} = {raw!r}",
         why,
-        f'e.g. {key} = "{example}" (cloudformation/gateway.yaml declares the values)',
+        f'e.g. {key} = "{example}"; cloudformation/gateway.yaml declares what it accepts',
     )
 
 

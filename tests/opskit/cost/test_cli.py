@@ -599,7 +599,7 @@ def test_stack_parameters_the_model_reads_are_checked_where_they_are_written(loc
     assert run(["--env", "local", "cost", "estimate", "--log-retention-days", "14"]).exit_code == 0
     config = local_env / "opskit.toml"
     original = config.read_text()
-    for value, why in (("abc", "must be a number"), ("99999", "outside what the template")):
+    for value, why in (("abc", "must be a number"), ("99999", "is outside what the template")):
         config.write_text(
             original.replace(
                 "[env.local.parameters]", f'[env.local.parameters]\nMemorySize = "{value}"'
