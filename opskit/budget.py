@@ -120,23 +120,15 @@ def _describe(n: Mapping[str, Any]) -> str:
     return f"{n['NotificationType']} > {float(n['Threshold']):g}%"
 
 
-MAX_AMOUNT = Decimal(1_000_000_000)  # USD a month: a typo guard, far above any real budget
-
-
 def parse_amount(text: str) -> Decimal:
+    """`--amount`, by the same rule as `opskit init --budget` and opskit.toml's budget."""
+    from opskit.values import BadValue, amount_text
+
     try:
-        value = Decimal(str(text).strip().lstrip("$"))
-    except InvalidOperation:
-        raise UsageError(
-            f"bad --amount '{text}'", "expected a number of US dollars", "e.g. --amount 50"
-        ) from None
-    if not value.is_finite() or not 0 < value <= MAX_AMOUNT:
-        raise UsageError(
-            f"bad --amount '{text}'",
-            f"must be more than 0 and at most {MAX_AMOUNT:,}",
-            "e.g. --amount 50",
-        )
-    return value
+        amount_text(text)
+    except BadValue as exc:
+        raise UsageError(f"bad --amount '{text}'", exc.why, "e.g. --amount 50") from None
+    return Decimal(str(text).strip().removeprefix("$"))
 
 
 def parse_threshold(text: str) -> tuple[str, float]:
@@ -165,16 +157,14 @@ def parse_threshold(text: str) -> tuple[str, float]:
 
 
 def valid_email(text: str) -> str:
-    """The address, normalized, if its syntax is valid (RFC 5321/5322 via email-validator;
-    no DNS lookup), else a UsageError naming what is wrong."""
-    from email_validator import EmailNotValidError, validate_email
+    """`--email`, normalized, by the rule opskit.toml's budget email follows (RFC 5321/5322
+    syntax via email-validator; no DNS lookup)."""
+    from opskit.values import BadValue, email
 
     try:
-        return validate_email(text, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise UsageError(
-            f"bad --email '{text}'", str(exc), "e.g. --email ops@example.com"
-        ) from None
+        return email(text)
+    except BadValue as exc:
+        raise UsageError(f"bad --email '{text}'", exc.why, "e.g. --email ops@example.com") from None
 
 
 def make_spec(

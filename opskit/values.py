@@ -227,19 +227,22 @@ def function_timeout(value: Any) -> int:
     return int(number(value, 1, LAMBDA_TIMEOUT_MAX, "30", " seconds", whole=True))
 
 
+MAX_AMOUNT = 1_000_000_000  # USD a month: a typo guard, far above any real budget
+
+
 def amount(value: Any) -> float:
-    """A budget: a finite amount of dollars, at least 0.01 (nan and inf are not amounts)."""
+    """A budget: a finite amount of dollars from 0.01 to MAX_AMOUNT (nan, inf are not)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise BadValue(f"must be an amount in USD, it is {kind(value)}", "20")
-    if not math.isfinite(value) or value < 0.01:
-        raise BadValue(f"{value!r} is not an amount in USD of at least 0.01", "20")
+    if not math.isfinite(value) or not 0.01 <= value <= MAX_AMOUNT:
+        raise BadValue(f"{value!r} is not an amount in USD from 0.01 to {MAX_AMOUNT:,}", "20")
     return float(value)
 
 
 def amount_text(text: str) -> float:
-    """`--budget 20` (the text of an option or an answer)."""
+    """`--budget 20`, `--amount $50` (the text of an option or an answer)."""
     try:
-        value = float(text)
+        value = float(str(text).strip().removeprefix("$"))
     except ValueError:
         raise BadValue(f"{text!r} is not an amount in USD", "20") from None
     return amount(value)

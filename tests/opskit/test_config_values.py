@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from opskit import config
 from opskit.cli import cli
 from opskit.config import load_environment
-from opskit.errors import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE, ConfigError
+from opskit.errors import EXIT_CONFIG, EXIT_NOT_FOUND, EXIT_USAGE, ConfigError, UsageError
 from tests.opskit import test_deploy_flow as flow
 
 package_zip, project = flow.package_zip, flow.project  # the deploy-flow fixtures
@@ -77,7 +77,7 @@ def load(tmp_path: Path, extra: str):
         ("alarms = 3", "alarms", "must be a table"),
         ("budget = { amount = nan }", "budget", "nan is not an amount"),
         ("budget = { amount = inf }", "budget", "inf is not an amount"),
-        ("budget = { amount = 0 }", "budget", "at least 0.01"),
+        ("budget = { amount = 0 }", "budget", "from 0.01 to 1,000,000,000"),
         ('budget = { email = "nobody" }', "budget", "is not an email address"),
         ("budget = { amonut = 5 }", "budget", "unknown key 'amonut'"),
         ('parameters = { "Memory-Size" = "1" }', "parameters", "is not a template parameter"),
@@ -380,3 +380,24 @@ def test_role_arns_follow_iam_rules(arn, valid):
     else:
         with pytest.raises(values.BadValue):
             values.role_arn(arn)
+
+
+@pytest.mark.parametrize("text", ["0.001", "1e300", "nan", "inf", "abc", "", "-5"])
+def test_one_amount_rule_for_init_budget_setup_and_the_file(text):
+    """Found in review: three rules (init took 1e300 that budget setup then refused)."""
+    from opskit import values
+    from opskit.budget import parse_amount
+
+    with pytest.raises(values.BadValue):
+        values.amount_text(text)
+    with pytest.raises(UsageError):
+        parse_amount(text)
+
+
+def test_a_dollar_sign_is_an_amount_everywhere():
+    from decimal import Decimal
+
+    from opskit import values
+    from opskit.budget import parse_amount
+
+    assert values.amount_text("$20") == 20.0 and parse_amount("$20") == Decimal(20)
