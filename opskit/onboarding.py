@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from opskit.config import CONFIG_NAME, REGION, STACK_NAME
+from opskit import values
+from opskit.commands.params import CheckedValue
+from opskit.config import CONFIG_NAME, FIELDS
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient
@@ -27,8 +29,6 @@ UPSTREAMS = {
     "orders": "UpstreamOrdersUrl",
 }
 JWT_CHOICES = ("create", "arn", "jwks", "later")
-SECRET_ARN = re.compile(r"arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+")
-ENV_NAME = re.compile(r"[a-z][a-z0-9-]{0,31}")
 
 
 @dataclass
@@ -53,43 +53,17 @@ class Answers:
         return params
 
 
-class _Pattern(click.ParamType):
-    def __init__(self, name: str, pattern: re.Pattern[str], example: str):
-        self.name, self.pattern, self.example = name, pattern, example
+stack_name_rule = FIELDS["stack_name"]
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        text = str(value).strip()
-        if not self.pattern.fullmatch(text):
-            self.fail(f"{text!r} is not a valid {self.name} (e.g. {self.example})", param, ctx)
-        return text
-
-
-ENV_NAME_TYPE = _Pattern("environment name", ENV_NAME, "dev, staging, prod")
-STACK_NAME_TYPE = _Pattern("stack name", STACK_NAME, "opskit-dev")
-REGION_NAME_TYPE = _Pattern("region", REGION, "us-east-1")
-SECRET_ARN_TYPE = _Pattern(
+# The answers' types: the rules opskit.toml and the other commands use (opskit.values).
+ENV_NAME_TYPE = CheckedValue("environment name", values.environment_name, "dev, staging, prod")
+STACK_NAME_TYPE = CheckedValue("stack name", stack_name_rule, "opskit-dev")
+SECRET_ARN_TYPE = CheckedValue(
     "Secrets Manager ARN",
-    SECRET_ARN,
+    values.secret_arn,
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:opskit/dev/jwt-AbCdEf",
 )
-
-
-class EmailAddress(click.ParamType):
-    """Checked like `budget setup --email` checks it (email-validator, no DNS lookup)."""
-
-    name = "ADDR"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        from opskit.budget import valid_email
-        from opskit.errors import UsageError
-
-        try:
-            return valid_email(str(value).strip())
-        except UsageError as exc:
-            self.fail(f"{value!r} is not a valid email address ({exc.why})", param, ctx)
-
-
-EMAIL_TYPE = EmailAddress()
+EMAIL_TYPE = CheckedValue("ADDR", values.email, "ops@example.com")
 
 
 class UpstreamUrl(click.ParamType):

@@ -34,6 +34,11 @@ ROLE_ARN = re.compile(
 TOPIC_ARN = re.compile(
     r"arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?"
 )
+SECRET_ARN = re.compile(
+    r"arn:aws(-[a-z]+)*:secretsmanager:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:secret:.+"
+)
+# The template's Environment parameter (AllowedPattern): what an environment deploys as.
+ENVIRONMENT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 BUCKET_NAME = re.compile(r"(?!xn--)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 APP_SPEC = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*")
 
@@ -259,6 +264,14 @@ def email(value: Any) -> str:
 
 
 bucket_name = matching(BUCKET_NAME, "an S3 bucket name", '"my-opskit-artifacts"')
+secret_arn = matching(
+    SECRET_ARN,
+    "a Secrets Manager secret ARN",
+    "arn:aws:secretsmanager:us-east-1:123456789012:secret:opskit/dev/jwt-AbCdEf",
+)
+environment_name = matching(
+    ENVIRONMENT_NAME, "an environment name (lower case, digits, -; up to 32)", "dev"
+)
 
 
 def path(value: Any) -> str:

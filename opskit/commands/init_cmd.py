@@ -10,6 +10,7 @@ import click
 
 from opskit import envvars, onboarding
 from opskit.app import App
+from opskit.commands.options import REGION_TYPE
 from opskit.commands.params import CheckedValue
 from opskit.config import CONFIG_NAME, Environment
 from opskit.errors import Aborted, AwsError, UsageError
@@ -17,7 +18,6 @@ from opskit.onboarding import (
     EMAIL_TYPE,
     ENV_NAME_TYPE,
     JWT_CHOICES,
-    REGION_NAME_TYPE,
     SECRET_ARN_TYPE,
     STACK_NAME_TYPE,
     UPSTREAMS,
@@ -95,7 +95,7 @@ def init(
     local = env_name == "local"
     region = ask.value(
         "AWS region",
-        REGION_NAME_TYPE,
+        REGION_TYPE,
         settings.region or _default_region(),
         settings.region is not None and "region" in settings.explicit,
     )

@@ -153,6 +153,6 @@ class CheckedValue(click.ParamType):
         if not isinstance(value, str):
             return value  # already converted (a default, or a prompt's second pass)
         try:
-            return self.check(value)
+            return self.check(value.strip())  # an answer typed with a trailing space
         except BadValue as exc:
             self.fail(f"{exc.why} (e.g. {self.example})", param, ctx)

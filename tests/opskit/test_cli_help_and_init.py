@@ -204,10 +204,10 @@ def test_guided_init_asks_validates_and_creates_the_secret(workdir, upstream, mo
     sm = boto3.client("secretsmanager", region_name="eu-west-1", endpoint_url=moto)
     key = sm.get_secret_value(SecretId=arn)["SecretString"]
     assert len(key) >= 32 and key not in text and key not in result.output
-    assert "is not a valid environment name" in result.stderr
-    assert "is not a valid region" in result.stderr
+    assert "is not an environment name" in result.stderr
+    assert "is not an AWS region" in result.stderr
     assert "does not answer" in result.stderr
-    assert "is not a valid email address" in result.stderr
+    assert "is not an email address" in result.stderr
 
 
 @pytest.mark.parametrize("amount", ["nan", "inf", "-inf", "0", "-5", "abc"])
