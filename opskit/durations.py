@@ -39,9 +39,12 @@ def parse_duration(text: str) -> timedelta:
         raise DurationError(
             f"{text!r} is not a duration (a number and a unit: ms, s, m, h, d, w; {EXAMPLES})"
         )
+    units = [UNIT_SECONDS[unit] for _, unit in parts]
+    if len(set(units)) != len(units):  # `1h1h`, `5m10min`: a typo, not a sum
+        raise DurationError(f"{text!r} names a unit twice ({EXAMPLES})")
     seconds = sum(float(number) * UNIT_SECONDS[unit] for number, unit in parts)
-    if seconds <= 0:
-        raise DurationError(f"{text!r} must be longer than zero")
+    if seconds < 0.001:  # timedelta keeps microseconds; below a millisecond is no window
+        raise DurationError(f"{text!r} must be at least 1ms")
     if seconds > MAX_DAYS * 86400:
         raise DurationError(f"{text!r} is longer than {MAX_DAYS} days")
     return timedelta(seconds=seconds)

@@ -108,12 +108,15 @@ def parse_date(text: str, what: str) -> date:
 
 
 def since_start(since: str, now: datetime) -> datetime:
-    """--since, the same on every command: a date (YYYY-MM-DD, midnight of `now`'s zone) or a
-    duration back from now (7d, 12h, 2w)."""
+    """--since on the cost commands: a date (YYYY-MM-DD, midnight of `now`'s zone) or a
+    duration back from now (7d, 12h, 2w). `logs` and `insights` take durations only."""
     try:
         day = date.fromisoformat(since.strip())
-    except ValueError:
-        pass
+    except ValueError as exc:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", since.strip()):  # a date, but not a real one
+            raise UsageError(
+                f"bad --since '{since}'", str(exc), "e.g. --since 2026-02-01"
+            ) from None
     else:
         return datetime.combine(day, datetime.min.time(), tzinfo=now.tzinfo)
     try:
