@@ -169,7 +169,7 @@ def list_(app: App, watch_: bool, interval: float) -> None:
 
             stream(app.terminal, rows, interval=interval, sleep=app.sleep)
             return
-        app.terminal.render_rows(rows(), columns=columns)
+        app.terminal.render_rows(rows(), columns=[*columns, "managed"])
         return
 
     def build() -> Group:

@@ -72,6 +72,9 @@ def render(app: App, template: Path | None, queries_dir: Path | None) -> None:
     for problem in rendered.problems:
         app.terminal.err(f"invalid: {problem}", style="red")
     require_valid(rendered, path)
+    if app.terminal.output in ("yaml", "csv"):  # json: the body exactly as it is pushed
+        app.terminal.document(rendered.body)
+        return
     app.terminal.write(rendered.text())
 
 

@@ -58,6 +58,11 @@ def test_dashboards_push_as_json(local_env, clients):
     assert first["name"] == f"{STACK}-gateway" and first["changed"] is True
     assert first["url"].endswith(f"#dashboards/dashboard/{STACK}-gateway")
     assert json.loads(run("dashboards", "push", "-o", "json").stdout)["changed"] is False
+    body = json.loads(run("dashboards", "render", "-o", "json").stdout)
+    assert yaml.safe_load(run("dashboards", "render", "-o", "yaml").stdout) == body
+    flat = list(csv.DictReader(io.StringIO(run("dashboards", "render", "-o", "csv").stdout)))
+    assert flat and set(flat[0]) == {"key", "value"}
+    assert "widgets.0.type" in {row["key"] for row in flat}
 
 
 def test_top_as_json_csv_and_a_json_lines_stream(local_env, clients):
