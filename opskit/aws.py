@@ -123,7 +123,11 @@ class ClientFactory:
 def profile_not_found(exc: botocore.exceptions.ProfileNotFound, profile: str | None) -> AwsError:
     """Name the profile that is missing, wherever it came from (flag, opskit.toml, $AWS_PROFILE)."""
     name = exc.kwargs.get("profile") or profile or os.environ.get(envvars.AWS_PROFILE)
-    source = "" if profile else " (from $AWS_PROFILE)"
+    source = (
+        f" (from --profile, ${envvars.PROFILE} or opskit.toml)"
+        if profile
+        else " (from $AWS_PROFILE)"
+    )
     return AwsError(
         f"AWS profile '{name}'{source} not found",
         "it is not in ~/.aws/config or ~/.aws/credentials",

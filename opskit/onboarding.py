@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shlex
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -179,11 +180,13 @@ project = "opskit"
 """
 
 
-def next_commands(answers: Answers) -> list[str]:
-    env = f"opskit --env {answers.env_name}"
+def next_commands(answers: Answers, config: str | None = None) -> list[str]:
+    """What to run next; `config` is a --config the later commands need too."""
+    opskit = f"opskit --config {shlex.quote(config)}" if config else "opskit"
+    env = f"{opskit} --env {answers.env_name}"
     steps = []
     if answers.local:
-        steps.append("opskit local up")
+        steps.append(f"{env} local up")
     steps.append(f"{env} deploy")
     if answers.email:
         steps.append(f"{env} alarms apply --email {answers.email}")

@@ -132,7 +132,7 @@ def init(
             "rerun with --yes to replace it, or pick another --env",
         )
     replaced = onboarding.write_env(path, answers)
-    steps = onboarding.next_commands(answers)
+    steps = onboarding.next_commands(answers, app.settings.config)  # a --config, not found
     terminal = app.terminal
     if terminal.machine_readable:
         terminal.document(

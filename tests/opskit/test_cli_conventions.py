@@ -369,10 +369,6 @@ BASE_ARGS = {
     "insights show": ["errors"],
 }
 FROM_LOGS = {"--since", "--file", "--basis", "--by", "--top", "--duration-scale"}
-# Cases the fuzz finds in files another change owns: strict, so a fix shows up here.
-KNOWN: dict[tuple[str, str], str] = {}
-# Types the structural check below finds loose in files another change owns.
-KNOWN_TYPES: dict[tuple[str, str], str] = {}
 HOSTILE = [
     "",
     "   ",
@@ -438,9 +434,7 @@ def fuzz_cases():
     for path, option, param in fuzz_targets():
         name = " ".join(path)
         label = f"{name or 'opskit'} {option or param.name.upper()}"
-        reason = KNOWN.get((name, option or ""))
-        marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-        cases.append(pytest.param(path, option, param, id=label, marks=marks))
+        cases.append(pytest.param(path, option, param, id=label))
     return cases
 
 
@@ -503,8 +497,6 @@ def test_fuzzed_command_option_values(local_env, monkeypatch, target, value):
     import opskit.packaging
 
     monkeypatch.setattr(opskit.packaging, "build_package", interrupt)
-    if (" ".join(target[0]), target[1] or "") in KNOWN:
-        return
     result = invoke(*hostile_args(*target, value), obj=App(sleep=interrupt, packager=interrupt))
     assert result.exit_code in documented_exit_codes() - {errors.EXIT_FAILURE}, (
         target[:2],
@@ -526,7 +518,7 @@ def test_every_value_option_has_a_validating_type():
     loose = []
     for path, option, param in fuzz_targets():
         kind = param.type
-        if (" ".join(path), option or "") in KNOWN_TYPES or isinstance(param, click.Argument):
+        if isinstance(param, click.Argument):  # arguments: the fuzz above feeds them
             continue
         if isinstance(kind, click.types._NumberRangeBase):
             bounded = kind.min is not None and kind.max is not None

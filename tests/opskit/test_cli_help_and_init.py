@@ -157,6 +157,25 @@ def test_init_from_flags_writes_a_config_opskit_can_load(workdir, upstream):
     assert env.settings["budget"] == {"amount": 25, "email": "ops@example.com"}
 
 
+def test_init_with_config_names_it_in_the_next_commands(workdir):
+    """Found in review: after `init --config x.toml` the printed next step could not find x."""
+    path = workdir / "elsewhere" / "ops.toml"
+    path.parent.mkdir()
+    result = CliRunner().invoke(
+        cli,
+        ["--config", str(path), "init", "--env", "qa", "--no-input", "--stack-name", "gw-qa",
+         "--email", "ops@example.com", "-o", "json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    steps = json.loads(result.stdout)["next"]
+    assert steps == [
+        f"opskit --config {path} --env qa deploy",
+        f"opskit --config {path} --env qa alarms apply --email ops@example.com",
+    ]
+    parsed = parse(shlex.split(steps[0])[1:])  # the command parses as written
+    assert parsed.command_path.endswith("deploy")
+
+
 def test_init_checks_that_upstreams_answer(workdir):
     result = CliRunner().invoke(
         cli, ["init", "--no-input", "--upstream", "users=http://127.0.0.1:9"]
