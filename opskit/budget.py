@@ -182,12 +182,17 @@ def make_spec(
             "pass at most 10 --email, or subscribe the rest to an SNS topic and pass --sns-topic",
         )
     emails = tuple(valid_email(email) for email in emails)
-    if sns_topic and not sns_topic.startswith("arn:"):
-        raise UsageError(
-            f"bad --sns-topic '{sns_topic}'",
-            "expected a topic ARN",
-            "e.g. arn:aws:sns:us-east-1:123456789012:budget-alerts",
-        )
+    if sns_topic:
+        from opskit.values import BadValue, topic_arn
+
+        try:
+            topic_arn(sns_topic)
+        except BadValue as exc:
+            raise UsageError(
+                f"bad --sns-topic '{sns_topic}'",
+                exc.why,
+                "e.g. arn:aws:sns:us-east-1:123456789012:budget-alerts",
+            ) from None
     if not emails and not sns_topic:
         raise UsageError(
             "no one to notify",

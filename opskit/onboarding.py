@@ -64,7 +64,6 @@ SECRET_ARN_TYPE = CheckedValue(
     values.secret_arn,
     "arn:aws:secretsmanager:us-east-1:123456789012:secret:opskit/dev/jwt-AbCdEf",
 )
-EMAIL_TYPE = CheckedValue("ADDR", values.email, "ops@example.com")
 
 
 class UpstreamUrl(click.ParamType):

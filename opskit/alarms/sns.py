@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import botocore.exceptions
 
+from opskit import values
 from opskit.alarms.plan import Change
 from opskit.aws import aws_error
 from opskit.errors import UsageError
@@ -104,15 +105,13 @@ def plan_topic(
     Order: --sns-topic (or `sns_topic` in opskit.toml) as given; else `<stack>-alarms`,
     created when --email is passed, reused when it already exists; else no actions.
     """
-    if email is not None and "@" not in email:
-        raise UsageError(f"--email {email}", "not an email address", "pass --email you@example.com")
-    if explicit_arn:
-        if not explicit_arn.startswith("arn:") or explicit_arn.count(":") < 5:
+    if explicit_arn:  # --sns-topic is checked as it is parsed; opskit.toml's sns_topic here
+        try:
+            values.topic_arn(explicit_arn)
+        except values.BadValue as exc:
             raise UsageError(
-                f"--sns-topic {explicit_arn}",
-                "not an SNS topic ARN",
-                "pass arn:aws:sns:REGION:ACCOUNT:NAME",
-            )
+                f"sns_topic {explicit_arn}", exc.why, "pass arn:aws:sns:REGION:ACCOUNT:NAME"
+            ) from None
         plan = TopicPlan(
             name=explicit_arn.rsplit(":", 1)[-1], arn=explicit_arn, arn_for_alarms=explicit_arn
         )

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from opskit.app import App
-from opskit.commands.params import INTERVAL, TEXT, Count, FilePath, Number
+from opskit.commands.params import EMAIL, INTERVAL, TEXT, TOPIC_ARN, Count, FilePath, Number
 from opskit.errors import Aborted
 
 ACTION_STYLES = {"create": "green", "update": "yellow", "delete": "red", "unchanged": "dim"}
@@ -31,12 +31,12 @@ def alarms() -> None:
 @click.option("--plan", "plan_only", is_flag=True, help="Show what would change; change nothing.")
 @click.option(
     "--email",
-    type=TEXT,
+    type=EMAIL,
     metavar="ADDR",
     help="Create the <stack>-alarms SNS topic and subscribe ADDR.",
 )
 @click.option(
-    "--sns-topic", type=TEXT, metavar="ARN", help="Notify this existing SNS topic instead."
+    "--sns-topic", type=TOPIC_ARN, metavar="ARN", help="Notify this existing SNS topic instead."
 )
 @click.option(
     "--file",

@@ -8,7 +8,7 @@ import click
 
 from opskit.app import App
 from opskit.commands.cost_cmd import account_of
-from opskit.commands.params import TEXT
+from opskit.commands.params import EMAIL, TEXT, TOPIC_ARN
 
 
 @click.group()
@@ -21,14 +21,14 @@ def budget() -> None:
 @click.option(
     "--email",
     "emails",
-    type=TEXT,
+    type=EMAIL,
     multiple=True,
     metavar="ADDR",
     help="Email subscriber (repeat; at most 10).",
 )
 @click.option(
     "--sns-topic",
-    type=TEXT,
+    type=TOPIC_ARN,
     default=None,
     metavar="ARN",
     help="SNS topic to notify (its policy must allow budgets.amazonaws.com).",

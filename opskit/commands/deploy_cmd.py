@@ -8,7 +8,7 @@ import click
 
 from opskit import values
 from opskit.app import App
-from opskit.commands.params import CheckedValue, FilePath
+from opskit.commands.params import TOPIC_ARN, CheckedValue, FilePath
 from opskit.deploy.ui import TerminalUI
 from opskit.errors import UsageError
 
@@ -16,11 +16,6 @@ PARAMETER = CheckedValue("KEY=VALUE", values.parameter_pair, "-p MemorySize=1024
 TAG = CheckedValue("KEY=VALUE", values.tag_pair, "--tags team=payments")
 ROLE_ARN = CheckedValue(
     "ARN", values.role_arn, "--role-arn arn:aws:iam::123456789012:role/opskit-cloudformation"
-)
-TOPIC_ARN = CheckedValue(
-    "ARN",
-    values.topic_arn,
-    "--notification-arns arn:aws:sns:us-east-1:123456789012:stack-events",
 )
 
 

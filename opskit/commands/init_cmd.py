@@ -11,11 +11,10 @@ import click
 from opskit import envvars, onboarding
 from opskit.app import App
 from opskit.commands.options import REGION_TYPE
-from opskit.commands.params import CheckedValue
+from opskit.commands.params import EMAIL, CheckedValue
 from opskit.config import CONFIG_NAME, Environment
 from opskit.errors import Aborted, AwsError, UsageError
 from opskit.onboarding import (
-    EMAIL_TYPE,
     ENV_NAME_TYPE,
     JWT_CHOICES,
     SECRET_ARN_TYPE,
@@ -63,7 +62,7 @@ class UpstreamOption(click.ParamType):
     "--upstream", "upstreams", type=UpstreamOption(), multiple=True, help="NAME=URL (repeatable)."
 )
 @click.option("--budget", "budget_usd", type=BUDGET, help="Monthly budget, USD.")
-@click.option("--email", type=EMAIL_TYPE, help="Where alarms and budget alerts go.")
+@click.option("--email", type=EMAIL, help="Where alarms and budget alerts go.")
 @click.option("--no-input", is_flag=True, help="Ask nothing: flags and defaults only.")
 @click.option("--no-check", is_flag=True, help="Do not check that upstream URLs answer.")
 @click.pass_obj
@@ -119,7 +118,7 @@ def init(
         answers.budget_usd = ask.optional("Monthly budget in USD (blank: none)", BUDGET)
     answers.email = email
     if email is None and ask.interactive:
-        answers.email = ask.optional("Alert email for alarms and budget (blank: none)", EMAIL_TYPE)
+        answers.email = ask.optional("Alert email for alarms and budget (blank: none)", EMAIL)
 
     path = _config_path(app)
     draft = Environment(env_name, stack, region, profile=profile, local=local, root=path.parent)

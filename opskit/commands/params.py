@@ -17,6 +17,8 @@ from typing import Any
 
 import click
 
+from opskit import values
+
 
 class Number(click.FloatRange):
     """A finite float in [min, max] (no nan, no inf, no 1e400)."""
@@ -156,3 +158,8 @@ class CheckedValue(click.ParamType):
             return self.check(value.strip())  # an answer typed with a trailing space
         except BadValue as exc:
             self.fail(f"{exc.why} (e.g. {self.example})", param, ctx)
+
+
+# An SNS topic and an email address, the same on alarms, budget, deploy and init.
+TOPIC_ARN = CheckedValue("ARN", values.topic_arn, "arn:aws:sns:us-east-1:123456789012:alerts")
+EMAIL = CheckedValue("ADDR", values.email, "ops@example.com")

@@ -440,6 +440,7 @@ def test_bad_setup_values_are_usage_errors_before_any_call(args):
 
     result = CliRunner().invoke(cli, ["--env", "dev", "budget", "setup", *args])
     assert result.exit_code == 2, result.output
-    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith(
-        "Error: bad --"
-    )
+    assert len(result.output.strip().splitlines()) == 1 and result.output.startswith("Error: ")
+    bad_option = {"ten": "--amount", "a@@b.com": "--email", "pager": "--sns-topic"}
+    named = [o for v, o in bad_option.items() if v in args] or ["--threshold"]
+    assert named[0] in result.output
