@@ -13,7 +13,7 @@ PIP_LINES := awk '/^(Collecting|Installing collected|Successfully installed|ERRO
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "opskit needs Python 3.11+; set PYTHON=python3.11 (or newer)")'
-	@echo "==> First run: installing opskit and its dependencies into $(VENV) (about 6 minutes on 2 cores; once only)"
+	@echo "==> First run: installing opskit and its dependencies into $(VENV) (under a minute with a fast link to PyPI, minutes on a slow one; once only)"
 	@test -x $(PY) || { echo "==> [1/3] creating $(VENV)"; $(PYTHON) -m venv $(VENV); }
 	@echo "==> [2/3] upgrading pip"
 	@$(PY) -m pip install --disable-pip-version-check --progress-bar off --upgrade pip > $(LOG) 2>&1 || { tail -n 30 $(LOG); exit 1; }

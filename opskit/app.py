@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from opskit.pricing import PriceTable
 
 LAMBDA_PYTHON = "3.12"  # the function's runtime: wheels are picked for it
-PACKAGE_PROGRESS = "Building the Lambda package (a first build downloads wheels: 20-40 s)"
+PACKAGE_PROGRESS = "Building the Lambda package (a first build downloads its wheels from PyPI)"
 
 
 def utcnow() -> datetime:
