@@ -518,7 +518,8 @@ def endpoint_for(
     port = parts.port or (443 if scheme == "https" else 80)
     host = parts.hostname or default_host
     default_port = 443 if scheme == "https" else 80
-    return scheme, host, port, host if port == default_port else f"{host}:{port}"
+    authority = f"[{host}]" if ":" in host else host  # an IPv6 literal (RFC 3986 3.2.2)
+    return scheme, host, port, authority if port == default_port else f"{authority}:{port}"
 
 
 def _error_of(data: Mapping[str, Any], headers_code: str | None) -> tuple[str, str]:
