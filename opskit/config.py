@@ -6,7 +6,7 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,16 +114,12 @@ def _one_line(exc: BaseException) -> str:
 def _check_document(document: dict[str, Any], path: Path) -> None:
     """The shape opskit relies on: [defaults] and [env.NAME] are tables (types of keys: later);
     nothing else at the top (a `[defualts]` would be ignored without a word)."""
-    unknown = sorted(set(document) - {"defaults", "env"})
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], ["defaults", "env"], n=1)
-        raise ConfigError(
-            f"{path}: unknown table or key `{unknown[0]}`",
-            f"did you mean `{close[0]}`?"
-            if close
-            else "the top level takes [defaults] and [env.NAME]",
-            "fix or remove it; docs/commands.md lists the keys",
-        )
+    _refuse_unknown(
+        f"{path}: unknown table or key",
+        document,
+        ("defaults", "env"),
+        "the top level takes [defaults] and [env.NAME]",
+    )
     for key in ("defaults", "env"):
         if key in document and not isinstance(document[key], dict):
             raise ConfigError(
@@ -185,18 +181,27 @@ SETTINGS: dict[str, Check] = {
 }
 
 
+def _refuse_unknown(
+    what: str, table: Mapping[str, Any], known: Iterable[str], otherwise: str
+) -> None:
+    """A key that is not `known` (a typo): named, with the closest known key when one is close."""
+    known = list(known)
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        raise ConfigError(
+            f"{what} `{unknown[0]}`",
+            f"did you mean `{close[0]}`?" if close else otherwise,
+            "fix or remove it; docs/commands.md lists the keys",
+        )
+
+
 def _checked(where: str, table: dict[str, Any]) -> dict[str, Any]:
     """Every key of `table` checked by its rule; an unknown key (a typo) is an error too."""
     rules = {**FIELDS, **SETTINGS}
-    unknown = sorted(set(table) - set(rules))
-    if unknown:
-        key = unknown[0]
-        close = difflib.get_close_matches(key, rules, n=1)
-        raise ConfigError(
-            f"{where}: unknown key `{key}`",
-            f"did you mean `{close[0]}`?" if close else f"known keys: {', '.join(sorted(rules))}",
-            "fix or remove it; docs/commands.md lists the keys",
-        )
+    _refuse_unknown(
+        f"{where}: unknown key", table, rules, f"known keys: {', '.join(sorted(rules))}"
+    )
     checked: dict[str, Any] = {}
     for key, value in table.items():
         try:

@@ -50,14 +50,6 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def looks_like_duration(text: str) -> bool:
-    try:
-        parse_duration(text)
-    except DurationError:
-        return False
-    return True
-
-
 def format_duration(span: timedelta) -> str:
     """The short form users type: 90 s -> `1m30s`, 1 day -> `1d`."""
     seconds = round(span.total_seconds())

@@ -131,9 +131,7 @@ def tag_key(value: Any) -> str:
 
 def tag_value(key: str, value: Any) -> str:
     """A tag value: a string, or a number or boolean written as parameters are (`3`, `true`)."""
-    if isinstance(value, bool | int | float) and not (
-        isinstance(value, float) and not math.isfinite(value)
-    ):
+    if isinstance(value, bool | int) or (isinstance(value, float) and math.isfinite(value)):
         value = parameter_value(key, value)
     if not isinstance(value, str):
         raise BadValue(
@@ -165,13 +163,20 @@ def tags(value: Any, reserved: tuple[str, ...] = ()) -> dict[str, str]:
     return result
 
 
-def tag_pair(text: str) -> tuple[str, str]:
-    """`--tags KEY=VALUE`."""
+def _pair(
+    text: str, key_rule: Callable[[Any], str], value_rule: Callable[[str, Any], str], example: str
+) -> tuple[str, str]:
+    """`KEY=VALUE` on the command line, each side by its rule."""
     key, sep, value = text.partition("=")
     if not sep:
-        raise BadValue(f"{text!r}: expected KEY=VALUE", "team=payments")
-    key = tag_key(key.strip())
-    return key, tag_value(key, value)
+        raise BadValue(f"{text!r}: expected KEY=VALUE", example)
+    key = key_rule(key.strip())
+    return key, value_rule(key, value)
+
+
+def tag_pair(text: str) -> tuple[str, str]:
+    """`--tags KEY=VALUE`."""
+    return _pair(text, tag_key, tag_value, "team=payments")
 
 
 parameter_key = matching(
@@ -207,11 +212,7 @@ def parameters(value: Any) -> dict[str, str]:
 
 def parameter_pair(text: str) -> tuple[str, str]:
     """`--parameter KEY=VALUE`."""
-    key, sep, value = text.partition("=")
-    if not sep:
-        raise BadValue(f"{text!r}: expected KEY=VALUE", "MemorySize=1024")
-    key = parameter_key(key.strip())
-    return key, parameter_value(key, value)
+    return _pair(text, parameter_key, parameter_value, "MemorySize=1024")
 
 
 def number(

@@ -150,13 +150,11 @@ class CheckedValue(click.ParamType):
         self.name, self.check, self.example = name, check, example
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from opskit.values import BadValue
-
         if not isinstance(value, str):
             return value  # already converted (a default, or a prompt's second pass)
         try:
             return self.check(value.strip())  # an answer typed with a trailing space
-        except BadValue as exc:
+        except values.BadValue as exc:
             self.fail(f"{exc.why} (e.g. {self.example})", param, ctx)
 
 

@@ -61,3 +61,18 @@ def test_numbers_compare_as_numbers_and_the_constraint_description_is_used():
     }
     with pytest.raises(ConfigError, match="lowercase letters only"):
         check_parameter_values(template, {"Name": "Abc"}, set())
+
+
+def test_the_retention_list_opskit_checks_is_the_templates_and_cloudwatchs():
+    """One list in three places: values.RETENTION_DAYS (cost estimate, the model), the
+    template's LogRetentionDays AllowedValues, and CloudWatch Logs' PutRetentionPolicy
+    retentionInDays (botocore's service model documents the same values)."""
+    import botocore.session
+
+    from opskit.values import RETENTION_DAYS
+
+    assert list(RETENTION_DAYS) == [int(v) for v in DECLARED["LogRetentionDays"]["AllowedValues"]]
+    model = botocore.session.get_session().get_service_model("logs")
+    shape = model.operation_model("PutRetentionPolicy").input_shape.members["retentionInDays"]
+    for days in RETENTION_DAYS:
+        assert f"{days}" in shape.documentation
