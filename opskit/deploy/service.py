@@ -292,6 +292,13 @@ def _deploy(
     timer = Timer(clock)
     template_text = request.template_file.read_text()
     template = tpl.parse_template(template_text)
+    # What the user gives (and the names it derives), against the template's declarations,
+    # before lint, AWS calls or the package build: a bad -p costs nothing.
+    declared = template.get("Parameters") or {}
+    given = {"Environment": env.name, "Project": env.project, **env.parameters, **request.overrides}
+    tpl.check_parameter_values(
+        template, {k: str(v) for k, v in given.items() if k in declared}, set(request.overrides)
+    )
     if request.lint:
         check_template(template_text, env, ui)
     change_set_type = preflight(
@@ -323,10 +330,6 @@ def _deploy(
     )
     if ignored:
         ui.note(f"Ignoring parameters the template does not declare: {', '.join(ignored)}")
-    sent = {
-        p["ParameterKey"]: str(p["ParameterValue"]) for p in parameters if "ParameterValue" in p
-    }
-    tpl.check_parameter_values(template, sent, set(request.overrides))
     values = tpl.effective_values(parameters, previous)
     check_parameter_policy(env, values)
 

@@ -298,3 +298,12 @@ def test_a_parameter_value_the_template_refuses_stops_before_any_change_set(proj
     assert (
         "LogRetentionDays='2' (opskit.toml parameters): must be one of 1, 3, 5" in from_file.stderr
     )
+
+
+def test_a_refused_parameter_costs_no_package_build_and_no_aws_call(project, moto, monkeypatch):
+    built: list[str] = []
+    monkeypatch.setattr(deploy_cmd, "make_package", lambda app, arch: built.append(arch))
+    result = run("deploy", "--plan", "--no-lint", "-p", "MemorySize=64")
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert built == []  # checked before the (slow, first-run) build
+    assert aws(moto, "cloudformation").list_stacks()["StackSummaries"] == []
